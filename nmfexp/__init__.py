@@ -1,0 +1,15 @@
+"""nmfexp: NMF solvers for data with missing values, and the A1GM paper's experiments.
+
+>>> import numpy as np, nmfexp
+>>> X = np.random.default_rng(0).random((50, 40)); X[3, 7] = np.nan
+>>> res = nmfexp.factorize(X, solver="a1gm")
+>>> res.A.shape, res.B.shape
+((50, 1), (1, 40))
+"""
+
+from . import metrics
+from .api import factorize
+from .solvers import SOLVERS, FactorizationResult, rank1_nmmf
+
+__all__ = ["factorize", "rank1_nmmf", "metrics", "SOLVERS", "FactorizationResult", "__version__"]
+__version__ = "0.1.0"

@@ -1,0 +1,14 @@
+"""Solver registry. Importing this package registers every built-in solver.
+
+To add a solver: write a module here whose function follows the calling
+convention of :mod:`nmfexp.solvers._base`, decorate it with
+``@register("name", loss=...)``, import the module below, and add
+``conf/solver/<name>.yaml``.
+"""
+
+from ._base import SOLVERS, FactorizationResult, SolverSpec, get_solver, register
+from . import a1gm as _a1gm  # noqa: F401  (registers "a1gm")
+from . import mu as _mu  # noqa: F401  (registers "wnmf_kl", "wnmf_fro")
+from .a1gm import rank1_nmmf
+
+__all__ = ["SOLVERS", "FactorizationResult", "SolverSpec", "get_solver", "register", "rank1_nmmf"]

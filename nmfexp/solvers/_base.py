@@ -1,0 +1,144 @@
+"""The result type, the solver registry and the history recorder.
+
+Every solver has the same calling convention::
+
+    solver(data: MaskedData | raw, *, rank, max_iter, tol, random_state, init, **params)
+        -> FactorizationResult
+
+and is registered under the name used in configs and in
+``nmfexp.factorize(solver=...)``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["FactorizationResult", "SolverSpec", "SOLVERS", "register", "get_solver", "History"]
+
+
+@dataclass
+class FactorizationResult:
+    """What every solver returns.
+
+    Attributes
+    ----------
+    A : ndarray of shape (n, rank)
+    B : ndarray of shape (rank, m)
+        Non-negative factors, ``X ~ A @ B``.
+    n_iter : int
+        Iterations performed (0 for closed forms).
+    history : dict of str to ndarray
+        ``"objective"``: the solver's own loss on the observed entries, the
+        value at the initial factors first, then one value per iteration;
+        ``"time"``: seconds spent in the updates up to that point, objective
+        evaluation excluded (so ``time[0] == 0``). Empty for closed forms.
+    info : dict
+        Solver facts (for A1GM: ``n_missing``, ``n_missing_added``, ...).
+    solver : str
+    converged : bool
+        True when the stopping rule fired before ``max_iter`` (always True for
+        closed forms).
+    """
+
+    A: np.ndarray
+    B: np.ndarray
+    n_iter: int = 0
+    history: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    solver: str = ""
+    converged: bool = True
+
+    def reconstruct(self) -> np.ndarray:
+        """The dense approximation ``A @ B``, ndarray of shape (n, m)."""
+        return self.A @ self.B
+
+    @property
+    def rank(self) -> int:
+        return self.A.shape[1]
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """A registry entry.
+
+    ``func(X, mask, *, rank, random_state, **params)`` receives the raw user
+    input and does its own validation through :mod:`nmfexp._validation`;
+    iterative solvers additionally accept ``max_iter``, ``tol`` and ``init``.
+    """
+
+    name: str
+    func: Callable
+    loss: str  # "kl" or "frobenius": what history["objective"] measures
+    rank1_only: bool = False
+    iterative: bool = True
+    summary: str = ""
+    reference: str = ""
+
+
+SOLVERS: dict[str, SolverSpec] = {}
+
+
+def register(name: str, *, loss: str, rank1_only: bool = False, iterative: bool = True,
+             summary: str = "", reference: str = ""):
+    """Decorator adding a solver function to :data:`SOLVERS` under ``name``."""
+
+    def deco(func):
+        if name in SOLVERS:
+            raise ValueError(f"solver {name!r} is registered twice")
+        SOLVERS[name] = SolverSpec(name, func, loss, rank1_only, iterative, summary, reference)
+        return func
+
+    return deco
+
+
+def get_solver(name) -> SolverSpec:
+    try:
+        return SOLVERS[name]
+    except (KeyError, TypeError):
+        known = ", ".join(sorted(SOLVERS))
+        raise ValueError(f"unknown solver {name!r}; known solvers: {known}.") from None
+
+
+class History:
+    """Collects (objective, update time) pairs with evaluation off the clock.
+
+    Usage::
+
+        h = History(objective(A, B))           # initial value, time 0
+        for it in ...:
+            with h.timed():                    # only the update is timed
+                ...update...
+            h.record(objective(A, B))
+    """
+
+    def __init__(self, initial_objective: float):
+        self.objective = [float(initial_objective)]
+        self.time = [0.0]
+        self._elapsed = 0.0
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def stop(self) -> None:
+        self._elapsed += time.perf_counter() - self._t0
+
+    def record(self, objective: float) -> None:
+        self.objective.append(float(objective))
+        self.time.append(self._elapsed)
+
+    def as_dict(self) -> dict:
+        return {"objective": np.asarray(self.objective), "time": np.asarray(self.time)}
+
+    def converged(self, tol: float) -> bool:
+        """The paper's rule: (previous - current) / initial < tol."""
+        obj = self.objective
+        if len(obj) < 2:
+            return False
+        if obj[0] == 0:
+            return True  # already exact
+        return (obj[-2] - obj[-1]) / obj[0] < tol
