@@ -20,6 +20,7 @@ __all__ = [
     "MaskedData",
     "as_matrix",
     "as_mask",
+    "mask_and_missing",
     "check_rank",
     "check_max_iter",
     "check_tol",
@@ -62,10 +63,15 @@ def as_mask(mask, X: np.ndarray) -> np.ndarray | None:
     fully observed fast path. With ``mask=None`` the missing entries are the
     NaNs of ``X``.
     """
+    return mask_and_missing(mask, X)[0]
+
+
+def mask_and_missing(mask, X: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """:func:`as_mask` and the number of missing entries, in one pass over the mask."""
     if mask is None:
         total = X.sum()
         if np.isfinite(total):  # no NaN and no inf anywhere: fully observed
-            return None
+            return None, 0
         observed = ~np.isnan(X)
     else:
         try:
@@ -94,8 +100,8 @@ def as_mask(mask, X: np.ndarray) -> np.ndarray | None:
     if n_obs == 0:
         raise ValueError("every entry of X is missing; there is nothing to factorize.")
     if n_obs == observed.size:
-        return None
-    return observed
+        return None, 0
+    return observed, int(observed.size - n_obs)
 
 
 def raise_bad_observed(X: np.ndarray, observed: np.ndarray | None) -> None:
@@ -148,13 +154,8 @@ class MaskedData:
 def masked_data(X, mask=None) -> MaskedData:
     """Validate ``X`` and ``mask`` and return a zero-filled private copy."""
     X = as_matrix(X)
-    observed = as_mask(mask, X)
-    if observed is None:
-        WX = X.copy()
-        n_missing = 0
-    else:
-        WX = np.where(observed, X, 0.0)
-        n_missing = int(observed.size - np.count_nonzero(observed))
+    observed, n_missing = mask_and_missing(mask, X)
+    WX = X.copy() if observed is None else np.where(observed, X, 0.0)
     # One pass: the minimum is NaN if any NaN survives and +inf shows in the max.
     lo, hi = WX.min(), WX.max()
     if not (lo >= 0 and np.isfinite(hi)):

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_mask, as_matrix, raise_bad_observed
+from .._validation import as_matrix, mask_and_missing, raise_bad_observed
 from ._base import FactorizationResult, register
 
 __all__ = ["a1gm", "rank1_nmmf", "grid_completion"]
 
 # Rows per streamed block are chosen so that one block is about this many bytes:
 # small enough to stay in L2 cache while it is read three times.
-_BLOCK_BYTES = 1 << 18
+_BLOCK_BYTES = 1 << 21
 
 
 def _nonneg_matrix(M, name: str, allow_empty: bool = False) -> np.ndarray:
@@ -79,7 +79,7 @@ def rank1_nmmf(X, Y, Z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     return w, h, a, b
 
 
-def grid_completion(observed: np.ndarray | None, shape: tuple[int, int]) -> dict:
+def grid_completion(observed: np.ndarray | None, shape: tuple[int, int], n_missing: int | None = None) -> dict:
     """A1GM's step 1 as facts: which rows/columns have gaps and what it adds.
 
     Returns a dict with ``row_complete`` (n,), ``col_complete`` (m,), and the
@@ -92,7 +92,8 @@ def grid_completion(observed: np.ndarray | None, shape: tuple[int, int]) -> dict
     else:
         row_complete = observed.all(axis=1)
         col_complete = observed.all(axis=0)
-        n_missing = int(observed.size - np.count_nonzero(observed))
+        if n_missing is None:
+            n_missing = int(observed.size - np.count_nonzero(observed))
     nr = int(n - np.count_nonzero(row_complete))
     nc = int(m - np.count_nonzero(col_complete))
     return {
@@ -111,9 +112,10 @@ def _streamed_sums(X: np.ndarray, observed, row_complete, col_complete):
 
     Sums that would involve missing entries are only ever used where no missing
     entry exists, so junk at missing entries is harmless as long as it is finite
-    (junk * 0 == 0 exactly). A block holding NaN/inf or negative values is
-    re-read with its missing entries zeroed, and rejected if the bad values are
-    observed.
+    and non-negative (junk * 0 == 0 exactly). The fast path reads every block
+    once and checks the totals at the end; only if some block held NaN, inf or
+    a negative value is it re-read with its missing entries zeroed, and
+    rejected if the bad values are observed.
     """
     n, m = X.shape
     Cw = np.ones((m, 2))
@@ -122,24 +124,31 @@ def _streamed_sums(X: np.ndarray, observed, row_complete, col_complete):
     Rw[1] = row_complete
     P = np.empty((n, 2))
     Q = np.zeros((2, m))
+    q = np.empty((2, m))
     step = max(1, _BLOCK_BYTES // (8 * m))
-    for s in range(0, n, step):
-        e = min(n, s + step)
-        blk = X[s:e]
-        p = blk @ Cw
-        q = Rw[:, s:e] @ blk
-        if not (blk.min() >= 0 and np.isfinite(p).all() and np.isfinite(q).all()):
-            if observed is None:
-                raise_bad_observed(X, None)
-            clean = np.where(observed[s:e], blk, 0.0)
-            if not (clean.min() >= 0 and np.isfinite(clean.max())):
-                raise_bad_observed(X, observed)
-            p = clean @ Cw
-            q = Rw[:, s:e] @ clean
-            if not (np.isfinite(p).all() and np.isfinite(q).all()):
-                raise_bad_observed(X, observed)  # overflow
-        P[s:e] = p
+    starts = range(0, n, step)
+    lows = np.empty(len(starts))
+    for k, s in enumerate(starts):
+        blk = X[s : s + step]
+        np.matmul(blk, Cw, out=P[s : s + step])
+        np.matmul(Rw[:, s : s + step], blk, out=q)
         Q += q
+        lows[k] = blk.min()
+    if lows.min() >= 0 and np.isfinite(P).all() and np.isfinite(Q).all():
+        return P, Q
+    # Slow path: some block holds NaN/inf/negative values (legal only at missing entries).
+    if observed is None:
+        raise_bad_observed(X, None)
+    Q[:] = 0.0
+    for s in starts:
+        blk = X[s : s + step]
+        clean = np.where(observed[s : s + step], blk, 0.0)
+        if not (clean.min() >= 0 and np.isfinite(clean.max())):
+            raise_bad_observed(X, observed)
+        np.matmul(clean, Cw, out=P[s : s + step])
+        Q += Rw[:, s : s + step] @ clean
+    if not (np.isfinite(P).all() and np.isfinite(Q).all()):
+        raise_bad_observed(X, observed)  # overflow of huge observed values
     return P, Q
 
 
@@ -176,7 +185,7 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
     if rank != 1:
         raise ValueError(f"a1gm computes rank-1 factorizations only, got rank={rank!r}; use wnmf_kl for higher ranks.")
     X = as_matrix(X)
-    observed = as_mask(mask, X)
+    observed, n_missing = mask_and_missing(mask, X)
     transposed = not X.flags.c_contiguous and X.flags.f_contiguous
     if transposed:  # stream along the memory order; A1GM is symmetric under transposition
         X = X.T
@@ -185,7 +194,7 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
         X = np.ascontiguousarray(X)
     n, m = X.shape
 
-    step1 = grid_completion(observed, (n, m))
+    step1 = grid_completion(observed, (n, m), n_missing)
     rc, cc = step1.pop("row_complete"), step1.pop("col_complete")
     if not rc.any() or not cc.any():
         what = "row" if (not rc.any()) != transposed else "column"
