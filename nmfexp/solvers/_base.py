@@ -11,13 +11,14 @@ and is registered under the name used in configs and in
 
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-__all__ = ["FactorizationResult", "SolverSpec", "SOLVERS", "register", "get_solver", "History"]
+__all__ = ["FactorizationResult", "SolverSpec", "SOLVERS", "register", "get_solver", "History", "check_max_time"]
 
 
 @dataclass
@@ -134,11 +135,36 @@ class History:
     def as_dict(self) -> dict:
         return {"objective": np.asarray(self.objective), "time": np.asarray(self.time)}
 
-    def converged(self, tol: float) -> bool:
-        """The paper's rule: (previous - current) / initial < tol."""
+    def converged(self, tol: float, two_sided: bool = False) -> bool:
+        """The paper's rule: (previous - current) / initial < tol.
+
+        Solvers whose objective may rise between iterations (GDCLS, Kaczmarz)
+        pass ``two_sided=True``: ``|previous - current| / initial < tol``, so
+        that an increase does not count as convergence.
+        """
         obj = self.objective
         if len(obj) < 2:
             return False
         if obj[0] == 0:
             return True  # already exact
-        return (obj[-2] - obj[-1]) / obj[0] < tol
+        change = obj[-2] - obj[-1]
+        if two_sided:
+            change = abs(change)
+        return change / obj[0] < tol
+
+    def out_of_time(self, max_time: float | None) -> bool:
+        """True once the timed updates have used ``max_time`` seconds or more.
+
+        The budget counts update time only (the ``"time"`` column), not the
+        objective evaluations kept off the clock; ``None`` means no budget.
+        """
+        return max_time is not None and self._elapsed >= max_time
+
+
+def check_max_time(max_time) -> float | None:
+    """``None`` (no budget) or a positive finite number of seconds."""
+    if max_time is None:
+        return None
+    if isinstance(max_time, bool) or not isinstance(max_time, numbers.Real) or not np.isfinite(max_time) or max_time <= 0:
+        raise ValueError(f"max_time must be None (no limit) or a positive number of seconds, got {max_time!r}.")
+    return float(max_time)

@@ -1,4 +1,27 @@
-"""Initial factors and the observation mask's products, shared by iterative solvers."""
+"""Initial factors and the observation mask's products, shared by iterative solvers.
+
+Initialisations (``init=``), all computed from observed entries only, so junk
+at missing entries never changes them:
+
+- ``None`` / ``"random"``: uniform [0, 1) entries, A then B (the paper's code).
+- ``"nndsvda"``: NNDSVD (Boutsidis & Gallopoulos, "SVD based initialization:
+  A head start for nonnegative matrix factorization", Pattern Recognition
+  41(4), 2008) of the matrix whose missing entries are filled with the mean of
+  the observed entries of their column (the overall observed mean for a column
+  with none), zeros then replaced by the observed mean ("a" variant). The
+  truncated SVD is exact for small matrices and a randomized range finder
+  (Halko, Martinsson & Tropp 2011, 7 power iterations) otherwise, seeded
+  by the solver's random state.
+- ``"a1gm"``: the rank-1 A1GM factors as the first component. When A1GM does
+  not apply (no complete row or no complete column, or the observed entries
+  of complete rows and columns sum to zero), the first component is instead
+  the rank-1 KL optimum of complete data, ``rowsum colsum / total``, written
+  with means of observed entries: ``u = row means``, ``v = column means /
+  overall mean`` (rows or columns with no observed entry get the overall
+  mean). The remaining ``rank - 1`` components are uniform in
+  ``[0, 0.1 sqrt(mean / (rank - 1)))``, small next to the first.
+- a pair ``(A0, B0)``: validated private copies.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +30,9 @@ import scipy.sparse as sp
 
 from .._validation import MaskedData, check_init_factors
 
-__all__ = ["initial_factors", "MaskOps", "rng_from"]
+__all__ = ["initial_factors", "MaskOps", "rng_from", "INITS"]
+
+INITS = ("random", "nndsvda", "a1gm")
 
 # Missing fractions up to this use a sparse matrix of the missing entries for the
 # products with the mask (cost ~ nnz * rank); above it a dense 0/1 matrix (BLAS).
@@ -30,14 +55,108 @@ def initial_factors(data: MaskedData, rank: int, init, rng: np.random.Generator)
     """Return private initial factors ``(A0, B0)``.
 
     ``init`` is ``None`` or ``"random"`` (uniform [0, 1) entries, A then B, as
-    in the paper's reference code) or a pair of arrays.
+    in the paper's reference code), ``"nndsvda"``, ``"a1gm"`` (see the module
+    docstring) or a pair of arrays.
     """
     n, m = data.shape
     if init is None or (isinstance(init, str) and init == "random"):
         return rng.random((n, rank)), rng.random((rank, m))
     if isinstance(init, str):
-        raise ValueError(f"unknown init {init!r}; use 'random' or a pair of arrays (A0, B0).")
+        if init == "nndsvda":
+            return _nndsvda(data, rank, rng)
+        if init == "a1gm":
+            return _a1gm_start(data, rank, rng)
+        raise ValueError(f"unknown init {init!r}; use one of {', '.join(INITS)} or a pair of arrays (A0, B0).")
     return check_init_factors(init, (n, m), rank)
+
+
+def _observed_means(data: MaskedData) -> tuple[np.ndarray, np.ndarray, float]:
+    """Row means, column means and the overall mean of the observed entries.
+
+    A row or column with no observed entry gets the overall mean.
+    """
+    WX, obs = data.WX, data.observed
+    n, m = WX.shape
+    total = float(WX.sum())
+    if obs is None:
+        return WX.sum(axis=1) / m, WX.sum(axis=0) / n, total / WX.size
+    n_obs = np.count_nonzero(obs)
+    mean = total / n_obs
+    rc, cc = np.count_nonzero(obs, axis=1), np.count_nonzero(obs, axis=0)
+    rows = np.divide(WX.sum(axis=1), rc, out=np.full(n, mean), where=rc > 0)
+    cols = np.divide(WX.sum(axis=0), cc, out=np.full(m, mean), where=cc > 0)
+    return rows, cols, mean
+
+
+def _truncated_svd(Y: np.ndarray, k: int, rng: np.random.Generator):
+    """Leading ``k`` singular triplets: exact when cheap, else randomized (Halko et al. 2011, Alg. 4.4)."""
+    n, m = Y.shape
+    p = k + 10  # oversampling
+    if p >= min(n, m) or min(n, m) <= 300:
+        U, S, Vt = np.linalg.svd(Y, full_matrices=False)
+        return U[:, :k], S[:k], Vt[:k]
+    Q = Y @ rng.standard_normal((m, p))
+    for _ in range(7):  # power iterations, re-orthonormalised each half step
+        Q, _ = np.linalg.qr(Q)
+        Q, _ = np.linalg.qr(Y.T @ Q)
+        Q = Y @ Q
+    Q, _ = np.linalg.qr(Q)
+    Ub, S, Vt = np.linalg.svd(Q.T @ Y, full_matrices=False)
+    return (Q @ Ub)[:, :k], S[:k], Vt[:k]
+
+
+def _nndsvda(data: MaskedData, rank: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """NNDSVDa (Boutsidis & Gallopoulos 2008, Table 1) of the column-mean-filled matrix."""
+    _, colmean, mean = _observed_means(data)
+    Y = data.WX if data.observed is None else np.where(data.observed, data.WX, colmean[None, :])
+    U, S, Vt = _truncated_svd(Y, rank, rng)
+    n, m = Y.shape
+    A = np.zeros((n, rank))
+    B = np.zeros((rank, m))
+    # Leading pair: the Perron vectors of a non-negative matrix, signs fixed by abs.
+    A[:, 0] = np.sqrt(S[0]) * np.abs(U[:, 0])
+    B[0] = np.sqrt(S[0]) * np.abs(Vt[0])
+    for j in range(1, rank):
+        x, y = U[:, j], Vt[j]
+        xp, yp = np.maximum(x, 0), np.maximum(y, 0)
+        xn, yn = np.maximum(-x, 0), np.maximum(-y, 0)
+        nxp, nyp, nxn, nyn = (float(np.linalg.norm(v)) for v in (xp, yp, xn, yn))
+        mp, mn = nxp * nyp, nxn * nyn
+        # Keep the sign pattern whose positive section carries more of the pair.
+        u, v, sigma, nu, nv = (xp, yp, mp, nxp, nyp) if mp > mn else (xn, yn, mn, nxn, nyn)
+        if sigma > 0:
+            scale = np.sqrt(S[j] * sigma)
+            A[:, j] = scale / nu * u
+            B[j] = scale / nv * v
+    # "a" variant: zeros (and round-off dust) become the observed mean, so that
+    # multiplicative updates can move them.
+    A[A < 1e-6 * max(A.max(), 1e-300)] = 0.0
+    B[B < 1e-6 * max(B.max(), 1e-300)] = 0.0
+    A[A == 0] = mean
+    B[B == 0] = mean
+    return A, B
+
+
+def _a1gm_start(data: MaskedData, rank: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A1GM's rank-1 factors as the first component; the fallback rule is in the module docstring."""
+    from .a1gm import a1gm  # a1gm imports this package's registry; import late
+
+    n, m = data.shape
+    try:
+        res = a1gm(data.WX, data.observed)
+        u, v = res.A[:, 0], res.B[0]
+    except ValueError:  # no complete row/column, or their observed sum is zero
+        rows, cols, mean = _observed_means(data)
+        u, v = rows, cols / mean if mean > 0 else cols
+    A = np.empty((n, rank))
+    B = np.empty((rank, m))
+    A[:, 0], B[0] = u, v
+    if rank > 1:
+        _, _, mean = _observed_means(data)
+        s = 0.1 * np.sqrt(mean / (rank - 1))
+        A[:, 1:] = s * rng.random((n, rank - 1))
+        B[1:] = s * rng.random((rank - 1, m))
+    return A, B
 
 
 class MaskOps:
@@ -78,6 +197,31 @@ class MaskOps:
         if self.kind == "sparse":
             return rowsum - self.M @ B.T
         return self.W @ B.T
+
+    def gram_rows(self, B: np.ndarray) -> np.ndarray:
+        """Per-row Gram matrices ``G[:, :, i] = B diag(W[i, :]) B^T``: shape (r, r, n), or (r, r, 1)."""
+        return self._grams(B, self.M if self.kind == "sparse" else None, self.W if self.kind == "dense" else None)
+
+    def gram_cols(self, A: np.ndarray) -> np.ndarray:
+        """Per-column Gram matrices ``G[:, :, k] = A^T diag(W[:, k]) A``: shape (r, r, m), or (r, r, 1)."""
+        return self._grams(A.T, self.MT if self.kind == "sparse" else None, self.W.T if self.kind == "dense" else None)
+
+    def _grams(self, F: np.ndarray, missing, weights) -> np.ndarray:
+        # F is (r, p); pair products P[(l, j), k] = F[l, k] F[j, k] for l <= j, then
+        # one product with the mask: W P^T (dense) or F F^T - M_missing P^T (sparse).
+        r = F.shape[0]
+        if self.kind == "full":
+            return (F @ F.T)[:, :, None]
+        iu, ju = np.triu_indices(r)
+        P = F[iu] * F[ju]  # (r(r+1)/2, p)
+        if self.kind == "sparse":
+            Gu = (F @ F.T)[iu, ju][:, None] - (missing @ P.T).T
+        else:
+            Gu = P @ weights.T
+        G = np.empty((r, r, Gu.shape[1]))
+        G[iu, ju] = Gu
+        G[ju, iu] = Gu
+        return G
 
     def apply(self, L: np.ndarray) -> np.ndarray:
         """``W * L`` in place (L is a scratch array)."""

@@ -1,0 +1,129 @@
+"""Hierarchical alternating least squares (HALS) with an observation mask.
+
+Cichocki & Phan, "Fast Local Algorithms for Large Scale Nonnegative Matrix and
+Tensor Factorizations", IEICE Trans. Fundamentals E92-A(3), 2009: each
+component is the exact minimiser of the least-squares loss with all other
+components fixed (the local ALS update). With the 0/1 mask M and the residual
+without component j, ``R_j = X - sum_{l != j} A[:, l] B[l, :]``:
+
+    A[:, j] <- max(0, ((M*R_j) B[j, :]^T) / (M (B[j, :]^2)^T))
+    B[j, :] <- max(0, (A[:, j]^T (M*R_j)) / ((A[:, j]^2)^T M))
+
+How it is computed (same numbers, far less work). Row i of A only meets the
+observed entries of row i, so with ``N = (M*X) B^T`` and the per-row Gram
+matrices ``G_i = B diag(M[i, :]) B^T``
+
+    ((M*R_j) B[j, :]^T)_i = N[i, j] - sum_{l != j} A[i, l] G_i[l, j],
+    (M (B[j, :]^2)^T)_i   = G_i[j, j].
+
+``N`` is one product with the data and the ``G_i`` one product of the mask
+with the r(r+1)/2 products of pairs of rows of B (:meth:`MaskOps.gram_rows`),
+after which the r column updates cost O(n r^2) in all, instead of r passes
+over an n x m residual. As in Cichocki & Phan's fast HALS, all columns of A
+are updated (in order j = 0..r-1, each using the already updated ones), then
+all rows of B likewise.
+
+Zero denominators: when ``G_i[j, j] = 0`` (component j's row of B vanishes on
+row i's observed entries) the loss does not depend on ``A[i, j]``; it is set
+to 0. A component that becomes entirely zero therefore stays zero; this keeps
+every update an exact minimiser, so the loss never increases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_max_iter, check_tol, masked_data
+from ._base import FactorizationResult, History, check_max_time, register
+from ._init import MaskOps, initial_factors, rng_from
+
+__all__ = ["hals"]
+
+
+def frobenius_objective(WX: np.ndarray, W: MaskOps, A: np.ndarray, B: np.ndarray, scratch: np.ndarray) -> float:
+    """``||W * (X - A B)||_F`` using ``scratch`` (n x m) as work space."""
+    np.matmul(A, B, out=scratch)
+    W.apply(scratch)
+    np.subtract(WX, scratch, out=scratch)
+    return float(np.linalg.norm(scratch))
+
+
+def local_updates(F: np.ndarray, N: np.ndarray, G: np.ndarray) -> None:
+    """Update the r rows of ``F`` (r, p) in place, one after another.
+
+    Row j of F is the component being updated (a column of A transposed, or a
+    row of B); ``N`` (r, p) holds the masked data products and ``G`` (r, r, p)
+    or (r, r, 1) the per-point Gram matrices. Cichocki & Phan 2009, local ALS:
+    F[j] <- max(0, (N[j] - sum_{l != j} G[j, l] F[l]) / G[j, j]).
+    """
+    r = F.shape[0]
+    for j in range(r):
+        Gj = G[j]  # (r, p): G[j, l] = G[l, j] by symmetry
+        d = Gj[j]
+        num = N[j] - np.einsum("lp,lp->p", Gj, F) if Gj.shape[1] > 1 else N[j] - Gj[:, 0] @ F
+        num += d * F[j]  # add back the l == j term
+        pos = d > 0
+        if pos.all():
+            np.divide(num, d, out=F[j])
+        else:
+            F[j] = 0.0
+            np.divide(num, d, out=F[j], where=pos)
+        np.maximum(F[j], 0.0, out=F[j])
+
+
+@register(
+    "hals",
+    loss="frobenius",
+    summary="Masked hierarchical ALS (exact per-component least squares); any rank, monotone, fast.",
+    reference="Cichocki & Phan, IEICE Trans. Fundamentals E92-A(3), 2009",
+)
+def hals(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
+         random_state=None, init=None, max_time: float | None = None) -> FactorizationResult:
+    """NMF with missing values by hierarchical ALS (masked Frobenius loss).
+
+    Parameters
+    ----------
+    X : array_like of shape (n, m)
+    mask : array_like of bool of shape (n, m), optional
+        True where observed; default: missing where X is NaN.
+    rank : int
+    max_iter : int, default 200
+    tol : float, default 1e-4
+        Stops when ``(previous loss - loss) / initial loss < tol``.
+    random_state : None, int or Generator
+    init : None, "random", "nndsvda", "a1gm" or (A0, B0)
+    max_time : float, optional
+        Stop after the iteration at which the update time reaches this many
+        seconds (objective evaluation not counted).
+
+    Returns
+    -------
+    FactorizationResult
+        ``history["objective"]`` is ``||W * (X - A B)||_F``.
+    """
+    max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
+    data = masked_data(X, mask)
+    A, B = initial_factors(data, rank, init, rng_from(random_state))
+    W = MaskOps(data.observed, data.n_missing)
+    WX = data.WX
+    scratch = np.empty_like(WX)
+    At = np.ascontiguousarray(A.T)  # components as rows: contiguous updates
+
+    hist = History(frobenius_objective(WX, W, A, B, scratch))
+    converged, it = False, 0
+    for it in range(1, max_iter + 1):
+        hist.start()
+        # A-step: N = (M*X) B^T (transposed), G_i = B diag(M[i, :]) B^T.
+        local_updates(At, B @ WX.T, W.gram_rows(B))
+        # B-step: N = A^T (M*X), G_k = A^T diag(M[:, k]) A.
+        local_updates(B, At @ WX, W.gram_cols(At.T))
+        hist.stop()
+        A = At.T
+        hist.record(frobenius_objective(WX, W, A, B, scratch))
+        if hist.converged(tol):
+            converged = True
+            break
+        if hist.out_of_time(max_time):
+            break
+    return FactorizationResult(A=np.ascontiguousarray(At.T), B=B, n_iter=it, history=hist.as_dict(), solver="hals",
+                               converged=converged, info={"n_missing": data.n_missing})
