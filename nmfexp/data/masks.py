@@ -1,0 +1,89 @@
+"""Missing-value patterns for experiments (True = observed, the paper's convention).
+
+Exact counts, for an ``n x m`` matrix and a missing ``rate`` in [0, 1):
+
+- ``grid``: ``floor(n * sqrt(rate))`` rows and ``floor(m * sqrt(rate))``
+  columns are drawn at random without replacement; every cell in their cross
+  product is missing (the paper's "grid-like" pattern, which A1GM solves
+  exactly). About ``rate * n * m`` cells; a rate too small to give one row is
+  allowed and hides nothing.
+- ``corner``: the same counts as ``grid`` taken as the bottom-right block.
+- ``random``: ``round(rate * n * m)`` cells drawn uniformly without replacement.
+- ``none``: nothing missing; returns ``None``.
+- ``given``: the data set's own missing values (``own_mask``); ``rate`` is ignored.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["MASK_KINDS", "make_mask", "grid_counts"]
+
+MASK_KINDS = ("grid", "random", "corner", "none", "given")
+
+# floor(n * sqrt(rate)) must not lose a whole row to rounding when n * sqrt(rate)
+# is an integer in exact arithmetic (n = 100, rate = 0.01 gives 10 rows, not 9).
+_EPS = 1e-9
+
+
+def grid_counts(shape: tuple[int, int], rate: float) -> tuple[int, int]:
+    """Rows and columns hidden by the ``grid`` and ``corner`` masks.
+
+    Returns ``(floor(n * sqrt(rate)), floor(m * sqrt(rate)))``.
+    """
+    n, m = shape
+    root = math.sqrt(rate)
+    return min(n, math.floor(n * root + _EPS)), min(m, math.floor(m * root + _EPS))
+
+
+def make_mask(kind: str, shape, rate: float, rng: np.random.Generator, own_mask=None) -> np.ndarray | None:
+    """Make an experiment's mask of observed entries.
+
+    Parameters
+    ----------
+    kind : {"grid", "random", "corner", "none", "given"}
+        The pattern; see the module docstring for exact counts.
+    shape : tuple of int (n, m)
+    rate : float
+        Fraction of all entries to hide, in [0, 1). Ignored by ``"none"`` and ``"given"``.
+    rng : numpy.random.Generator
+        Source of randomness (``grid`` and ``random``).
+    own_mask : ndarray of bool of shape (n, m), optional
+        The data set's own observed entries (``~isnan(X)``); required by ``"given"``.
+
+    Returns
+    -------
+    ndarray of bool of shape (n, m) or None
+        True where observed; ``None`` for ``"none"``.
+    """
+    n, m = (int(s) for s in shape)
+    if kind not in MASK_KINDS:
+        raise ValueError(f"unknown mask kind {kind!r}; choose one of {', '.join(MASK_KINDS)}.")
+    if kind == "none":
+        return None
+    if kind == "given":
+        if own_mask is None:
+            raise ValueError("mask kind 'given' uses the data set's own missing values, but no own_mask was passed.")
+        own = np.asarray(own_mask, dtype=bool)
+        if own.shape != (n, m):
+            raise ValueError(f"own_mask has shape {own.shape}, expected {(n, m)}.")
+        return own.copy()
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating, np.integer)) or not 0 <= rate < 1:
+        raise ValueError(f"mask rate must be a fraction of entries in [0, 1), got {rate!r}.")
+
+    observed = np.ones((n, m), dtype=bool)
+    if kind == "random":
+        k = round(rate * n * m)
+        cells = rng.choice(n * m, size=k, replace=False)
+        observed.ravel()[cells] = False
+        return observed
+    n_rows, n_cols = grid_counts((n, m), rate)
+    if kind == "grid":
+        rows = rng.choice(n, size=n_rows, replace=False)
+        cols = rng.choice(m, size=n_cols, replace=False)
+        observed[np.ix_(rows, cols)] = False
+    else:  # corner
+        observed[n - n_rows:, m - n_cols:] = False  # an empty block when a count is 0
+    return observed
