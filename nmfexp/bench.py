@@ -29,8 +29,8 @@ __all__ = ["grid_mask", "interleaved", "main"]
 def grid_mask(n: int, m: int, rate: float, rng: np.random.Generator) -> np.ndarray:
     """The paper's grid-like pattern: floor(n sqrt(rate)) rows x floor(m sqrt(rate)) columns missing."""
     observed = np.ones((n, m), dtype=bool)
-    k, l = int(n * np.sqrt(rate)), int(m * np.sqrt(rate))
-    observed[np.ix_(rng.choice(n, k, replace=False), rng.choice(m, l, replace=False))] = False
+    n_rows, n_cols = int(n * np.sqrt(rate)), int(m * np.sqrt(rate))
+    observed[np.ix_(rng.choice(n, n_rows, replace=False), rng.choice(m, n_cols, replace=False))] = False
     return observed
 
 

@@ -128,12 +128,13 @@ def _streamed_sums(X: np.ndarray, observed, row_complete, col_complete):
     step = max(1, _BLOCK_BYTES // (8 * m))
     starts = range(0, n, step)
     lows = np.empty(len(starts))
-    for k, s in enumerate(starts):
-        blk = X[s : s + step]
-        np.matmul(blk, Cw, out=P[s : s + step])
-        np.matmul(Rw[:, s : s + step], blk, out=q)
-        Q += q
-        lows[k] = blk.min()
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf here only send us to the slow path
+        for k, s in enumerate(starts):
+            blk = X[s : s + step]
+            np.matmul(blk, Cw, out=P[s : s + step])
+            np.matmul(Rw[:, s : s + step], blk, out=q)
+            Q += q
+            lows[k] = blk.min()
     if lows.min() >= 0 and np.isfinite(P).all() and np.isfinite(Q).all():
         return P, Q
     # Slow path: some block holds NaN/inf/negative values (legal only at missing entries).
