@@ -9,6 +9,7 @@ convention of :mod:`nmfexp.solvers._base`, decorate it with
 from ._base import SOLVERS, FactorizationResult, SolverSpec, get_solver, register
 from . import a1gm as _a1gm  # noqa: F401  (registers "a1gm")
 from . import mu as _mu  # noqa: F401  (registers "wnmf_kl", "wnmf_fro")
+from . import als as _als  # noqa: F401  (registers "als")
 from . import hals as _hals  # noqa: F401  (registers "hals")
 from .a1gm import rank1_nmmf
 
