@@ -483,9 +483,12 @@ class RealDatasetSpec:
 
 
 def _vega_cars() -> pd.DataFrame:
-    from vega_datasets import local_data  # the local loader never opens a URL
+    from vega_datasets import local_data
 
-    return local_data.cars()
+    # Read the packaged JSON file directly (never a URL); parse Year ("1970-01-01") as a date.
+    df = pd.read_json(local_data.cars.filepath)
+    df["Year"] = pd.to_datetime(df["Year"])
+    return df
 
 
 def _penguins() -> pd.DataFrame:
@@ -613,8 +616,7 @@ _SPECS: list[RealDatasetSpec] = [
         in_paper=True,
         license=_UCI_LICENSE,
         categorical_note=(
-            "the 5 non-predictive columns (state, county, community codes, community name, fold) dropped; "
-            "'?' = missing"
+            "the 5 non-predictive columns (state, county, community codes, community name, fold) dropped; '?' = missing"
         ),
         reader={"header": None, "na_values": ("?",), "drop_columns": ("0", "1", "2", "3", "4")},
     ),
