@@ -1,0 +1,134 @@
+"""GD-CLS: gradient descent (multiplicative) for A, constrained least squares for B.
+
+The hybrid of Shahnaz, Berry, Pauca & Plemmons, "Document clustering using
+nonnegative matrix factorization", Inf. Process. Manage. 42(2), 2006 (also
+Pauca, Piper & Plemmons, "Nonnegative matrix factorization for spectral data
+analysis", Linear Algebra Appl. 416, 2006), as implemented by the Mathematica
+``NonNegativeMatrixFactorization`` package (``GDCLS``) of the seed documents,
+with the 0/1 mask M restricting every sum to the observed entries. Per
+iteration, B first (the package's ``H``), then A (its ``W``):
+
+    B[:, k] <- max(0, (A^T diag(M[:, k]) A + lambda I)^{-1} A^T (M*X)[:, k])
+    A       <- A * ((M*X) B^T) / ((M*(A B)) B^T + epsilon)
+
+Without missing entries the first line is the package's
+``H = Clip[LinearSolve[W^T W + lbd I, W^T V], {0, Max[H]}]``; with them each
+column has its own regularised normal equations over its observed rows.
+
+Stopping rule of the package (its ``PrecisionGoal``, default 4): stop once the
+relative residual ``||M*(X - A B)||_F / ||M*X||_F`` is at most
+``10^-precision_goal``. The package's loop condition is
+``diffNorm/normV > 10^(-pgoal)`` with ``diffNorm = Norm[V - W.H, "Frobenius"]``,
+the residual itself, not its change between iterations. The loss is not
+monotone (the least-squares step is regularised and clipped).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._validation import check_max_iter, check_tol, masked_data
+from ._base import FactorizationResult, History, check_max_time, register
+from ._init import MaskOps, initial_factors, rng_from
+from .hals import frobenius_objective
+
+__all__ = ["gdcls"]
+
+
+def _check_positive(value, name: str, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
+        hint = " or None to disable it" if allow_none else ""
+        raise ValueError(f"{name} must be a positive finite number{hint}, got {value!r}.")
+    return float(value)
+
+
+@register(
+    "gdcls",
+    loss="frobenius",
+    summary="GD-CLS of the Mathematica NNMF package: MU for A, ridge-regularised clipped least squares for B; not monotone.",
+    reference="Shahnaz, Berry, Pauca & Plemmons, Inf. Process. Manage. 42(2), 2006; Antonov's Mathematica NNMF package",
+)
+def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0, random_state=None, init=None,
+          max_time: float | None = None, regularization: float = 0.01, precision_goal: float | None = 4,
+          epsilon: float = 1e-9) -> FactorizationResult:
+    """NMF with missing values by GD-CLS (masked).
+
+    Parameters
+    ----------
+    X : array_like of shape (n, m)
+    mask : array_like of bool of shape (n, m), optional
+        True where observed; default: missing where X is NaN.
+    rank : int
+    max_iter : int, default 200
+        The package's ``MaxSteps``.
+    tol : float, default 0.0
+        Also stop when ``|previous loss - loss| / initial loss < tol``; the
+        default 0 leaves stopping to ``precision_goal`` and ``max_iter`` as in
+        the package.
+    random_state : None, int or Generator
+    init : None, "random", "nndsvda", "a1gm" or (A0, B0)
+        Only A0 enters the updates (B is solved from A first, as the package
+        does); B0 enters the initial objective value.
+    max_time : float, optional
+        Stop after the iteration at which the update time reaches this many
+        seconds (objective evaluation not counted).
+    regularization : float, default 0.01
+        The ridge parameter lambda (the package's ``RegularizationParameter``).
+    precision_goal : float or None, default 4
+        Stop when ``||M*(X - A B)||_F / ||M*X||_F <= 10^-precision_goal``;
+        None disables the rule.
+    epsilon : float, default 1e-9
+        Added to the denominator of the A update (the package's ``Epsilon``).
+
+    Returns
+    -------
+    FactorizationResult
+        ``history["objective"]`` is ``||W * (X - A B)||_F``; ``info`` has
+        ``relative_residual`` (the package's ``diffNorm/normV``).
+    """
+    max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
+    lam = _check_positive(regularization, "regularization")
+    pgoal = _check_positive(precision_goal, "precision_goal", allow_none=True)
+    eps = _check_positive(epsilon, "epsilon")
+    data = masked_data(X, mask)
+    A, B = initial_factors(data, rank, init, rng_from(random_state))
+    W = MaskOps(data.observed, data.n_missing)
+    WX = data.WX
+    scratch = np.empty_like(WX)
+    norm_x = float(np.linalg.norm(WX))
+    target = np.inf if pgoal is None else norm_x * 10.0 ** (-pgoal)
+    ridge = lam * np.eye(rank)
+
+    hist = History(frobenius_objective(WX, W, A, B, scratch))
+    converged, it = False, 0
+    for it in range(1, max_iter + 1):
+        hist.start()
+        # CLS step (Shahnaz et al. 2006, Alg. GD-CLS): per-column ridge normal equations, then clip at 0.
+        G = np.moveaxis(W.gram_cols(A), 2, 0) + ridge  # (m or 1, r, r)
+        rhs = (A.T @ WX).T[:, :, None]  # (m, r, 1)
+        B = np.linalg.solve(np.broadcast_to(G, (rhs.shape[0], rank, rank)), rhs)[:, :, 0].T
+        np.maximum(B, 0.0, out=B)
+        # GD step: masked multiplicative update of A (Lee & Seung form with epsilon).
+        np.matmul(A, B, out=scratch)
+        W.apply(scratch)
+        A = A * (WX @ B.T) / (scratch @ B.T + eps)
+        hist.stop()
+        residual = frobenius_objective(WX, W, A, B, scratch)
+        hist.record(residual)
+        if norm_x > 0 and residual <= target:
+            converged = True
+            break
+        if norm_x == 0 or hist.converged(tol, two_sided=True):
+            converged = True
+            break
+        if hist.out_of_time(max_time):
+            break
+    B = np.ascontiguousarray(B)
+    info = {"n_missing": data.n_missing,
+            "relative_residual": hist.objective[-1] / norm_x if norm_x > 0 else 0.0}
+    return FactorizationResult(A=A, B=B, n_iter=it, history=hist.as_dict(), solver="gdcls",
+                               converged=converged, info=info)
