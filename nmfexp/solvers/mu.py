@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import xlogy
 
 from .._validation import check_max_iter, check_tol, masked_data
-from ._base import FactorizationResult, History, register
+from ._base import FactorizationResult, History, check_max_time, register
 from ._init import MaskOps, initial_factors, rng_from
 
 __all__ = ["wnmf_kl", "wnmf_fro"]
@@ -31,7 +31,8 @@ FACTOR_FLOOR = 1e-150
 _TINY = np.finfo(np.float64).tiny
 
 
-def _setup(X, mask, rank, max_iter, tol, random_state, init):
+def _setup(X, mask, rank, max_iter, tol, random_state, init, max_time):
+    check_max_time(max_time)
     max_iter = check_max_iter(max_iter)
     tol = check_tol(tol)
     data = masked_data(X, mask)
@@ -53,7 +54,7 @@ def _result(name, A, B, hist, n_iter, converged, data):
     reference="Lee & Seung, NIPS 2001 (weighted as in Ghalamkari & Sugiyama 2022)",
 )
 def wnmf_kl(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
-            random_state=None, init=None) -> FactorizationResult:
+            random_state=None, init=None, max_time: float | None = None) -> FactorizationResult:
     """Weighted NMF under the generalised KL divergence by multiplicative updates.
 
     Parameters
@@ -68,14 +69,18 @@ def wnmf_kl(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e
         evaluated after every iteration as in the reference code.
     random_state : None, int or Generator
         Seeds the uniform [0, 1) initialisation.
-    init : None, "random" or (A0, B0)
+    init : None, "random", "nndsvda", "a1gm" or (A0, B0)
+        See :mod:`nmfexp.solvers._init`.
+    max_time : float, optional
+        Stop after the iteration at which the update time reaches this many
+        seconds (objective evaluation not counted).
 
     Returns
     -------
     FactorizationResult
         ``history["objective"]`` is the weighted KL divergence.
     """
-    data, W, A, B, max_iter, tol = _setup(X, mask, rank, max_iter, tol, random_state, init)
+    data, W, A, B, max_iter, tol = _setup(X, mask, rank, max_iter, tol, random_state, init, max_time)
     WX = data.WX
     # Constant part of the KL: sum over observed of X log X - X (missing entries are 0 in WX).
     const = float((xlogy(WX, WX) - WX).sum())
@@ -106,6 +111,8 @@ def wnmf_kl(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e
         if hist.converged(tol):
             converged = True
             break
+        if hist.out_of_time(max_time):
+            break
     return _result("wnmf_kl", A, B, hist, it, converged, data)
 
 
@@ -116,13 +123,13 @@ def wnmf_kl(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e
     reference="Lee & Seung, NIPS 2001 (weighted)",
 )
 def wnmf_fro(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
-             random_state=None, init=None) -> FactorizationResult:
+             random_state=None, init=None, max_time: float | None = None) -> FactorizationResult:
     """Weighted NMF under the Frobenius norm by multiplicative updates.
 
     Same parameters and stopping rule as :func:`wnmf_kl`;
     ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
-    data, W, A, B, max_iter, tol = _setup(X, mask, rank, max_iter, tol, random_state, init)
+    data, W, A, B, max_iter, tol = _setup(X, mask, rank, max_iter, tol, random_state, init, max_time)
     WX = data.WX
     WLam = W.apply(A @ B)
 
@@ -145,5 +152,7 @@ def wnmf_fro(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
         hist.record(objective())
         if hist.converged(tol):
             converged = True
+            break
+        if hist.out_of_time(max_time):
             break
     return _result("wnmf_fro", A, B, hist, it, converged, data)
