@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import numbers
+
+import numpy as np
 
 from ._validation import as_matrix, check_rank
 from .solvers import FactorizationResult, get_solver
@@ -11,7 +14,7 @@ __all__ = ["factorize"]
 
 
 def factorize(X, mask=None, *, solver: str = "a1gm", rank: int = 1, random_state=None,
-              **params) -> FactorizationResult:
+              n_restarts: int = 1, **params) -> FactorizationResult:
     """Factorize non-negative ``X`` with missing values as ``A @ B``.
 
     Parameters
@@ -28,6 +31,13 @@ def factorize(X, mask=None, *, solver: str = "a1gm", rank: int = 1, random_state
         Number of components, ``1 <= rank <= min(n, m)``.
     random_state : None, int or numpy.random.Generator
         Seeds random initialisations; the same seed gives the same numbers.
+    n_restarts : int, default 1
+        Run an iterative solver this many times and keep the run with the
+        lowest final objective (the seed notebook's ``reinit``). Run k gets
+        the k-th child of ``numpy.random.SeedSequence(random_state)`` (of
+        ``random_state.spawn`` for a Generator), so restarts are independent
+        and the whole call is reproducible. With 1 (the default) the solver
+        gets ``random_state`` unchanged.
     **params
         Solver parameters such as ``max_iter``, ``tol`` and ``init``; see the
         solver's docstring (``help(nmfexp.SOLVERS[name].func)``).
@@ -36,7 +46,10 @@ def factorize(X, mask=None, *, solver: str = "a1gm", rank: int = 1, random_state
     -------
     FactorizationResult
         ``A`` of shape (n, rank), ``B`` of shape (rank, m), ``n_iter``,
-        ``history``, ``info``; ``reconstruct()`` gives ``A @ B``.
+        ``history``, ``info``; ``reconstruct()`` gives ``A @ B``. With
+        ``n_restarts > 1``, the best run's result, with
+        ``info["restart_objectives"]`` (every run's final objective, in run
+        order) and ``info["best_restart"]`` (its index).
     """
     spec = get_solver(solver)
     Xa = as_matrix(X)
@@ -50,7 +63,41 @@ def factorize(X, mask=None, *, solver: str = "a1gm", rank: int = 1, random_state
             f"solver {spec.name!r} does not take parameter(s) {', '.join(unknown)}; "
             f"it accepts: {', '.join(sorted(accepted))}."
         )
-    return spec.func(Xa, mask, rank=rank, random_state=random_state, **params)
+    n_restarts = _check_restarts(n_restarts, spec)
+    if n_restarts == 1:
+        return spec.func(Xa, mask, rank=rank, random_state=random_state, **params)
+    best, finals = None, []
+    for k, child in enumerate(_child_seeds(random_state, n_restarts)):
+        res = spec.func(Xa, mask, rank=rank, random_state=child, **params)
+        finals.append(float(res.history["objective"][-1]))
+        if best is None or finals[-1] < finals[best[0]]:  # ties keep the earliest run
+            best = (k, res)
+    k, res = best
+    res.info["restart_objectives"] = finals
+    res.info["best_restart"] = k
+    return res
+
+
+def _check_restarts(n_restarts, spec) -> int:
+    if isinstance(n_restarts, bool) or not isinstance(n_restarts, numbers.Integral) or n_restarts < 1:
+        raise ValueError(f"n_restarts must be a positive integer, got {n_restarts!r}.")
+    if n_restarts > 1 and not spec.iterative:
+        raise ValueError(
+            f"{spec.name} is a deterministic closed form; restarts would repeat the same answer. "
+            "Use n_restarts=1, or an iterative solver."
+        )
+    return int(n_restarts)
+
+
+def _child_seeds(random_state, n: int) -> list:
+    """Independent Generators for ``n`` restarts, derived from ``random_state``."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state.spawn(n)
+    if random_state is not None and (
+        isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral) or random_state < 0
+    ):
+        raise ValueError(f"random_state must be None, a non-negative int or a numpy Generator, got {random_state!r}.")
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(random_state).spawn(n)]
 
 
 def _parameters(func) -> set[str]:
