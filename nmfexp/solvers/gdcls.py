@@ -100,7 +100,7 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
     WX = data.WX
     scratch = np.empty_like(WX)
     norm_x = float(np.linalg.norm(WX))
-    target = np.inf if pgoal is None else norm_x * 10.0 ** (-pgoal)
+    target = -np.inf if pgoal is None else norm_x * 10.0 ** (-pgoal)  # None: never met
     ridge = lam * np.eye(rank)
 
     hist = History(frobenius_objective(WX, W, A, B, scratch))

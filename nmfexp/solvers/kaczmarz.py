@@ -21,6 +21,13 @@ iteration touches the whole matrix as the other solvers' iterations do.
 Sampling is uniform over a column's (row's) observed entries, as in the seed
 (not proportional to row norms as in Strohmer & Vershynin). A step whose row
 norm is zero is skipped. The loss is not monotone.
+
+When to use it: for consistent systems (data close to a non-negative rank-r
+matrix) the steps converge; with noise plain RK does not converge to the
+least-squares answer but hovers at a distance that grows with the residual
+and the conditioning of the fixed factor (Needell, "Randomized Kaczmarz
+solver for noisy linear systems", BIT 50, 2010), so its loss stays well above
+that of hals or als. It is here as the seed notebook's method, for comparison.
 """
 
 from __future__ import annotations
