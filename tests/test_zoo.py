@@ -81,7 +81,7 @@ def test_inputs_unchanged(name):
     B0 = np.random.default_rng(4).random((3, 30))
     copies = [a.copy() for a in (X, obs, A0, B0)]
     run(name, X, obs, init=(A0, B0), max_iter=5)
-    for before, after in zip(copies, (X, obs, A0, B0)):
+    for before, after in zip(copies, (X, obs, A0, B0), strict=True):
         assert np.array_equal(before, after)
 
 

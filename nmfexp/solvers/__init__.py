@@ -6,13 +6,13 @@ convention of :mod:`nmfexp.solvers._base`, decorate it with
 ``conf/solver/<name>.yaml``.
 """
 
-from ._base import SOLVERS, FactorizationResult, SolverSpec, get_solver, register
 from . import a1gm as _a1gm  # noqa: F401  (registers "a1gm")
-from . import mu as _mu  # noqa: F401  (registers "wnmf_kl", "wnmf_fro")
 from . import als as _als  # noqa: F401  (registers "als")
 from . import gdcls as _gdcls  # noqa: F401  (registers "gdcls")
 from . import hals as _hals  # noqa: F401  (registers "hals")
 from . import kaczmarz as _kaczmarz  # noqa: F401  (registers "kaczmarz")
+from . import mu as _mu  # noqa: F401  (registers "wnmf_kl", "wnmf_fro")
+from ._base import SOLVERS, FactorizationResult, SolverSpec, get_solver, register
 from .a1gm import rank1_nmmf
 
 __all__ = ["SOLVERS", "FactorizationResult", "SolverSpec", "get_solver", "register", "rank1_nmmf"]
