@@ -1,0 +1,135 @@
+"""The config tree: every option composes, presets compose, typos are rejected, masks have exact counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+import nmfexp
+from nmfexp.config import config_dir, experiments_dir, register_configs
+from nmfexp.data.masks import grid_counts, make_mask
+from nmfexp.runner import check_solver_params, job_config
+
+GROUPS = ("dataset", "mask", "solver", "timing")
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in experiments_dir().glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def hydra_ctx():
+    register_configs()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        yield
+
+
+@pytest.mark.parametrize("group, option", [(g, o) for g in GROUPS for o in options(g)])
+def test_every_group_option_composes(hydra_ctx, group, option):
+    cfg = compose("config", overrides=[f"{group}={option}"])
+    node = cfg[group]
+    if group == "solver":
+        assert node.name in nmfexp.SOLVERS
+    if group == "mask":
+        assert node.kind == option
+    job_config(cfg)  # passes the schema as a plain dict too
+
+
+@pytest.mark.parametrize("preset", presets())
+def test_every_experiment_preset_composes(hydra_ctx, preset):
+    cfg = compose("config", overrides=[f"+experiment={preset}"], return_hydra_config=True)
+    assert cfg.tag == preset
+    # Every swept key must itself be a valid override of the composed config.
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    first = [f"{k}={str(v).split(',')[0]}" for k, v in params.items() if not str(v).startswith("range")]
+    compose("config", overrides=[f"+experiment={preset}", *first])
+
+
+def test_fig5_preset_matches_the_paper(hydra_ctx):
+    cfg = compose("config", overrides=["+experiment=fig5_synthetic"], return_hydra_config=True)
+    sizes = [int(s) for s in str(cfg.hydra.sweeper.params["dataset.n_rows"]).split(",")]
+    assert sizes == [int(v) for v in np.floor(10 ** np.linspace(1, 3.3, 8))]
+    assert (cfg.mask.kind, cfg.mask.rate, cfg.dataset.kind) == ("grid", 0.05, "uniform")
+    assert set(str(cfg.hydra.sweeper.params.solver).split(",")) == {"a1gm", "wnmf_kl"}
+
+
+@pytest.mark.parametrize("override", ["mask.rat=0.1", "mask.rate=abc", "timing.repeats=many", "dataset=nope",
+                                      "seed=zero", "solver.params.max_itr=3"])
+def test_typos_are_rejected_at_composition(hydra_ctx, override):
+    with pytest.raises(ConfigCompositionException):
+        compose("config", overrides=["solver=wnmf_kl", override])
+
+
+def test_every_registered_solver_has_a_config_and_back():
+    assert set(options("solver")) == set(nmfexp.SOLVERS)
+    for name in options("solver"):
+        params = OmegaConf.to_container(OmegaConf.load(config_dir() / "solver" / f"{name}.yaml"))["params"]
+        check_solver_params(name, params)
+
+
+def test_solver_params_are_checked():
+    with pytest.raises(ValueError, match="no parameter"):
+        check_solver_params("wnmf_kl", {"max_itr": 3})
+    with pytest.raises(ValueError, match="must be of type int"):
+        check_solver_params("wnmf_kl", {"max_iter": "3"})
+
+
+def test_configs_found_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert (config_dir() / "config.yaml").is_file()
+    assert (experiments_dir() / "smoke.yaml").is_file()
+
+
+# --------------------------------------------------------------------------- masks
+
+@pytest.mark.parametrize("shape, rate", [((100, 80), 0.05), ((10, 10), 0.01), ((45, 7), 0.2), ((10, 10), 0.001)])
+def test_mask_counts_are_exact(shape, rate):
+    n, m = shape
+    rng = np.random.default_rng(0)
+    r, c = grid_counts(shape, rate)
+    assert (r, c) == (int(np.floor(n * np.sqrt(rate) + 1e-9)), int(np.floor(m * np.sqrt(rate) + 1e-9)))
+    grid = make_mask("grid", shape, rate, rng)
+    assert (~grid).sum() == r * c
+    assert (~grid).any(axis=1).sum() == r and (~grid).any(axis=0).sum() == c
+    corner = make_mask("corner", shape, rate, rng)
+    assert (~corner).sum() == r * c and (r * c == 0 or not corner[-1, -1])
+    random = make_mask("random", shape, rate, rng)
+    assert (~random).sum() == round(rate * n * m)
+    assert make_mask("none", shape, rate, rng) is None
+
+
+def test_grid_counts_do_not_lose_a_row_to_rounding():
+    assert grid_counts((100, 100), 0.01) == (10, 10)
+
+
+def test_given_mask_is_the_data_sets_own():
+    own = np.ones((4, 5), bool)
+    own[1, 2] = False
+    out = make_mask("given", (4, 5), 0.3, np.random.default_rng(0), own_mask=own)
+    assert np.array_equal(out, own) and out is not own
+    with pytest.raises(ValueError, match="own_mask"):
+        make_mask("given", (4, 5), 0.0, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, 2, float("nan")])
+def test_mask_rate_outside_unit_interval_is_rejected(rate):
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        make_mask("grid", (10, 10), rate, np.random.default_rng(0))
+
+
+def test_unknown_mask_kind_is_rejected():
+    with pytest.raises(ValueError, match="unknown mask kind"):
+        make_mask("diagonal", (10, 10), 0.1, np.random.default_rng(0))
+
+
+def test_masks_are_deterministic_in_the_generator():
+    a = make_mask("random", (30, 20), 0.1, np.random.default_rng(5))
+    b = make_mask("random", (30, 20), 0.1, np.random.default_rng(5))
+    assert np.array_equal(a, b)
