@@ -138,7 +138,8 @@ def load(path: str | Path) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
-    rest = [c for c in df.columns if c not in COLUMNS]
+    # Then solver facts (info.*) and the flattened config, in a fixed order whatever the file order.
+    rest = sorted((c for c in df.columns if c not in COLUMNS), key=lambda c: (not c.startswith("info."), c))
     df = df.reindex(columns=COLUMNS + rest)
     return df.sort_values(["tag", "solver", "dataset", "n_rows", "mask", "mask_rate", "seed", "job"],
                           kind="stable", na_position="last").reset_index(drop=True)
