@@ -1,0 +1,131 @@
+"""The reproduction pipeline: --quick end to end, figures from records alone,
+and the arithmetic behind the tables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+
+from nmfexp import plotting
+from nmfexp.data.real import PACKAGED
+
+FIGURES = ["fig5_runtime", "fig5_error", "a1gm_good_enough", "zoo_objective_vs_time",
+           "zoo_objective_vs_iteration", "zoo_heldout_error", "zoo_time_to_tolerance"]
+TABLES = ["fig5_table", "a1gm_good_enough_table", "real_data_table", "zoo_table"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("repro")
+    results, plots = root / "results", root / "plots"
+    proc = subprocess.run(
+        [sys.executable, "-m", "nmfexp.reproduce", "--quick", "--results-dir", str(results), "--plots-dir", str(plots)],
+        capture_output=True, text=True, cwd=root, timeout=600)
+    return proc, results, plots
+
+
+def _not_blank(path) -> bool:
+    img = matplotlib.image.imread(path)[..., :3]
+    ink = (img < 0.9).any(axis=-1).mean()  # share of pixels that are not (near) white
+    return img.std() > 0.02 and ink > 0.02
+
+
+@pytest.mark.slow
+def test_quick_reproduction_writes_every_figure_and_table(quick_run):
+    proc, results, plots = quick_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for stem in FIGURES:
+        for ext in ("png", "pdf"):
+            assert (plots / f"{stem}.{ext}").stat().st_size > 1000, stem
+        assert _not_blank(plots / f"{stem}.png"), f"{stem}.png looks blank"
+    for stem in TABLES:
+        for ext in ("csv", "md", "tex"):
+            assert (plots / f"{stem}.{ext}").exists(), stem
+    real = pd.read_csv(plots / "real_data_table.csv")
+    assert sorted(real["dataset"]) == sorted(PACKAGED)
+    assert "Real-data table:" in proc.stdout  # the tables are printed too
+
+
+@pytest.mark.slow
+def test_a1gm_is_the_optimum_on_every_grid_like_quick_case(quick_run):
+    _, results, plots = quick_run
+    fig5 = pd.read_csv(plots / "fig5_table.csv")
+    assert (fig5["max (KL_A1GM - KL_WNMF) / KL_WNMF"] <= 1e-6).all()
+    patterns = pd.read_csv(plots / "a1gm_good_enough_table.csv")
+    exact = patterns[patterns["pattern"].isin(["grid", "corner"])]
+    assert (exact["KL excess (max)"] <= 1e-6).all()
+    assert (exact["entries added / missing (median)"] == 0).all()
+    skipped = patterns[patterns["A1GM runs"].str.startswith("0/")]
+    assert (skipped["pattern"] == "random").all() and skipped["skipped because"].str.contains("complete").all()
+
+
+@pytest.mark.slow
+def test_plots_come_from_records_alone(quick_run, tmp_path, monkeypatch):
+    _, results, _ = quick_run
+
+    def no_solver(*args, **kwargs):
+        raise AssertionError("plotting must not run a solver")
+
+    monkeypatch.setattr("nmfexp.api.factorize", no_solver)
+    monkeypatch.setattr("nmfexp.factorize", no_solver)
+    out = plotting.plot_all(results, tmp_path / "plots", verbose=False)
+    assert all(out[k] for k in ("fig5_synthetic", "a1gm_missing_patterns", "real_data", "solver_comparison"))
+    cli = subprocess.run([sys.executable, "-m", "nmfexp.plotting", str(results), "--plots-dir", str(tmp_path / "p2")],
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    assert (tmp_path / "p2" / "fig5_runtime.png").exists()
+
+
+def test_nmfexp_plot_on_a_missing_folder_says_so(tmp_path, capsys):
+    assert plotting.main([str(tmp_path / "nothing"), "--plots-dir", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def _fig5_rows():
+    rows = []
+    for n, (ta, tw) in {10: (1.0, 5.0), 100: (2.0, 30.0)}.items():
+        for seed in (0, 1):
+            rows.append(dict(tag="fig5_synthetic", status="ok", solver="a1gm", n_rows=n, seed=seed,
+                             runtime_mean=ta + seed, runtime_std=0.0, runtime_samples=10,
+                             weighted_kl=100.0 * n, n_iter=0))
+            rows.append(dict(tag="fig5_synthetic", status="ok", solver="wnmf_kl", n_rows=n, seed=seed,
+                             runtime_mean=tw, runtime_std=1.0, runtime_samples=10,
+                             weighted_kl=100.0 * n * (1 + 1e-3 * seed), n_iter=3))
+    return pd.DataFrame(rows)
+
+
+def test_fig5_summary_pools_seeds_and_pairs_errors():
+    table = plotting.fig5_summary(_fig5_rows())
+    row = table[table["n"] == 10].iloc[0]
+    assert row["A1GM runtime (s)"] == pytest.approx(1.5)  # mean over seeds
+    assert row["speed ratio (WNMF/A1GM)"] == pytest.approx(5.0 / 1.5)
+    # Paired by seed: seed 0 equal, seed 1 A1GM better by ~1e-3 -> max is 0.
+    assert row["max (KL_A1GM - KL_WNMF) / KL_WNMF"] == pytest.approx(0.0, abs=1e-15)
+    pooled = plotting._pooled_runtime(_fig5_rows().query("solver == 'a1gm' and n_rows == 10"))
+    assert pooled["runtime_sd"] == pytest.approx(0.5)  # between-seed spread, no within-job spread
+
+
+def test_quick_records_are_used_only_without_full_ones():
+    full, quick = _fig5_rows(), _fig5_rows().assign(tag="fig5_synthetic_quick", runtime_mean=99.0)
+    assert set(plotting._select(pd.concat([full, quick]), "fig5_synthetic")["tag"]) == {"fig5_synthetic"}
+    assert set(plotting._select(quick, "fig5_synthetic")["tag"]) == {"fig5_synthetic_quick"}
+
+
+def test_real_data_table_columns_follow_the_paper():
+    base = dict(tag="real_data", dataset="toy", n_rows=10, n_cols=4, n_missing=3, seed=0)
+    df = pd.DataFrame([
+        dict(base, solver="a1gm", status="ok", n_missing_added=2, weighted_kl=11.0, runtime_mean=0.001, message=""),
+        dict(base, solver="wnmf_kl", status="ok", n_missing_added=np.nan, weighted_kl=10.0, runtime_mean=0.01, message=""),
+        dict(base, solver="wnmf_kl", status="ok", seed=1, n_missing_added=np.nan, weighted_kl=12.0, runtime_mean=0.03,
+             message=""),
+    ])
+    row = plotting.real_data_table(df).iloc[0]
+    assert row["shape"] == "10 x 4" and row["size"] == 40 and row["missing"] == 3
+    assert row["missing after A1GM completion"] == 5 and row["ratio"] == pytest.approx(5 / 3)
+    assert row["WNMF KL"] == pytest.approx(11.0) and row["relative KL (A1GM/WNMF)"] == pytest.approx(1.0)
+    assert row["relative runtime (A1GM/WNMF)"] == pytest.approx(0.001 / 0.02)
