@@ -25,12 +25,17 @@ at missing entries never changes them:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import MaskedData, check_init_factors
+from .._validation import MaskedData, check_init_factors, check_max_iter, check_tol, masked_data
+from ._base import check_max_time
 
-__all__ = ["initial_factors", "MaskOps", "rng_from", "INITS"]
+__all__ = [
+    "Problem",
+    "start","initial_factors", "MaskOps", "rng_from", "INITS"]
 
 INITS = ("random", "nndsvda", "a1gm")
 
@@ -230,3 +235,32 @@ class MaskOps:
         elif self.kind == "dense":
             L *= self.W
         return L
+
+
+@dataclass
+class Problem:
+    """What every iterative solver starts from: validated data, mask products,
+    private initial factors, its random generator and its stopping parameters."""
+
+    data: MaskedData
+    W: MaskOps
+    A: np.ndarray
+    B: np.ndarray
+    rng: np.random.Generator
+    max_iter: int
+    tol: float
+    max_time: float | None
+
+    @property
+    def WX(self) -> np.ndarray:
+        """The data with zeros at missing entries (a private copy)."""
+        return self.data.WX
+
+
+def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init) -> Problem:
+    """Validate the common arguments of an iterative solver and build its :class:`Problem`."""
+    max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
+    data = masked_data(X, mask)
+    rng = rng_from(random_state)
+    A, B = initial_factors(data, rank, init, rng)
+    return Problem(data, MaskOps(data.observed, data.n_missing), A, B, rng, max_iter, tol, max_time)

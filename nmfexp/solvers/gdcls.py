@@ -29,9 +29,8 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_max_iter, check_tol, masked_data
-from ._base import FactorizationResult, History, check_max_time, register
-from ._init import MaskOps, initial_factors, rng_from
+from ._base import FactorizationResult, History, register
+from ._init import start
 from .hals import frobenius_objective
 
 __all__ = ["gdcls"]
@@ -90,13 +89,11 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
         ``history["objective"]`` is ``||W * (X - A B)||_F``; ``info`` has
         ``relative_residual`` (the package's ``diffNorm/normV``).
     """
-    max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
     lam = _check_positive(regularization, "regularization")
     pgoal = _check_positive(precision_goal, "precision_goal", allow_none=True)
     eps = _check_positive(epsilon, "epsilon")
-    data = masked_data(X, mask)
-    A, B = initial_factors(data, rank, init, rng_from(random_state))
-    W = MaskOps(data.observed, data.n_missing)
+    p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
+    data, W, A, B, max_iter, tol, max_time = p.data, p.W, p.A, p.B, p.max_iter, p.tol, p.max_time
     WX = data.WX
     scratch = np.empty_like(WX)
     norm_x = float(np.linalg.norm(WX))

@@ -33,9 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_max_iter, check_tol, masked_data
-from ._base import FactorizationResult, History, check_max_time, register
-from ._init import MaskOps, initial_factors, rng_from
+from ._base import FactorizationResult, History, register
+from ._init import MaskOps, start
 
 __all__ = ["hals"]
 
@@ -101,10 +100,8 @@ def hals(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
     FactorizationResult
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
-    max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
-    data = masked_data(X, mask)
-    A, B = initial_factors(data, rank, init, rng_from(random_state))
-    W = MaskOps(data.observed, data.n_missing)
+    p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
+    data, W, A, B, max_iter, tol, max_time = p.data, p.W, p.A, p.B, p.max_iter, p.tol, p.max_time
     WX = data.WX
     scratch = np.empty_like(WX)
     At = np.ascontiguousarray(A.T)  # components as rows: contiguous updates

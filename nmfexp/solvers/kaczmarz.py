@@ -66,9 +66,8 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_max_iter, check_tol, masked_data
-from ._base import FactorizationResult, History, check_max_time, register
-from ._init import MaskOps, initial_factors, rng_from
+from ._base import FactorizationResult, History, register
+from ._init import start
 from .hals import frobenius_objective
 
 __all__ = ["kaczmarz"]
@@ -240,7 +239,6 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
     FactorizationResult
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
-    max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
     if isinstance(kaczmarz_iter, bool) or not isinstance(kaczmarz_iter, numbers.Integral) or kaczmarz_iter < 1:
         raise ValueError(f"kaczmarz_iter must be a positive integer (steps per row/column), got {kaczmarz_iter!r}.")
     if not isinstance(sampling, str) or sampling not in _SAMPLINGS:
@@ -249,10 +247,9 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
             or not 0.0 < float(relaxation) < 2.0):
         raise ValueError(f"relaxation must be a number in the open interval (0, 2), got {relaxation!r}.")
     relaxation = float(relaxation)
-    data = masked_data(X, mask)
-    rng = rng_from(random_state)
-    A, B = initial_factors(data, rank, init, rng)
-    W = MaskOps(data.observed, data.n_missing)
+    p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
+    data, W, A, B, rng = p.data, p.W, p.A, p.B, p.rng
+    max_iter, tol, max_time = p.max_iter, p.tol, p.max_time
     WX = data.WX
     WXt = np.ascontiguousarray(WX.T)
     n, m = WX.shape

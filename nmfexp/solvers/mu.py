@@ -21,9 +21,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import xlogy
 
-from .._validation import check_max_iter, check_tol, masked_data
-from ._base import FactorizationResult, History, check_max_time, register
-from ._init import MaskOps, initial_factors, rng_from
+from ._base import FactorizationResult, History, register
+from ._init import start
 
 __all__ = ["wnmf_kl", "wnmf_fro"]
 
@@ -32,14 +31,10 @@ _TINY = np.finfo(np.float64).tiny
 
 
 def _setup(X, mask, rank, max_iter, tol, random_state, init, max_time):
-    check_max_time(max_time)
-    max_iter = check_max_iter(max_iter)
-    tol = check_tol(tol)
-    data = masked_data(X, mask)
-    A, B = initial_factors(data, rank, init, rng_from(random_state))
-    np.maximum(A, FACTOR_FLOOR, out=A)
-    np.maximum(B, FACTOR_FLOOR, out=B)
-    return data, MaskOps(data.observed, data.n_missing), A, B, max_iter, tol
+    p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
+    np.maximum(p.A, FACTOR_FLOOR, out=p.A)
+    np.maximum(p.B, FACTOR_FLOOR, out=p.B)
+    return p.data, p.W, p.A, p.B, p.max_iter, p.tol
 
 
 def _result(name, A, B, hist, n_iter, converged, data):
