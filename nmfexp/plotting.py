@@ -312,7 +312,7 @@ def plot_solver_comparison(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path
     h = hist[hist["job"].isin(sel["job"])] if not hist.empty else hist
 
     for xname, stem in (("time", "zoo_objective_vs_time"), ("iteration", "zoo_objective_vs_iteration")):
-        fig, axes = plt.subplots(1, len(ranks), figsize=(3.3 * len(ranks), 2.9), squeeze=False)
+        fig, axes = plt.subplots(1, len(ranks), figsize=(3.3 * len(ranks), 3.1), squeeze=False, layout="constrained")
         for ax, rank in zip(axes[0], ranks, strict=True):
             for solver in solvers:
                 runs = h[(h["solver"] == solver) & (h["rank"] == rank) & np.isclose(h["mask_rate"], rate)] if not h.empty else h
@@ -335,14 +335,15 @@ def plot_solver_comparison(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path
                 ax.plot(grid, q50, color=st.get("color"), linestyle=st["linestyle"], label=st["label"])
                 ax.fill_between(grid, q20, q80, color=st.get("color"), alpha=0.2, linewidth=0)
             ax.set(yscale="log", xlabel="update time (s)" if xname == "time" else "iteration",
-                   ylabel="objective / initial objective", title=f"rank {rank}, {rate:.0%} missing")
+                   title=f"rank {rank}, {rate:.0%} missing")
             if xname == "time":
                 ax.set_xscale("log")
+        axes[0][0].set_ylabel("objective / initial objective")
         axes[0][0].legend(fontsize=7)
         fig.suptitle("Each solver's own loss on observed entries (median over seeds, 20-80% band)", fontsize=9)
         written += _save(fig, plots_dir, stem)
 
-    fig, axes = plt.subplots(1, len(ranks), figsize=(3.3 * len(ranks), 2.9), squeeze=False)
+    fig, axes = plt.subplots(1, len(ranks), figsize=(3.3 * len(ranks), 3.0), squeeze=False, layout="constrained")
     col = "heldout_relative_error"
     for ax, rank in zip(axes[0], ranks, strict=True):
         for solver in solvers:
@@ -353,7 +354,9 @@ def plot_solver_comparison(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path
             st = _style(solver)
             ax.errorbar(med.index, med, yerr=[med - lo, hi - med], capsize=2, markersize=4, **st)
         ax.axhline(0.05, color="grey", linewidth=0.8, linestyle="--")
-        ax.set(yscale="log", xlabel="missing rate", ylabel="held-out relative error", title=f"true rank {rank}")
+        ax.set(yscale="log", xlabel="missing rate", title=f"true rank {rank}")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=1, decimals=0))
+    axes[0][0].set_ylabel("held-out relative error (dashed: 5%)")
     axes[0][0].legend(fontsize=7)
     written += _save(fig, plots_dir, "zoo_heldout_error")
 
