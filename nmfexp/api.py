@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 import numbers
-
-import numpy as np
 
 from ._validation import as_matrix, check_rank
 from .solvers import FactorizationResult, get_solver
+from .solvers._init import rng_from
 
 __all__ = ["factorize"]
 
@@ -56,7 +54,7 @@ def factorize(X, mask=None, *, solver: str = "a1gm", rank: int = 1, random_state
     rank = check_rank(rank, Xa.shape)
     if spec.rank1_only and rank != 1:
         raise ValueError(f"{spec.name} computes rank-1 factorizations only, got rank={rank}.")
-    accepted = _parameters(spec.func)
+    accepted = set(spec.parameters)
     unknown = sorted(set(params) - accepted)
     if unknown:
         raise ValueError(
@@ -91,16 +89,5 @@ def _check_restarts(n_restarts, spec) -> int:
 
 def _child_seeds(random_state, n: int) -> list:
     """Independent Generators for ``n`` restarts, derived from ``random_state``."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state.spawn(n)
-    if random_state is not None and (
-        isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral) or random_state < 0
-    ):
-        raise ValueError(f"random_state must be None, a non-negative int or a numpy Generator, got {random_state!r}.")
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(random_state).spawn(n)]
-
-
-def _parameters(func) -> set[str]:
-    sig = inspect.signature(func)
-    return {name for name, p in sig.parameters.items()
-            if p.kind == p.KEYWORD_ONLY and name not in ("rank", "random_state")}
+    # For an int seed s, default_rng(s).spawn(n) gives the generators of SeedSequence(s).spawn(n).
+    return rng_from(random_state).spawn(n)

@@ -256,10 +256,7 @@ def check_solver_params(name: str, params: dict) -> dict:
     config mistake fails the job instead of looking like a refused input.
     """
     spec = get_solver(name)
-    accepted = {
-        p.name: p for p in inspect.signature(spec.func).parameters.values()
-        if p.kind == p.KEYWORD_ONLY and p.name not in ("rank", "random_state")
-    }
+    accepted = spec.parameters
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ValueError(f"solver {name!r} has no parameter(s) {', '.join(unknown)}; "

@@ -11,6 +11,7 @@ and is registered under the name used in configs and in
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import time
 from collections.abc import Callable
@@ -78,6 +79,13 @@ class SolverSpec:
     iterative: bool = True
     summary: str = ""
     reference: str = ""
+
+    @property
+    def parameters(self) -> dict[str, inspect.Parameter]:
+        """The solver's own keyword parameters (``max_iter``, ``tol``, ...), by name;
+        ``rank`` and ``random_state`` belong to the common calling convention."""
+        return {name: p for name, p in inspect.signature(self.func).parameters.items()
+                if p.kind == p.KEYWORD_ONLY and name not in ("rank", "random_state")}
 
 
 SOLVERS: dict[str, SolverSpec] = {}

@@ -31,11 +31,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import MaskedData, check_init_factors, check_max_iter, check_tol, masked_data
-from ._base import check_max_time
+from ._base import FactorizationResult, History, check_max_time
 
-__all__ = [
-    "Problem",
-    "start","initial_factors", "MaskOps", "rng_from", "INITS"]
+__all__ = ["INITS", "MaskOps", "Problem", "initial_factors", "rng_from", "start"]
 
 INITS = ("random", "nndsvda", "a1gm")
 
@@ -147,17 +145,19 @@ def _a1gm_start(data: MaskedData, rank: int, rng: np.random.Generator) -> tuple[
     from .a1gm import a1gm  # a1gm imports this package's registry; import late
 
     n, m = data.shape
+    means = None
     try:
         res = a1gm(data.WX, data.observed)
         u, v = res.A[:, 0], res.B[0]
     except ValueError:  # no complete row/column, or their observed sum is zero
-        rows, cols, mean = _observed_means(data)
+        means = _observed_means(data)
+        rows, cols, mean = means
         u, v = rows, cols / mean if mean > 0 else cols
     A = np.empty((n, rank))
     B = np.empty((rank, m))
     A[:, 0], B[0] = u, v
     if rank > 1:
-        _, _, mean = _observed_means(data)
+        mean = (means or _observed_means(data))[2]
         s = 0.1 * np.sqrt(mean / (rank - 1))
         A[:, 1:] = s * rng.random((n, rank - 1))
         B[1:] = s * rng.random((rank - 1, m))
@@ -255,6 +255,12 @@ class Problem:
     def WX(self) -> np.ndarray:
         """The data with zeros at missing entries (a private copy)."""
         return self.data.WX
+
+    def result(self, solver: str, A: np.ndarray, B: np.ndarray, hist: History, n_iter: int, converged: bool,
+               **info) -> FactorizationResult:
+        """The solver's :class:`FactorizationResult`; ``info`` always has ``n_missing``."""
+        return FactorizationResult(A=A, B=B, n_iter=n_iter, history=hist.as_dict(), solver=solver,
+                                   converged=converged, info={"n_missing": self.data.n_missing, **info})
 
 
 def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init) -> Problem:

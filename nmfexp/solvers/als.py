@@ -146,6 +146,4 @@ def als(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
             break
         if hist.out_of_time(max_time):
             break
-    return FactorizationResult(A=np.ascontiguousarray(A), B=np.ascontiguousarray(B), n_iter=it,
-                               history=hist.as_dict(), solver="als", converged=converged,
-                               info={"n_missing": data.n_missing})
+    return p.result("als", np.ascontiguousarray(A), np.ascontiguousarray(B), hist, it, converged)

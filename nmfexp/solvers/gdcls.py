@@ -125,7 +125,5 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
         if hist.out_of_time(max_time):
             break
     B = np.ascontiguousarray(B)
-    info = {"n_missing": data.n_missing,
-            "relative_residual": hist.objective[-1] / norm_x if norm_x > 0 else 0.0}
-    return FactorizationResult(A=A, B=B, n_iter=it, history=hist.as_dict(), solver="gdcls",
-                               converged=converged, info=info)
+    return p.result("gdcls", A, B, hist, it, converged,
+                    relative_residual=hist.objective[-1] / norm_x if norm_x > 0 else 0.0)

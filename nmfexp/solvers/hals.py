@@ -122,5 +122,4 @@ def hals(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
             break
         if hist.out_of_time(max_time):
             break
-    return FactorizationResult(A=np.ascontiguousarray(At.T), B=B, n_iter=it, history=hist.as_dict(), solver="hals",
-                               converged=converged, info={"n_missing": data.n_missing})
+    return p.result("hals", np.ascontiguousarray(At.T), B, hist, it, converged)

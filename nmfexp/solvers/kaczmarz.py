@@ -275,5 +275,4 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
             break
         if hist.out_of_time(max_time):
             break
-    return FactorizationResult(A=A, B=np.ascontiguousarray(Bt.T), n_iter=it, history=hist.as_dict(),
-                               solver="kaczmarz", converged=converged, info={"n_missing": data.n_missing})
+    return p.result("kaczmarz", A, np.ascontiguousarray(Bt.T), hist, it, converged)

@@ -34,12 +34,7 @@ def _setup(X, mask, rank, max_iter, tol, random_state, init, max_time):
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
     np.maximum(p.A, FACTOR_FLOOR, out=p.A)
     np.maximum(p.B, FACTOR_FLOOR, out=p.B)
-    return p.data, p.W, p.A, p.B, p.max_iter, p.tol
-
-
-def _result(name, A, B, hist, n_iter, converged, data):
-    return FactorizationResult(A=A, B=B, n_iter=n_iter, history=hist.as_dict(), solver=name,
-                               converged=converged, info={"n_missing": data.n_missing})
+    return p, p.data, p.W, p.A, p.B, p.max_iter, p.tol
 
 
 @register(
@@ -75,7 +70,7 @@ def wnmf_kl(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e
     FactorizationResult
         ``history["objective"]`` is the weighted KL divergence.
     """
-    data, W, A, B, max_iter, tol = _setup(X, mask, rank, max_iter, tol, random_state, init, max_time)
+    p, data, W, A, B, max_iter, tol = _setup(X, mask, rank, max_iter, tol, random_state, init, max_time)
     WX = data.WX
     # Constant part of the KL: sum over observed of X log X - X (missing entries are 0 in WX).
     const = float((xlogy(WX, WX) - WX).sum())
@@ -108,7 +103,7 @@ def wnmf_kl(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e
             break
         if hist.out_of_time(max_time):
             break
-    return _result("wnmf_kl", A, B, hist, it, converged, data)
+    return p.result("wnmf_kl", A, B, hist, it, converged)
 
 
 @register(
@@ -124,7 +119,7 @@ def wnmf_fro(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
     Same parameters and stopping rule as :func:`wnmf_kl`;
     ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
-    data, W, A, B, max_iter, tol = _setup(X, mask, rank, max_iter, tol, random_state, init, max_time)
+    p, data, W, A, B, max_iter, tol = _setup(X, mask, rank, max_iter, tol, random_state, init, max_time)
     WX = data.WX
     WLam = W.apply(A @ B)
 
@@ -150,4 +145,4 @@ def wnmf_fro(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
             break
         if hist.out_of_time(max_time):
             break
-    return _result("wnmf_fro", A, B, hist, it, converged, data)
+    return p.result("wnmf_fro", A, B, hist, it, converged)
