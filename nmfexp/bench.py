@@ -22,16 +22,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from . import factorize
+from .data.masks import make_mask
 
-__all__ = ["grid_mask", "interleaved", "main"]
-
-
-def grid_mask(n: int, m: int, rate: float, rng: np.random.Generator) -> np.ndarray:
-    """The paper's grid-like pattern: floor(n sqrt(rate)) rows x floor(m sqrt(rate)) columns missing."""
-    observed = np.ones((n, m), dtype=bool)
-    n_rows, n_cols = int(n * np.sqrt(rate)), int(m * np.sqrt(rate))
-    observed[np.ix_(rng.choice(n, n_rows, replace=False), rng.choice(m, n_cols, replace=False))] = False
-    return observed
+__all__ = ["interleaved", "main"]
 
 
 def interleaved(funcs: dict, repeats: int) -> dict[str, np.ndarray]:
@@ -54,7 +47,7 @@ def _ratio_line(label: str, num: np.ndarray, den: np.ndarray, note: str = "") ->
 def bench_a1gm_vs_read(n: int, repeats: int) -> list[str]:
     rng = np.random.default_rng(0)
     X = rng.random((n, n))
-    observed = grid_mask(n, n, 0.05, rng)
+    observed = make_mask("grid", (n, n), 0.05, rng)
     X[~observed] = 0.0
     t = interleaved({"read": X.sum, "a1gm": lambda: factorize(X, mask=observed, solver="a1gm")}, repeats)
     return [
@@ -67,7 +60,7 @@ def bench_a1gm_vs_read(n: int, repeats: int) -> list[str]:
 def bench_a1gm_vs_wnmf(n: int, repeats: int) -> list[str]:
     rng = np.random.default_rng(1)
     X = rng.random((n, n))
-    observed = grid_mask(n, n, 0.05, rng)
+    observed = make_mask("grid", (n, n), 0.05, rng)
     seeds = iter(range(10**6))
     iters = []
 

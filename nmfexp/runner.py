@@ -355,12 +355,11 @@ def _describe(conf: dict) -> str:
             f"seed {conf['seed']}" + (f", holdout {conf['holdout']:g}" if conf["holdout"] else ""))
 
 
-def _masked_relative_error(X: np.ndarray, R: np.ndarray, flat_idx: np.ndarray) -> float:
-    x, r = X.ravel()[flat_idx], R.ravel()[flat_idx]
-    num, den = np.linalg.norm(r - x), np.linalg.norm(x)
-    if den == 0:
-        return 0.0 if num == 0 else float("inf")
-    return float(num / den)
+def _heldout_relative_error(X: np.ndarray, R: np.ndarray, flat_idx: np.ndarray) -> float:
+    """:func:`nmfexp.metrics.relative_error` on the held-out entries only."""
+    held = np.zeros(X.size, dtype=bool)
+    held[flat_idx] = True
+    return metrics.relative_error(X, R, held.reshape(X.shape))
 
 
 def run(cfg: DictConfig | dict, out_dir: str | os.PathLike | None = None, *,
@@ -480,7 +479,7 @@ def run(cfg: DictConfig | dict, out_dir: str | os.PathLike | None = None, *,
             "weighted_kl": metrics.weighted_kl(X, R, train_mask),
             "weighted_frobenius": metrics.weighted_frobenius(X, R, train_mask),
             "relative_error": metrics.relative_error(X, R, train_mask),
-            "heldout_relative_error": (_masked_relative_error(X, R, jd.heldout) if jd.heldout.size
+            "heldout_relative_error": (_heldout_relative_error(X, R, jd.heldout) if jd.heldout.size
                                        else float("nan")),
             "truth_relative_error": float("nan"),
         }
