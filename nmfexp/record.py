@@ -197,15 +197,6 @@ def read_record(path: str | os.PathLike) -> Record:
         raise ValueError(f"{path} is not a readable HDF5 file ({exc}).") from exc
 
 
-def is_valid_record(path: str | os.PathLike) -> bool:
-    """True when ``path`` is a complete, readable record with a status."""
-    try:
-        with h5py.File(path, "r") as f:
-            return f.attrs.get("format") == FORMAT and "status" in f.attrs
-    except (OSError, ValueError):
-        return False
-
-
 def record_status(path: str | os.PathLike) -> str | None:
     """The ``status`` attribute of a valid record, or None."""
     try:
@@ -215,6 +206,11 @@ def record_status(path: str | os.PathLike) -> str | None:
             return _python(f.attrs.get("status"))
     except (OSError, ValueError):
         return None
+
+
+def is_valid_record(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a complete, readable record with a status."""
+    return record_status(path) is not None
 
 
 def _record_files(root: Path) -> list[Path]:
