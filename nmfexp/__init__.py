@@ -9,7 +9,7 @@
 
 from . import metrics
 from .api import factorize
-from .solvers import SOLVERS, FactorizationResult, rank1_nmmf
+from .solvers import SOLVERS, FactorizationResult, SolverRefused, rank1_nmmf
 
-__all__ = ["factorize", "rank1_nmmf", "metrics", "SOLVERS", "FactorizationResult", "__version__"]
+__all__ = ["factorize", "rank1_nmmf", "metrics", "SOLVERS", "FactorizationResult", "SolverRefused", "__version__"]
 __version__ = "0.1.0"

@@ -12,7 +12,7 @@ from . import gdcls as _gdcls  # noqa: F401  (registers "gdcls")
 from . import hals as _hals  # noqa: F401  (registers "hals")
 from . import kaczmarz as _kaczmarz  # noqa: F401  (registers "kaczmarz")
 from . import mu as _mu  # noqa: F401  (registers "wnmf_kl", "wnmf_fro")
-from ._base import SOLVERS, FactorizationResult, SolverSpec, get_solver, register
+from ._base import SOLVERS, FactorizationResult, SolverRefused, SolverSpec, get_solver, register
 from .a1gm import rank1_nmmf
 
-__all__ = ["SOLVERS", "FactorizationResult", "SolverSpec", "get_solver", "register", "rank1_nmmf"]
+__all__ = ["SOLVERS", "FactorizationResult", "SolverRefused", "SolverSpec", "get_solver", "register", "rank1_nmmf"]

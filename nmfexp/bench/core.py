@@ -1,47 +1,17 @@
-"""Speed benchmarks: ratios measured side by side in one run.
-
-Machines are shared and noisy, so every figure is a ratio of two timings
-taken in the same process, interleaved repetition by repetition, and both the
-best-of and the median ratio are printed. Nothing here asserts a time.
-
-    python -m nmfexp.bench              # core figures (A1GM, WNMF-KL)
-    python -m nmfexp.bench --quick      # smaller sizes, a few seconds
-    python -m nmfexp.bench --suite zoo  # solver zoo figures (HALS vs WNMF-Fro)
-
-BLAS threads are pinned to ``--threads`` (default 1) for every measurement,
-so that both sides of a ratio get the same hardware.
-"""
+"""Core benchmarks: A1GM against one read pass and against WNMF-KL, WNMF-KL against scikit-learn."""
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from . import factorize
-from .data.masks import make_mask
+from .. import factorize
+from ..data.masks import make_mask
+from . import interleaved, ratio_line
 
-__all__ = ["interleaved", "main"]
-
-
-def interleaved(funcs: dict, repeats: int) -> dict[str, np.ndarray]:
-    """Time each callable ``repeats`` times, alternating between them."""
-    samples = {name: [] for name in funcs}
-    for _ in range(repeats):
-        for name, f in funcs.items():
-            t0 = time.perf_counter()
-            f()
-            samples[name].append(time.perf_counter() - t0)
-    return {k: np.asarray(v) for k, v in samples.items()}
-
-
-def _ratio_line(label: str, num: np.ndarray, den: np.ndarray, note: str = "") -> str:
-    best, med = num.min() / den.min(), np.median(num) / np.median(den)
-    tail = f"   ({note})" if note else ""
-    return f"{label}: {best:6.2f}x (best of {num.size})  {med:6.2f}x (median){tail}"
+__all__ = ["core_suite"]
 
 
 def bench_a1gm_vs_read(n: int, repeats: int) -> list[str]:
@@ -53,7 +23,7 @@ def bench_a1gm_vs_read(n: int, repeats: int) -> list[str]:
     return [
         f"A1GM {n}x{n}, 5% grid mask, full public call: {np.median(t['a1gm']) * 1e3:.1f} ms; "
         f"one read pass (X.sum()): {np.median(t['read']) * 1e3:.1f} ms",
-        _ratio_line("  A1GM / one read pass", t["a1gm"], t["read"], "goal <= 4x"),
+        ratio_line("  A1GM / one read pass", t["a1gm"], t["read"], "goal <= 4x"),
     ]
 
 
@@ -72,7 +42,7 @@ def bench_a1gm_vs_wnmf(n: int, repeats: int) -> list[str]:
         f"A1GM vs WNMF-KL (rank 1, paper defaults) at n = {n}, 5% grid mask: "
         f"A1GM {np.median(t['a1gm']) * 1e3:.1f} ms, WNMF {np.median(t['wnmf']) * 1e3:.1f} ms "
         f"({np.median(iters):.0f} iterations, objective evaluated every iteration as the paper's rule needs)",
-        _ratio_line("  WNMF-KL / A1GM speed ratio", t["wnmf"], t["a1gm"], "the reference Julia code measured ~14x near n = 1258"),
+        ratio_line("  WNMF-KL / A1GM speed ratio", t["wnmf"], t["a1gm"], "the reference Julia code measured ~14x near n = 1258"),
     ]
 
 
@@ -105,7 +75,7 @@ def bench_wnmf_vs_sklearn(n: int, rank: int, iters: int, repeats: int) -> list[s
     return [
         f"WNMF-KL per iteration, rank {rank}, fully observed {n}x{n}: ours {np.median(ours) * 1e3:.1f} ms, "
         f"scikit-learn NMF(mu, KL) {np.median(theirs) * 1e3:.1f} ms (objective evaluation left out on both sides)",
-        _ratio_line("  WNMF-KL / scikit-learn per iteration", ours, theirs, "goal <= 1.2x"),
+        ratio_line("  WNMF-KL / scikit-learn per iteration", ours, theirs, "goal <= 1.2x"),
     ]
 
 
@@ -115,25 +85,3 @@ def core_suite(quick: bool) -> list[str]:
                 + bench_wnmf_vs_sklearn(300, 10, 5, 2))
     return (bench_a1gm_vs_read(4000, 15) + bench_a1gm_vs_wnmf(1995, 5)
             + bench_wnmf_vs_sklearn(2000, 10, 20, 3))
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m nmfexp.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (seconds, for a smoke check)")
-    parser.add_argument("--suite", choices=["core", "zoo", "all"], default="core")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads for every measurement (default 1)")
-    args = parser.parse_args(argv)
-    with threadpool_limits(args.threads):
-        print(f"nmfexp benchmarks (BLAS threads: {args.threads}; ratios are side by side in this run)")
-        if args.suite in ("core", "all"):
-            for line in core_suite(args.quick):
-                print(line, flush=True)
-        if args.suite in ("zoo", "all"):
-            from .bench_zoo import zoo_suite
-
-            for line in zoo_suite(args.quick):
-                print(line, flush=True)
-
-
-if __name__ == "__main__":
-    main()

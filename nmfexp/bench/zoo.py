@@ -1,29 +1,18 @@
 """Solver zoo benchmark: per-iteration cost of each solver next to weighted MU.
 
-Every figure is a ratio of timings taken in the same process, runs of the two
-solvers interleaved; both best-of and median ratios are printed, and nothing
-asserts a time. Per-iteration time is the solver's own ``history["time"]``
-(update time only, objective evaluation off the clock) divided by its
-iteration count, with ``tol=0`` so that every run does ``max_iter`` iterations.
-
-    python -m nmfexp.bench_zoo             # 2000 x 2000, rank 10, 10% random missing
-    python -m nmfexp.bench_zoo --quick     # 500 x 500, seconds
-    python -m nmfexp.bench_zoo --threads 2
-
-BLAS threads are pinned to ``--threads`` (default 1) for every measurement.
+Per-iteration time is the solver's own ``history["time"]`` (update time
+only, objective evaluation off the clock) divided by its iteration count,
+with ``tol=0`` so that every run does ``max_iter`` iterations.
 """
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from .bench import _ratio_line, interleaved
-from .solvers import get_solver
+from ..solvers import get_solver
+from . import interleaved, ratio_line
 
-__all__ = ["per_iteration", "zoo_suite", "main"]
+__all__ = ["per_iteration", "zoo_suite"]
 
 
 def per_iteration(names: list[str], X: np.ndarray, observed: np.ndarray, rank: int, iters: int,
@@ -54,9 +43,9 @@ def bench_zoo(n: int, rank: int, missing: float, iters: int, repeats: int, other
         f"Per iteration at rank {rank}, {n}x{n}, {missing:.0%} random missing ({iters} iterations x {repeats} runs): "
         + ", ".join(f"{k} {np.median(v) * 1e3:.1f} ms" for k, v in t.items())
     ]
-    lines.append(_ratio_line("  hals / wnmf_fro per iteration", t["hals"], base, "goal <= 3x"))
+    lines.append(ratio_line("  hals / wnmf_fro per iteration", t["hals"], base, "goal <= 3x"))
     for name in names[2:]:
-        lines.append(_ratio_line(f"  {name} / wnmf_fro per iteration", t[name], base))
+        lines.append(ratio_line(f"  {name} / wnmf_fro per iteration", t[name], base))
     return lines
 
 
@@ -68,18 +57,3 @@ def zoo_suite(quick: bool) -> list[str]:
     # and the other solvers once.
     lines += bench_zoo(2000, 10, 0.30, 5, 3, others=True)
     return lines
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m nmfexp.bench_zoo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="500 x 500 instead of 2000 x 2000")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads for every measurement (default 1)")
-    args = parser.parse_args(argv)
-    with threadpool_limits(args.threads):
-        print(f"nmfexp solver zoo benchmark (BLAS threads: {args.threads}; ratios are side by side in this run)")
-        for line in zoo_suite(args.quick):
-            print(line, flush=True)
-
-
-if __name__ == "__main__":
-    main()

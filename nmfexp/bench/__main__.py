@@ -1,0 +1,35 @@
+"""``python -m nmfexp.bench``: print every benchmark line of the chosen suites."""
+
+from __future__ import annotations
+
+import argparse
+
+from threadpoolctl import threadpool_limits
+
+from . import __doc__ as _doc
+
+SUITES = ("core", "zoo", "all")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m nmfexp.bench", description=_doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (seconds, for a smoke check)")
+    parser.add_argument("--suite", choices=SUITES, default="core")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads for every measurement (default 1)")
+    args = parser.parse_args(argv)
+    with threadpool_limits(args.threads):
+        print(f"nmfexp benchmarks (BLAS threads: {args.threads}; ratios are side by side in this run)")
+        if args.suite in ("core", "all"):
+            from .core import core_suite
+
+            for line in core_suite(args.quick):
+                print(line, flush=True)
+        if args.suite in ("zoo", "all"):
+            from .zoo import zoo_suite
+
+            for line in zoo_suite(args.quick):
+                print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
