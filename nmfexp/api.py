@@ -1,17 +1,132 @@
-"""The one public entry point: :func:`factorize`."""
+"""The one public entry point, :func:`factorize`, and how a solver is found.
+
+A solver is named in one of three ways, and every route (Python calls,
+experiments, benchmarks) goes through :func:`resolve_solver` and
+:func:`factorize`, so restarts, rank checks and parameter checks are the
+same everywhere:
+
+- a registered name (``"a1gm"``, ``"wnmf_kl"``, ...; ``nmfexp.SOLVERS``);
+- the name of an entry point in the group ``nmfexp.solvers`` that an
+  installed package declares (loaded on first use, no configuration);
+- any callable with the solver contract::
+
+      f(X, mask, *, rank, random_state, **params) -> nmfexp.FactorizationResult
+
+  ``X`` arrives as a float64 array of shape (n, m); ``mask`` as a boolean
+  array (True = observed), or None when nothing is missing.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
+from collections.abc import Callable
+from importlib import metadata
 
-from ._validation import as_matrix, check_rank
-from .solvers import FactorizationResult, get_solver
+import numpy as np
+
+from ._validation import as_mask, as_matrix, check_rank
+from .solvers import SOLVERS, FactorizationResult, SolverRefused, SolverSpec
 from .solvers._init import rng_from
 
-__all__ = ["factorize"]
+__all__ = ["factorize", "resolve_solver", "solver_spec", "accepted_parameters", "entry_point_solvers",
+           "ENTRY_POINT_GROUP"]
+
+#: Entry-point group through which installed packages add solvers.
+ENTRY_POINT_GROUP = "nmfexp.solvers"
 
 
-def factorize(X, mask=None, *, solver: str = "a1gm", rank: int = 1, random_state=None,
+@functools.lru_cache(maxsize=1)
+def _entry_points() -> dict:
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def entry_point_solvers() -> list[str]:
+    """Names of the solvers installed packages declare in the ``nmfexp.solvers`` group."""
+    return sorted(_entry_points())
+
+
+def solver_spec(func: Callable, name: str | None = None, *, loss: str = "", iterative: bool = True,
+                rank1_only: bool = False, summary: str = "", reference: str = "") -> SolverSpec:
+    """Wrap a user's callable with the solver contract as a :class:`SolverSpec`.
+
+    The callable receives validated input (float64 ``X``, boolean ``mask`` or
+    None) and its result is checked (type, shapes, finite non-negative
+    factors), so a broken solver fails with a message that names it.
+    """
+    if not callable(func):
+        raise ValueError(f"a solver must be a registered name or a callable, got {func!r}.")
+    label = name or getattr(func, "__name__", type(func).__name__)
+
+    @functools.wraps(func)
+    def checked(X, mask=None, *, rank: int = 1, random_state=None, **params):
+        Xa = as_matrix(X)
+        observed = as_mask(mask, Xa)
+        result = func(Xa, observed, rank=rank, random_state=random_state, **params)
+        return _check_result(result, label, Xa.shape, rank)
+
+    return SolverSpec(label, checked, loss, rank1_only, iterative, summary, reference)
+
+
+def _check_result(result, name: str, shape: tuple[int, int], rank: int) -> FactorizationResult:
+    if not isinstance(result, FactorizationResult):
+        raise TypeError(f"solver {name!r} returned {type(result).__name__}, not an nmfexp.FactorizationResult.")
+    n, m = shape
+    A, B = np.asarray(result.A), np.asarray(result.B)
+    if A.shape != (n, rank) or B.shape != (rank, m):
+        raise TypeError(f"solver {name!r} returned factors of shapes {A.shape} and {B.shape}; "
+                        f"expected {(n, rank)} and {(rank, m)}.")
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B)) and A.min() >= 0 and B.min() >= 0):
+        raise ArithmeticError(f"solver {name!r} returned factors that are negative or not finite.")
+    if not result.solver:
+        result.solver = name
+    return result
+
+
+def resolve_solver(solver) -> SolverSpec:
+    """The :class:`SolverSpec` for a registered or entry-point name, a spec, or a callable."""
+    if isinstance(solver, SolverSpec):
+        return solver
+    if isinstance(solver, str):
+        if solver in SOLVERS:
+            return SOLVERS[solver]
+        ep = _entry_points().get(solver)
+        if ep is not None:
+            obj = ep.load()
+            return obj if isinstance(obj, SolverSpec) else solver_spec(obj, ep.name)
+        known = ", ".join(sorted(SOLVERS) + entry_point_solvers())
+        raise ValueError(f"unknown solver {solver!r}; known solvers: {known}. "
+                         "Or pass a callable f(X, mask, *, rank, random_state, **params).")
+    if callable(solver):
+        return solver_spec(solver)
+    raise ValueError(f"solver must be a name, a SolverSpec or a callable, got {solver!r}.")
+
+
+def accepted_parameters(spec: SolverSpec) -> set[str] | None:
+    """Names of the solver's own keyword parameters, or None when it takes any (``**params``).
+
+    ``inspect.signature`` follows ``functools.wraps``, so a wrapped user
+    callable is judged by its own signature.
+    """
+    params = list(inspect.signature(spec.func).parameters.values())
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params[2:] if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.name not in ("rank", "random_state")}
+
+
+def _check_params(spec: SolverSpec, params: dict) -> None:
+    accepted = accepted_parameters(spec)
+    unknown = [] if accepted is None else sorted(set(params) - accepted)
+    if unknown:
+        raise ValueError(
+            f"solver {spec.name!r} does not take parameter(s) {', '.join(unknown)}; "
+            f"it accepts: {', '.join(sorted(accepted)) or 'none'}."
+        )
+
+
+def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
               n_restarts: int = 1, **params) -> FactorizationResult:
     """Factorize non-negative ``X`` with missing values as ``A @ B``.
 
@@ -23,8 +138,11 @@ def factorize(X, mask=None, *, solver: str = "a1gm", rank: int = 1, random_state
     mask : array_like of bool of shape (n, m), optional
         True (or 1) where ``X`` is observed, False (0) where missing.
         Default: missing exactly where ``X`` is NaN.
-    solver : str
-        A name from ``nmfexp.SOLVERS`` (``"a1gm"``, ``"wnmf_kl"``, ...).
+    solver : str, SolverSpec or callable
+        A name from ``nmfexp.SOLVERS`` (``"a1gm"``, ``"wnmf_kl"``, ...), the
+        name of an installed ``nmfexp.solvers`` entry point, or any callable
+        ``f(X, mask, *, rank, random_state, **params)`` returning a
+        :class:`~nmfexp.FactorizationResult` (no registration needed).
     rank : int
         Number of components, ``1 <= rank <= min(n, m)``.
     random_state : None, int or numpy.random.Generator
@@ -48,19 +166,22 @@ def factorize(X, mask=None, *, solver: str = "a1gm", rank: int = 1, random_state
         ``n_restarts > 1``, the best run's result, with
         ``info["restart_objectives"]`` (every run's final objective, in run
         order) and ``info["best_restart"]`` (its index).
+
+    Raises
+    ------
+    nmfexp.SolverRefused
+        The solver declines this input (a ``ValueError``): for instance
+        A1GM when no row or no column is complete, a rank-1-only solver
+        asked for a higher rank, or a rank above ``min(n, m)``.
+    ValueError
+        For malformed input or parameters, with a message saying what to do.
     """
-    spec = get_solver(solver)
+    spec = resolve_solver(solver)
     Xa = as_matrix(X)
     rank = check_rank(rank, Xa.shape)
     if spec.rank1_only and rank != 1:
-        raise ValueError(f"{spec.name} computes rank-1 factorizations only, got rank={rank}.")
-    accepted = set(spec.parameters)
-    unknown = sorted(set(params) - accepted)
-    if unknown:
-        raise ValueError(
-            f"solver {spec.name!r} does not take parameter(s) {', '.join(unknown)}; "
-            f"it accepts: {', '.join(sorted(accepted))}."
-        )
+        raise SolverRefused(f"{spec.name} computes rank-1 factorizations only, got rank={rank}.")
+    _check_params(spec, params)
     n_restarts = _check_restarts(n_restarts, spec)
     if n_restarts == 1:
         return spec.func(Xa, mask, rank=rank, random_state=random_state, **params)

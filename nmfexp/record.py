@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ __all__ = [
     "write_record",
     "read_record",
     "is_valid_record",
+    "read_record_header",
+    "ignore_file_size_signal",
     "remove_stale_temp_files",
     "iter_records",
     "merge_records",
@@ -103,6 +106,17 @@ def _write_into(group: h5py.Group, record: Record) -> None:
         _set_attrs(group.require_group(name), attrs)
     for name, values in record.arrays.items():
         group.create_dataset(name, data=np.asarray(values))
+
+
+def ignore_file_size_signal() -> None:
+    """Make a file-size limit (``ulimit -f``) fail a write with an error instead of killing the process.
+
+    By default the kernel's SIGXFSZ terminates a process that writes past
+    the limit; ignored, the write raises ``OSError(EFBIG)``, which the runner
+    reports. Call once, from the main thread, at the start of a command.
+    """
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
 def temp_path(path: Path) -> Path:
@@ -197,15 +211,20 @@ def read_record(path: str | os.PathLike) -> Record:
         raise ValueError(f"{path} is not a readable HDF5 file ({exc}).") from exc
 
 
-def record_status(path: str | os.PathLike) -> str | None:
-    """The ``status`` attribute of a valid record, or None."""
+def read_record_header(path: str | os.PathLike) -> dict:
+    """The root attributes of a valid record with a status, or ``{}`` (no file, unreadable, not a record)."""
     try:
         with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != FORMAT:
-                return None
-            return _python(f.attrs.get("status"))
+            if f.attrs.get("format") != FORMAT or "status" not in f.attrs:
+                return {}
+            return {k: _python(v) for k, v in f.attrs.items()}
     except (OSError, ValueError):
-        return None
+        return {}
+
+
+def record_status(path: str | os.PathLike) -> str | None:
+    """The ``status`` attribute of a valid record, or None."""
+    return read_record_header(path).get("status")
 
 
 def is_valid_record(path: str | os.PathLike) -> bool:

@@ -33,11 +33,11 @@ ARTIFACTS = ("fig5_synthetic", "a1gm_missing_patterns", "real_data", "solver_com
 def run_preset(preset: str, results_dir: Path, extra: list[str] | None = None) -> int:
     """Run one preset's sweep in a child process; return its exit status.
 
-    The child is ``python -m nmfexp.runner -m +experiment=<preset>
+    The child is ``python -m nmfexp.cli.run -m +experiment=<preset>
     results_dir=<results_dir>/<artifact>``, exactly what a user would type.
     """
     artifact = preset.removesuffix("_quick")
-    cmd = [sys.executable, "-m", "nmfexp.runner", "-m", f"+experiment={preset}",
+    cmd = [sys.executable, "-m", "nmfexp.cli.run", "-m", f"+experiment={preset}",
            f"results_dir={(results_dir / artifact).resolve()}", *(extra or [])]
     env = dict(os.environ)
     # Real data sets the user placed under ./data stay found whatever the child's folder is.

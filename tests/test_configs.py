@@ -9,9 +9,9 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 import nmfexp
-from nmfexp.config import config_dir, experiments_dir, register_configs
 from nmfexp.data.masks import grid_counts, make_mask
-from nmfexp.runner import check_solver_params, job_config
+from nmfexp.experiment import ConfigError, Job, job_config
+from nmfexp.experiment.config import config_dir, experiments_dir, register_configs
 
 GROUPS = ("dataset", "mask", "solver", "timing")
 
@@ -71,14 +71,30 @@ def test_every_registered_solver_has_a_config_and_back():
     assert set(options("solver")) == set(nmfexp.SOLVERS)
     for name in options("solver"):
         params = OmegaConf.to_container(OmegaConf.load(config_dir() / "solver" / f"{name}.yaml"))["params"]
-        check_solver_params(name, params)
+        signature = job_config({"dataset": {"kind": "uniform", "n_rows": 5}, "solver": {"name": name}})
+        # The YAML lists every parameter of the solver with the function's own default.
+        assert params == signature["solver"]["params"], name
 
 
-def test_solver_params_are_checked():
-    with pytest.raises(ValueError, match="no parameter"):
-        check_solver_params("wnmf_kl", {"max_itr": 3})
-    with pytest.raises(ValueError, match="must be of type int"):
-        check_solver_params("wnmf_kl", {"max_iter": "3"})
+QUICK = {"dataset": {"kind": "uniform", "n_rows": 5}, "timing": {"repeats": 1}}
+
+
+@pytest.mark.parametrize("params, match", [({"max_itr": 3}, "max_itr"), ({"max_iter": "three"}, "max_iter"),
+                                           ({"tol": "small"}, "tol")])
+def test_solver_params_are_checked(params, match):
+    with pytest.raises(ConfigError, match=match):
+        Job.from_config({**QUICK, "solver": {"name": "wnmf_kl", "params": params}})
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("mask", {"kind": "grid", "rate": 1.5}, "mask.rate"), ("mask", {"kind": "diagonal"}, "mask.kind"),
+    ("holdout", 1.0, "holdout"), ("seed", -1, "seed"), ("rank", 0, "rank"),
+    ("timing", {"repeats": 0}, "timing.repeats"), ("timing", {"blas_threads": 0}, "timing.blas_threads"),
+    ("timing", {"min_time": float("inf")}, "timing.min_time"),
+])
+def test_values_a_type_cannot_check_are_rejected_before_anything_runs(key, value, match):
+    with pytest.raises(ConfigError, match=match):
+        Job.from_config({**QUICK, "solver": {"name": "a1gm"}, key: value})
 
 
 def test_configs_found_from_any_directory(tmp_path, monkeypatch):

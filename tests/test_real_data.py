@@ -112,7 +112,8 @@ def test_configs_exist_for_every_real_dataset():
     for name in REAL_DATASETS:
         lines = (CONF / f"{name}.yaml").read_text().splitlines()
         assert lines[0].startswith("# ")
-        assert lines[1:] == ["kind: real", f"name: {name}", "path: null"]
+        assert lines[1:3] == ["defaults:", "  - /nmfexp_schema/dataset@_here_   # typed keys of the built-in kinds"]
+        assert lines[-3:] == ["kind: real", f"name: {name}", "path: null"]
 
 
 # ---------------------------------------------------------------------------

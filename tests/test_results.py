@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from nmfexp import results
+from nmfexp.experiment import run
 from nmfexp.record import read_record
-from nmfexp.runner import run
 
 QUICK = {"warmup": 0, "repeats": 2, "min_time": 0.0, "max_repeats": 2, "max_time": 60.0, "blas_threads": 1}
 

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-__all__ = ["MASK_KINDS", "make_mask", "grid_counts"]
+__all__ = ["MASK_KINDS", "make_mask", "grid_counts", "experiment_mask", "holdout_split"]
 
 MASK_KINDS = ("grid", "random", "corner", "none", "given")
 
@@ -87,3 +87,30 @@ def make_mask(kind: str, shape, rate: float, rng: np.random.Generator, own_mask=
     else:  # corner
         observed[n - n_rows:, m - n_cols:] = False  # an empty block when a count is 0
     return observed
+
+
+def experiment_mask(own_mask: np.ndarray, kind: str, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """The entries an experiment observes: the data set's own observed cells and the mask's.
+
+    Cells the source never observed stay missing whatever the mask says.
+    Returns a new boolean array (True = observed).
+    """
+    mask = make_mask(kind, own_mask.shape, rate, rng, own_mask=own_mask)
+    return own_mask.copy() if mask is None else (mask & own_mask)
+
+
+def holdout_split(observed: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Hide ``round(fraction * n_observed)`` observed entries, drawn without replacement.
+
+    Returns ``(train, heldout)``: the observed entries minus the held-out
+    ones (a new boolean array) and the sorted flat indices of the held-out
+    entries.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        raise ValueError(f"holdout must be a fraction of the observed entries in [0, 1), got {fraction!r}.")
+    candidates = np.flatnonzero(observed)
+    k = round(fraction * candidates.size)
+    heldout = np.sort(rng.choice(candidates, size=k, replace=False))
+    train = observed.copy()
+    train.ravel()[heldout] = False
+    return train, heldout

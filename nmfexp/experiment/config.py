@@ -1,10 +1,23 @@
-"""Structured-config schemas for the experiment runner, and where its configs live.
+"""Structured-config schemas for experiments, and where their configs live.
 
 The YAML files under ``conf/`` (one folder per config group: ``dataset``,
-``mask``, ``solver``, ``timing``) are merged onto the typed schema
-:class:`ExperimentConfig`, so that Hydra rejects a misspelt key
-(``mask.rat=0.1``) or a value of the wrong type (``mask.rate=abc``) with its
-own clear message before any job runs.
+``mask``, ``solver``, ``timing``) are merged onto typed schemas, so that Hydra
+rejects a misspelt key (``mask.rat=0.1``) or a value of the wrong type
+(``mask.rate=abc``, ``solver.params.max_iter=abc``) with its own message
+before any job runs:
+
+- :class:`ExperimentConfig` types the top level, ``mask`` and ``timing``;
+- every built-in data-set option lists ``/nmfexp_schema/dataset`` (the
+  :class:`DatasetConfig` schema) first in its defaults;
+- every solver option lists ``/nmfexp_schema/solver/<name>``, a schema built
+  from the solver function's signature by :func:`solver_schema` (parameter
+  names, types and defaults), so a new keyword argument of a solver is typed
+  without writing a schema by hand.
+
+Data sets and solvers from outside the package are configs with a
+``_target_`` (see :mod:`nmfexp.data.registry` and :mod:`nmfexp.api`); they
+carry no schema, and their parameters are checked against the target's
+signature when the job is built, before anything runs.
 
 Experiment presets live in the top-level ``experiments/`` folder, one YAML
 file per paper artifact. :func:`register_configs` stores them in Hydra's
@@ -25,8 +38,12 @@ Where the folders are found (first match wins):
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional  # noqa: UP035
 
@@ -35,13 +52,14 @@ from omegaconf import MISSING, OmegaConf
 __all__ = [
     "DatasetConfig",
     "MaskConfig",
-    "SolverConfig",
     "TimingConfig",
     "ExperimentConfig",
+    "RUN_CONTROL_KEYS",
     "SCHEMA_NAME",
     "config_dir",
     "experiments_dir",
     "register_configs",
+    "solver_schema",
 ]
 
 #: Name under which :class:`ExperimentConfig` is stored in the ConfigStore;
@@ -51,7 +69,7 @@ SCHEMA_NAME = "nmfexp_schema"
 
 @dataclass
 class DatasetConfig:
-    """Which data matrix to build; ``kind`` decides which fields are used.
+    """The schema of the built-in data-set kinds; ``kind`` decides which fields are used.
 
     - ``uniform``: ``n_rows`` x ``n_cols`` entries uniform in [0, 1) (``n_cols``
       defaults to ``n_rows``).
@@ -83,19 +101,6 @@ class MaskConfig:
 
     kind: str = "none"
     rate: float = 0.0
-
-
-@dataclass
-class SolverConfig:
-    """A solver from ``nmfexp.SOLVERS`` and its keyword parameters.
-
-    ``params`` must be keyword parameters of the solver function (checked
-    before the job starts); adding an unknown one needs a ``+`` on the command
-    line (``+solver.params.foo=1``) and then fails the job with a clear message.
-    """
-
-    name: str = MISSING
-    params: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,14 +137,15 @@ class TimingConfig:
 class ExperimentConfig:
     """One job: data, mask, solver, seed and how to measure and store it.
 
-    The keys ``results_dir``, ``overwrite``, ``retry_failed`` and
-    ``save_factors`` control where and whether the record is written; all
-    other keys define the job and enter its hash (the record's name).
+    ``dataset`` and ``solver`` are typed by their options' own schemas (or
+    are free-form ``_target_`` configs). The keys ``results_dir``,
+    ``overwrite`` and ``save_factors`` control where and whether the record
+    is written; all other keys define the job and enter its identity.
     """
 
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    dataset: Any = MISSING
     mask: MaskConfig = field(default_factory=MaskConfig)
-    solver: SolverConfig = field(default_factory=SolverConfig)
+    solver: Any = MISSING
     timing: TimingConfig = field(default_factory=TimingConfig)
     rank: int = 1
     seed: int = 0
@@ -148,11 +154,52 @@ class ExperimentConfig:
     results_dir: str = "results"
     save_factors: bool = False
     overwrite: bool = False
-    retry_failed: bool = False
 
 
 #: Keys that decide where/whether a record is written but not what it contains.
-RUN_CONTROL_KEYS = ("results_dir", "save_factors", "overwrite", "retry_failed")
+RUN_CONTROL_KEYS = ("results_dir", "save_factors", "overwrite")
+
+_SIMPLE = (bool, int, float, str)
+
+
+def _field_type(annotation) -> Any:
+    """An OmegaConf-compatible type for a signature annotation (``Any`` when it has none)."""
+    if annotation in _SIMPLE:
+        return annotation
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and rest[0] in _SIMPLE:
+            return Optional[rest[0]]
+    return Any
+
+
+@functools.cache
+def solver_schema(spec) -> type:
+    """A dataclass typing ``{name, params, n_restarts}`` for a solver, from its signature.
+
+    Each keyword parameter of the solver function becomes a typed field of
+    ``params`` with the function's default, so Hydra rejects an unknown
+    parameter or a value of the wrong type before any job runs.
+    """
+    func = spec.func
+    hints = typing.get_type_hints(inspect.unwrap(func))
+    fields = []
+    for p in list(inspect.signature(func).parameters.values())[2:]:
+        if p.name in ("rank", "random_state") or p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+            continue
+        default = None if p.default is inspect.Parameter.empty else p.default
+        ftype = _field_type(hints.get(p.name, Any))
+        if default is None and ftype is not Any and typing.get_origin(ftype) is not typing.Union:
+            ftype = Optional[ftype]
+        fields.append((p.name, ftype, field(default=default)))
+    ident = "".join(part.title() for part in spec.name.replace("-", "_").split("_"))
+    params = make_dataclass(f"{ident}Params", fields)
+    return make_dataclass(f"{ident}Solver", [
+        ("name", str, field(default=spec.name)),
+        ("params", params, field(default_factory=params)),
+        ("n_restarts", int, field(default=1)),
+    ])
 
 
 def _find_dir(env_var: str, installed: str, source: str) -> Path:
@@ -161,7 +208,7 @@ def _find_dir(env_var: str, installed: str, source: str) -> Path:
         if not path.is_dir():
             raise FileNotFoundError(f"{env_var}={path} is not a directory.")
         return path
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]
     for path in (package / installed, package.parent / source):
         if path.is_dir():
             return path
@@ -181,22 +228,53 @@ def experiments_dir() -> Path:
     return _find_dir("NMFEXP_EXPERIMENTS_DIR", "_experiments", "experiments")
 
 
+def _run_id() -> str:
+    """A short id unique to this process, for log folders (two sweeps in the same second never share one)."""
+    import secrets
+
+    return f"{os.getpid()}{secrets.token_hex(2)}"
+
+
+def register_resolvers() -> None:
+    """Register ``${nmfexp_run_id:}`` (cached per config, like Hydra's ``${now:}``)."""
+    if not OmegaConf.has_resolver("nmfexp_run_id"):
+        OmegaConf.register_new_resolver("nmfexp_run_id", _run_id, use_cache=True)
+
+
+register_resolvers()
+
 _registered = False
 
 
 def register_configs() -> None:
-    """Store the schema and the experiment presets in Hydra's ConfigStore.
+    """Store the schemas, the experiment presets and entry-point solvers in Hydra's ConfigStore.
 
     Idempotent; call it before ``hydra.initialize_config_dir``/``compose``
-    (the runner does it on import).
+    (the command-line entry points do).
     """
     global _registered
     if _registered:
         return
     from hydra.core.config_store import ConfigStore
+    from hydra.core.plugins import Plugins
 
+    # The sweeper plugin: Hydra's scan does not see it in editable installs (setuptools' import
+    # hook hides namespace packages from pkgutil), so register it by hand; importing it stores
+    # its config (hydra/sweeper=nmfexp).
+    from hydra_plugins.nmfexp_sweeper import NmfexpSweeper
+
+    from ..api import entry_point_solvers, resolve_solver
+    from ..solvers import SOLVERS
+
+    Plugins.instance().register(NmfexpSweeper)
     cs = ConfigStore.instance()
     cs.store(name=SCHEMA_NAME, node=ExperimentConfig)
+    cs.store(group=f"{SCHEMA_NAME}", name="dataset", node=DatasetConfig)
+    for name, spec in SOLVERS.items():
+        cs.store(group=f"{SCHEMA_NAME}/solver", name=name, node=solver_schema(spec))
+    for name in entry_point_solvers():
+        if name not in SOLVERS:  # installed packages' solvers: selectable as solver=<name>, no YAML needed
+            cs.store(group="solver", name=name, node=solver_schema(resolve_solver(name)))
     for path in sorted(experiments_dir().glob("*.yaml")):
         # Presets are global packages: they may set any key (solver, dataset, hydra.sweeper.params, ...).
         cs.store(group="experiment", name=path.stem, node=OmegaConf.load(path), package="_global_")

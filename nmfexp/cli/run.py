@@ -1,0 +1,96 @@
+"""``nmfexp-run``: the Hydra command line around :func:`nmfexp.experiment.run_job`.
+
+::
+
+    nmfexp-run solver=wnmf_kl dataset.n_rows=500 mask=grid mask.rate=0.05
+    nmfexp-run -m solver=a1gm,wnmf_kl seed=0,1,2
+    nmfexp-run +experiment=fig5_synthetic          # presets run their sweep (hydra.mode: MULTIRUN)
+
+A single run exits with status 2 for an invalid config (nothing is written)
+and 1 when the job failed; a sweep exits with 2 before anything runs when any
+job's config is invalid, and with 1 after the summary when any job failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+from omegaconf import DictConfig
+
+from ..experiment import ConfigError, Job, run_job
+from ..experiment.config import config_dir, register_configs
+from .sweep import LAST_REPORT, TOTAL_ENV, add_import_path, job_results_dir
+
+__all__ = ["main", "execution_context"]
+
+log = logging.getLogger("nmfexp")
+
+_SINGLE: list[dict] = []  # the outcome of a single (non-sweep) run in this process
+
+
+def execution_context() -> dict:
+    """Where this job runs: launcher, host, process, Slurm ids when present."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.get()
+    ctx = {"launcher": str(hc.launcher.get("_target_", "")).rsplit(".", 1)[-1] if hc.launcher else "",
+           "hostname": os.uname().nodename, "pid": os.getpid(), "job_num": int(hc.job.get("num") or 0),
+           "started": time.time()}
+    for var in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_PARTITION"):
+        if var in os.environ:
+            ctx[var.lower()] = os.environ[var]
+    return ctx
+
+
+def _progress() -> str:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN:
+        return ""
+    return f"[{hc.job.num + 1}/{os.environ.get(TOTAL_ENV, '?')}] "
+
+
+def _task(cfg: DictConfig) -> dict:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    add_import_path(hc.runtime.cwd)
+    try:
+        job = Job.from_config(cfg, job_results_dir(cfg, hc.runtime.cwd))
+    except ConfigError as exc:
+        log.error("invalid config: %s (nothing was run or written)", exc)
+        outcome = {"status": "invalid", "message": str(exc), "path": "", "existing": False}
+    else:
+        outcome = run_job(job, overrides=list(hc.overrides.task), context=execution_context(), progress=_progress())
+    if hc.mode == RunMode.RUN:
+        _SINGLE.append(outcome)
+    return outcome
+
+
+def main() -> None:
+    """Console script ``nmfexp-run``."""
+    import hydra
+
+    from ..record import ignore_file_size_signal
+
+    ignore_file_size_signal()
+    register_configs()
+    _SINGLE.clear()
+    LAST_REPORT.jobs.clear()
+    hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
+    if any(o["status"] == "invalid" for o in _SINGLE):
+        sys.exit(2)
+    failed = [o for o in _SINGLE + LAST_REPORT.jobs if o["status"] == "failed"]
+    if failed:
+        print(f"nmfexp-run: {len(failed)} job(s) failed; see the messages above and their records.", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

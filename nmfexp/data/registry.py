@@ -1,0 +1,206 @@
+"""From a ``dataset`` config to a :class:`~nmfexp.data.Dataset`: the data-set kinds.
+
+A ``dataset`` config names its builder in one of two ways:
+
+- ``kind``: a built-in kind, a key of :data:`DATASET_KINDS` (``uniform``,
+  ``lowrank``, ``real``, ``file``);
+- ``_target_``: the dotted path of any callable, imported inside the job
+  (so it works in worker processes when importable there) and called with
+  the config's remaining keys and ``rng=`` (a seeded
+  ``numpy.random.Generator``). It returns a :class:`Dataset`, or a 2-D array
+  with NaN at the data set's own missing cells::
+
+      # conf/dataset/sensors.yaml (a user's own config folder)
+      _target_: mylab.data.load_sensors
+      name: sensors            # label in tables (not passed to the target)
+      path: /data/sensors.csv
+
+Input files. The files a data set is read from take part in the job's
+identity through a content digest (:func:`dataset_inputs`), so that editing
+such a file makes the next run recompute instead of reusing stale records.
+They are the ``path`` of ``kind: file``, the resolved file of a ``kind:
+real`` set that is not packaged, and for ``_target_`` configs every string
+value of a key named ``path`` or ending in ``_path``/``_file`` that names an
+existing file.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import Dataset, synthetic
+
+__all__ = ["DATASET_KINDS", "DatasetKind", "build_dataset", "dataset_inputs", "dataset_label", "import_target"]
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    """A built-in data-set kind: how to build it and which files it reads."""
+
+    build: Callable[[dict, np.random.Generator], Dataset]
+    inputs: Callable[[dict], list[Path]] = lambda dcfg: []
+
+
+def _need(dcfg: dict, key: str) -> Any:
+    if dcfg.get(key) is None:
+        raise ValueError(f"dataset.{key} is required for dataset kind {dcfg['kind']!r}.")
+    return dcfg[key]
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(kind: str, name: str | None, path: str | None, options_json: str, digest: str) -> Dataset:
+    # Real data are read once per process (a sweep reuses them across solvers and seeds);
+    # ``digest`` is part of the key so an edited file is read again.
+    from . import real  # optional dependencies of the packaged sets load lazily
+
+    if kind == "real":
+        return real.load_real(name, path)
+    return real.load_file(path, **json.loads(options_json))
+
+
+def _real_file(dcfg: dict) -> Path | None:
+    from . import real
+
+    spec = real.REAL_DATASETS.get(dcfg.get("name"))
+    if spec is None or spec.packaged:
+        return None
+    target = Path(dcfg["path"]) if dcfg.get("path") else real.data_dir() / spec.name / spec.file
+    return target / spec.file if target.is_dir() else target
+
+
+def _digest_key(paths: list[Path]) -> str:
+    from ..experiment.inputs import file_digest
+
+    return ",".join(file_digest(p) for p in paths if p.is_file())
+
+
+def _build_real(dcfg: dict, rng: np.random.Generator) -> Dataset:
+    name = _need(dcfg, "name")
+    return _load_cached("real", name, dcfg.get("path"), "{}", _digest_key(_real_inputs(dcfg)))
+
+
+def _real_inputs(dcfg: dict) -> list[Path]:
+    path = _real_file(dcfg)
+    return [path] if path is not None else []
+
+
+def _build_file(dcfg: dict, rng: np.random.Generator) -> Dataset:
+    path = _need(dcfg, "path")
+    options = json.dumps(dcfg.get("options") or {}, sort_keys=True)
+    return _load_cached("file", None, path, options, _digest_key([Path(path)]))
+
+
+#: ``dataset.kind`` -> builder. Data sets from outside the package use ``_target_`` instead.
+DATASET_KINDS: dict[str, DatasetKind] = {
+    "uniform": DatasetKind(lambda d, rng: synthetic.uniform(_need(d, "n_rows"), d.get("n_cols"), rng=rng)),
+    "lowrank": DatasetKind(lambda d, rng: synthetic.lowrank(_need(d, "n_rows"), d.get("n_cols"),
+                                                            true_rank=_need(d, "true_rank"),
+                                                            noise=d.get("noise") or 0.0, rng=rng)),
+    "real": DatasetKind(_build_real, _real_inputs),
+    "file": DatasetKind(_build_file, lambda d: [Path(d["path"])] if d.get("path") else []),
+}
+
+_TARGET = "_target_"
+_NOT_PASSED = (_TARGET, "name")
+
+
+def import_target(path: str, what: str) -> Any:
+    """Import the object at dotted ``path`` (``package.module.attribute``) with a clear error."""
+    import importlib
+
+    if not isinstance(path, str) or "." not in path:
+        raise ValueError(f"{what}._target_ must be a dotted path such as mylab.data.load, got {path!r}.")
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 0, -1):  # the longest importable module prefix, then attributes
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError as exc:
+            if exc.name and not ".".join(parts[:cut]).startswith(exc.name):
+                raise  # the module exists but one of its own imports is missing: show that
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            break
+        return obj
+    raise ValueError(
+        f"cannot import {what}._target_ {path!r}. The module must be importable in the job's process: "
+        "run from the folder that holds it, or add that folder to PYTHONPATH."
+    )
+
+
+def build_dataset(dcfg: dict, rng: np.random.Generator) -> Dataset:
+    """Build the data set a ``dataset`` config describes.
+
+    Parameters
+    ----------
+    dcfg : dict
+        Either ``kind`` (a key of :data:`DATASET_KINDS`) and the fields that
+        kind uses, or ``_target_`` and the target's keyword arguments.
+    rng : numpy.random.Generator
+        Seeded by the experiment; synthetic kinds draw from it, files ignore it.
+
+    Returns
+    -------
+    Dataset
+        ``X`` a 2-D float64 matrix with NaN at the data set's own missing cells.
+    """
+    if dcfg.get(_TARGET) is not None:
+        func = import_target(dcfg[_TARGET], "dataset")
+        kwargs = {k: v for k, v in dcfg.items() if k not in _NOT_PASSED}
+        out = func(**kwargs, rng=rng)
+        data = out if isinstance(out, Dataset) else _as_dataset(out, dataset_label(dcfg), dcfg[_TARGET])
+    else:
+        kind = dcfg.get("kind")
+        if kind not in DATASET_KINDS:
+            raise ValueError(f"unknown dataset kind {kind!r}; known kinds: {', '.join(DATASET_KINDS)} "
+                             "(or give _target_: a dotted path to your own loader).")
+        data = DATASET_KINDS[kind].build(dcfg, rng)
+    X = data.X
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype != np.float64:
+        raise ValueError(f"data set {data.name!r} must be a 2-D float64 matrix, got "
+                         f"{getattr(X, 'dtype', type(X).__name__)} {getattr(X, 'shape', '')}.")
+    return data
+
+
+def _as_dataset(out, name: str, target: str) -> Dataset:
+    try:
+        X = np.array(out, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"dataset target {target} must return an nmfexp.data.Dataset or a 2-D numeric array "
+                         f"with NaN at missing cells; got {type(out).__name__} ({exc}).") from None
+    return Dataset(name=name, X=X, meta={"source": target})
+
+
+def _is_input_key(key: str) -> bool:
+    return key == "path" or key.endswith(("_path", "_file"))
+
+
+def dataset_inputs(dcfg: dict) -> list[Path]:
+    """The files a data set is read from (see the module docstring), existing ones only, resolved."""
+    if dcfg.get(_TARGET) is not None:
+        paths = [Path(v) for k, v in dcfg.items() if _is_input_key(str(k)) and isinstance(v, str)]
+    elif dcfg.get("kind") in DATASET_KINDS:
+        paths = DATASET_KINDS[dcfg["kind"]].inputs(dcfg)
+    else:
+        paths = []
+    return [p.resolve() for p in paths if p.is_file()]
+
+
+def dataset_label(dcfg: dict) -> str:
+    """The data set's name in tables: ``name``, else the file's stem, else the kind or target."""
+    if dcfg.get("name"):
+        return str(dcfg["name"])
+    if dcfg.get("path") and (dcfg.get("kind") == "file" or dcfg.get(_TARGET)):
+        return Path(str(dcfg["path"])).stem
+    if dcfg.get(_TARGET):
+        return str(dcfg[_TARGET]).rsplit(".", 1)[-1]
+    return str(dcfg.get("kind"))

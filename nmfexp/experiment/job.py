@@ -1,0 +1,286 @@
+"""A job: one validated config, its identity, its seeds, its record path, and its data.
+
+::
+
+    job = Job.from_config(cfg, results_dir)   # validate, name, seed; nothing is computed yet
+    job.reusable()                            # an existing record to keep, or why not
+    data = job.build()                        # data set, experiment mask, held-out split
+    result = job.solve(data)                  # nmfexp.factorize on the training entries
+
+Identity. ``job.key`` hashes every key of the config that defines the job
+(not ``results_dir``, ``overwrite`` or ``save_factors``) and names the
+record: ``<results_dir>/<solver>-<key>.h5``. ``job.inputs`` holds a content
+digest of every file the data set is read from; a record whose digests
+differ from today's files is stale and is recomputed.
+
+Seeds. The data, mask, held-out split and the solver's random start are
+drawn from seed sequences built from ``seed`` and stable hashes of the
+``dataset`` (data), ``mask`` (mask) and ``holdout`` (split) configs, never
+from the solver: every solver of a sweep sees the same matrix, the same mask
+and the same initial-factor seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from ..api import accepted_parameters, factorize, resolve_solver, solver_spec
+from ..data import Dataset
+from ..data.masks import MASK_KINDS, experiment_mask, holdout_split
+from ..data.registry import build_dataset, dataset_inputs, dataset_label, import_target
+from ..solvers import FactorizationResult, SolverSpec
+from .config import RUN_CONTROL_KEYS, DatasetConfig, ExperimentConfig, solver_schema
+from .inputs import input_digests
+
+__all__ = ["ConfigError", "Job", "JobData", "Seeds", "job_config", "stable_int"]
+
+log = logging.getLogger("nmfexp")
+
+
+class ConfigError(ValueError):
+    """A job's config is invalid (a value out of range, an unknown solver parameter, ...).
+
+    Raised before anything runs or is written: such a job cannot be named
+    or cannot mean anything, so there is no record to keep.
+    """
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def stable_int(obj: Any) -> int:
+    """A 64-bit integer that depends only on the content of ``obj`` (not on the Python process)."""
+    return int.from_bytes(hashlib.sha256(_canonical(obj)).digest()[:8], "little")
+
+
+def _typed(schema, node: dict, what: str) -> dict:
+    try:
+        return OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(schema), node), resolve=True)
+    except Exception as exc:  # omegaconf's ValidationError / ConfigKeyError: name the key, keep the reason
+        key = getattr(exc, "full_key", None)
+        where = f"{what}.{key}" if key and what != "config" else (key or what)
+        raise ConfigError(f"{where}: {str(exc).splitlines()[0]}") from None
+
+
+def job_config(cfg: DictConfig | dict) -> dict:
+    """Validate ``cfg`` against the schemas and return it as a plain, resolved dict.
+
+    Missing keys take the schema defaults (for built-in data-set kinds and
+    solvers too, so a dict config and the same config composed by Hydra give
+    the same job); a ``hydra`` key is dropped.
+    """
+    if isinstance(cfg, DictConfig):  # resolve everything but Hydra's own node (it needs a running job)
+        cfg = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
+               for k in cfg if k != "hydra"}
+    cfg = {k: v for k, v in dict(cfg).items() if k != "hydra"}
+    conf = _typed(ExperimentConfig, cfg, "config")
+    dataset, solver = conf["dataset"], conf["solver"]
+    if not isinstance(dataset, dict) or not isinstance(solver, dict):
+        raise ConfigError("dataset and solver must be config groups (mappings), e.g. dataset=uniform solver=a1gm.")
+    if "_target_" not in dataset:
+        conf["dataset"] = _typed(DatasetConfig, dataset, "dataset")
+    if "_target_" not in solver:
+        spec = resolve_solver(solver.get("name"))
+        conf["solver"] = _typed(solver_schema(spec), solver, "solver")
+    else:
+        solver.setdefault("params", {})
+        solver.setdefault("n_restarts", 1)
+    return conf
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Independent seed sequences for each random step of a job (see the module docstring)."""
+
+    data: np.random.SeedSequence
+    mask: np.random.SeedSequence
+    holdout: np.random.SeedSequence
+    init: int
+
+    @classmethod
+    def from_config(cls, conf: dict) -> Seeds:
+        seed = conf["seed"]
+        d, m, h = stable_int(conf["dataset"]), stable_int(conf["mask"]), stable_int(conf["holdout"])
+        init = np.random.SeedSequence([seed, d, m, h, 1]).generate_state(1, dtype=np.uint32)[0]
+        return cls(data=np.random.SeedSequence([seed, d]), mask=np.random.SeedSequence([seed, d, m]),
+                   holdout=np.random.SeedSequence([seed, d, m, h]), init=int(init))
+
+
+@dataclass
+class JobData:
+    """Everything a job's solver and metrics need, built outside the clock.
+
+    ``observed`` is the experiment's mask (the data set's own gaps and the
+    mask config; True = observed); ``train`` is ``observed`` minus the
+    held-out entries, what the solver sees (None when nothing is missing);
+    ``heldout`` the flat indices of the held-out entries.
+    """
+
+    dataset: Dataset
+    observed: np.ndarray
+    train: np.ndarray | None
+    heldout: np.ndarray
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.dataset.X
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _validate(conf: dict) -> None:
+    """Value checks a type cannot express; raise :class:`ConfigError` naming the key."""
+    _check(_is_int(conf["seed"]) and conf["seed"] >= 0, f"seed must be an integer >= 0, got {conf['seed']!r}.")
+    _check(_is_int(conf["rank"]) and conf["rank"] >= 1, f"rank must be an integer >= 1, got {conf['rank']!r}.")
+    h = conf["holdout"]
+    _check(_is_number(h) and 0 <= h < 1, f"holdout must be a fraction of the observed entries in [0, 1), got {h!r}.")
+    mask = conf["mask"]
+    _check(mask["kind"] in MASK_KINDS, f"mask.kind must be one of {', '.join(MASK_KINDS)}, got {mask['kind']!r}.")
+    if mask["kind"] in ("grid", "random", "corner"):
+        r = mask["rate"]
+        _check(_is_number(r) and 0 <= r < 1, f"mask.rate must be a fraction of all entries in [0, 1), got {r!r}.")
+    t = conf["timing"]
+    for key, low in (("warmup", 0), ("repeats", 1), ("max_repeats", 1)):
+        _check(_is_int(t[key]) and t[key] >= low, f"timing.{key} must be an integer >= {low}, got {t[key]!r}.")
+    for key in ("min_time", "max_time"):
+        _check(_is_number(t[key]) and t[key] >= 0, f"timing.{key} must be a number of seconds >= 0, got {t[key]!r}.")
+    b = t["blas_threads"]
+    _check(b is None or (_is_int(b) and b >= 1), f"timing.blas_threads must be null or an integer >= 1, got {b!r}.")
+    d = conf["dataset"]
+    if "_target_" not in d:
+        _check(d.get("kind") is not None, "dataset needs a kind (uniform, lowrank, real, file) or a _target_.")
+    n = conf["solver"].get("n_restarts")
+    _check(_is_int(n) and n >= 1, f"solver.n_restarts must be an integer >= 1, got {n!r}.")
+
+
+def _solver_spec(scfg: dict) -> SolverSpec:
+    try:
+        if "_target_" in scfg:
+            func = import_target(scfg["_target_"], "solver")
+            return solver_spec(func, scfg.get("name") or scfg["_target_"].rsplit(".", 1)[-1])
+        return resolve_solver(scfg.get("name"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check_params(spec: SolverSpec, scfg: dict) -> None:
+    params = scfg.get("params") or {}
+    _check(isinstance(params, dict), f"solver.params must be a mapping, got {params!r}.")
+    accepted = accepted_parameters(spec)
+    unknown = [] if accepted is None else sorted(set(params) - accepted)
+    _check(not unknown, f"solver {spec.name!r} has no parameter(s) {', '.join(unknown)}; "
+                        f"it accepts: {', '.join(sorted(accepted or ())) or 'none'}.")
+    _check(scfg["n_restarts"] == 1 or spec.iterative,
+           f"solver {spec.name!r} is a deterministic closed form; solver.n_restarts must be 1.")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One experiment job. Build it with :meth:`from_config`."""
+
+    config: dict
+    solver: SolverSpec
+    key: str
+    inputs: dict
+    seeds: Seeds
+    path: Path
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig | dict, results_dir: str | os.PathLike | None = None) -> Job:
+        """Validate ``cfg`` and name the job; raise :class:`ConfigError` if it is invalid.
+
+        Parameters
+        ----------
+        cfg : DictConfig or dict
+            A job config following :class:`~nmfexp.experiment.config.ExperimentConfig`.
+        results_dir : path-like, optional
+            Folder of the record; default ``cfg.results_dir``.
+        """
+        conf = job_config(cfg)
+        _validate(conf)
+        spec = _solver_spec(conf["solver"])
+        _check_params(spec, conf["solver"])
+        identity = {k: v for k, v in conf.items() if k not in RUN_CONTROL_KEYS}
+        key = hashlib.sha256(_canonical(identity)).hexdigest()[:16]
+        out = Path(conf["results_dir"] if results_dir is None else results_dir)
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec.name)
+        return cls(config=conf, solver=spec, key=key, inputs=input_digests(dataset_inputs(conf["dataset"])),
+                   seeds=Seeds.from_config(conf), path=out / f"{name}-{key}.h5")
+
+    # ------------------------------------------------------------------ facts
+
+    @property
+    def timing(self) -> dict:
+        return self.config["timing"]
+
+    @property
+    def label(self) -> str:
+        return dataset_label(self.config["dataset"])
+
+    def describe(self) -> str:
+        """One line for logs: solver, data set, size, mask, seed."""
+        c = self.config
+        d, m = c["dataset"], c["mask"]
+        size = f" n={d['n_rows']}" if d.get("n_rows") else ""
+        rate = f" {m['rate']:g}" if m["kind"] in ("grid", "random", "corner") else ""
+        extra = f", rank {c['rank']}" if c["rank"] != 1 else ""
+        extra += f", holdout {c['holdout']:g}" if c["holdout"] else ""
+        return f"{self.solver.name} on {self.label}{size}, mask {m['kind']}{rate}, seed {c['seed']}{extra}"
+
+    def reusable(self, status: str | None, inputs: dict | None) -> tuple[bool, str]:
+        """Whether an existing record (its ``status`` and ``inputs``) can stand for this job, and why.
+
+        ``ok`` and ``skipped`` records are kept (skipping is deterministic);
+        ``failed`` ones are rerun (failures are never cached), and so are
+        records whose input files have changed and unreadable ones.
+        """
+        if status is None:
+            return False, "no readable record"
+        if self.config["overwrite"]:
+            return False, "overwrite=true"
+        if status == "failed":
+            return False, "the previous attempt failed"
+        if (inputs or {}) != self.inputs:
+            changed = sorted(set(inputs or {}) ^ set(self.inputs)
+                             | {p for p in self.inputs if (inputs or {}).get(p) not in (None, self.inputs[p])})
+            return False, "input file(s) changed since the record was written: " + ", ".join(changed)
+        return True, status
+
+    # ------------------------------------------------------------------ work
+
+    def build(self) -> JobData:
+        """Data set, experiment mask and held-out split (deterministic in the seeds)."""
+        c = self.config
+        data = build_dataset(c["dataset"], np.random.default_rng(self.seeds.data))
+        observed = experiment_mask(data.own_mask, c["mask"]["kind"], c["mask"]["rate"],
+                                   np.random.default_rng(self.seeds.mask))
+        train, heldout = holdout_split(observed, c["holdout"], np.random.default_rng(self.seeds.holdout))
+        return JobData(dataset=data, observed=observed, train=None if train.all() else train, heldout=heldout)
+
+    def solve(self, data: JobData) -> FactorizationResult:
+        """The solver on the training entries, through :func:`nmfexp.factorize` (the one route)."""
+        s = self.config["solver"]
+        return factorize(data.X, data.train, solver=self.solver, rank=self.config["rank"],
+                         random_state=self.seeds.init, n_restarts=s["n_restarts"], **(s.get("params") or {}))

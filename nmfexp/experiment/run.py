@@ -1,0 +1,163 @@
+"""Run one job and write its record: :func:`run_job`, and :func:`run` for a plain config.
+
+Status rule (stored in every record as ``status``):
+
+- ``ok``: the solver ran and every applicable metric is a finite number.
+- ``skipped``: the solver declined this input by raising
+  :class:`nmfexp.SolverRefused` (e.g. A1GM when no row or no column is
+  complete, a rank-1-only solver at rank 2, a rank above ``min(n, m)``).
+  Deterministic, so a rerun keeps it.
+- ``failed``: anything else (data that cannot be built, any other exception
+  in the solver, including a ``ValueError`` from a bug, a broken metric).
+  Message and traceback are in the record; the next run retries the job.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from .. import __version__
+from ..record import FORMAT, FORMAT_VERSION, Record, read_record_header, remove_stale_temp_files, write_record
+from ..solvers import SolverRefused
+from ..solvers.a1gm import grid_completion
+from ..timing import blas_threads, measure
+from .evaluate import evaluate
+from .job import Job, JobData
+from .provenance import static_environment, thread_info
+
+__all__ = ["run_job", "run"]
+
+log = logging.getLogger("nmfexp")
+
+_MEASURE_KEYS = ("warmup", "repeats", "min_time", "max_repeats", "max_time")
+
+
+def _new_record(job: Job, overrides, context: dict | None) -> Record:
+    c, s = job.config, job.config["solver"]
+    return Record(attrs={
+        "format": FORMAT, "format_version": FORMAT_VERSION, "job": job.key,
+        "inputs": json.dumps(job.inputs, sort_keys=True),
+        "config_yaml": OmegaConf.to_yaml(OmegaConf.create(c)),
+        "config_json": json.dumps(c, sort_keys=True, default=str),
+        "overrides": list(overrides or []),
+        "solver": job.solver.name, "solver_params": json.dumps(s.get("params") or {}, sort_keys=True, default=str),
+        "n_restarts": s["n_restarts"], "dataset": job.label, "mask": c["mask"]["kind"],
+        "mask_rate": float(c["mask"]["rate"]), "rank": c["rank"], "seed": c["seed"],
+        "holdout": float(c["holdout"]), "tag": c["tag"], "nmfexp_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }, groups={"execution": dict(context or {})})
+
+
+def _data_facts(data: JobData) -> dict:
+    X = data.X
+    n, m = X.shape
+    gaps = grid_completion(data.train, (n, m))
+    return {
+        "n_rows": n, "n_cols": m, "n_entries": n * m,
+        "n_missing": int(data.observed.size - np.count_nonzero(data.observed)),
+        "n_missing_own": int(np.count_nonzero(np.isnan(X))),
+        "n_heldout": int(data.heldout.size),
+        "n_observed_train": int(X.size if data.train is None else np.count_nonzero(data.train)),
+        "n_rows_with_missing": gaps["n_rows_with_missing"], "n_cols_with_missing": gaps["n_cols_with_missing"],
+        "grid_like": gaps["n_missing_added"] == 0, "has_truth": data.dataset.truth is not None,
+    }
+
+
+def run_job(job: Job, *, overrides=(), context: dict | None = None, progress: str = "") -> dict:
+    """Run ``job`` unless a reusable record exists, write its record, and return its summary.
+
+    Never raises for the job's own failure: that is recorded (status
+    ``failed``) and returned. Returns a dict with ``job``, ``path``,
+    ``status``, ``message``, ``existing`` (True when an existing record was
+    kept) and, for ``ok``, ``weighted_kl`` and ``runtime_median``.
+    """
+    header = read_record_header(job.path)
+    keep, why = job.reusable(header.get("status"), json.loads(header.get("inputs") or "{}")) if header else (False, "")
+    summary = {"job": job.key, "path": str(job.path), "existing": keep, "message": ""}
+    if keep:
+        log.info("%s%s: record exists (%s), kept: %s", progress, job.describe(), why, job.path.name)
+        return {**summary, "status": why}
+    if header:
+        log.info("%s%s: recomputing (%s)", progress, job.describe(), why)
+    remove_stale_temp_files(job.path)
+    log.info("%sstart %s", progress, job.describe())
+    t0, stage = time.perf_counter(), "data"
+    rec = _new_record(job, overrides, context)
+    try:
+        data = job.build()
+        rec.attrs["dataset"] = data.dataset.name if not job.config["dataset"].get("name") else job.label
+        rec.groups.update(data=_data_facts(data), dataset_meta=dict(data.dataset.meta))
+        stage = "solver"
+        with blas_threads(job.timing["blas_threads"]):
+            result, timing = measure(lambda: job.solve(data), **{k: job.timing[k] for k in _MEASURE_KEYS})
+            threads = thread_info()
+        rec.groups["timing"] = {"unit": "seconds", "n_samples": int(timing.samples.size), "warmup": timing.warmup,
+                                **timing.summary(), **{f"config_{k}": v for k, v in job.timing.items()}}
+        rec.arrays["timing/samples"] = timing.samples
+        rec.groups["environment"] = {**static_environment(), "threadpools": threads,
+                                     "blas_threads": job.timing["blas_threads"]}
+        stage = "metrics"
+        rec.groups["metrics"] = evaluate(data, result, job.solver)
+        rec.groups["info"] = {**result.info, "n_iter": int(result.n_iter), "converged": bool(result.converged),
+                              "loss": job.solver.loss}
+        rec.arrays.update({f"history/{k}": np.asarray(v) for k, v in (result.history or {}).items()})
+        if job.config["save_factors"]:
+            rec.arrays.update({"factors/A": result.A, "factors/B": result.B})
+        status, message, error_type, tb = "ok", "", "", ""
+    except Exception as exc:  # isolate the failure: record it, let the other jobs run
+        status = "skipped" if isinstance(exc, SolverRefused) and stage == "solver" else "failed"
+        message = str(exc) if status == "skipped" else f"{type(exc).__name__}: {exc}"
+        error_type, tb = type(exc).__name__, traceback.format_exc()
+    rec.groups.setdefault("environment", static_environment())
+    rec.attrs.update(status=status, message=message, traceback=tb, error_type=error_type,
+                     error_stage=stage if status != "ok" else "", job_seconds=time.perf_counter() - t0)
+    write_record(job.path, rec)
+    _log_done(progress, job, status, stage, message, rec)
+    summary.update(status=status, message=message)
+    if status == "ok":
+        summary.update(weighted_kl=rec.groups["metrics"]["weighted_kl"],
+                       runtime_median=rec.groups["timing"]["runtime_median"])
+    return summary
+
+
+def _log_done(progress: str, job: Job, status: str, stage: str, message: str, rec: Record) -> None:
+    what = f"{progress}done {job.describe()}"
+    if status == "ok":
+        t = rec.groups["timing"]
+        log.info("%s: ok, weighted KL %.6g, runtime %.3g s (median of %d) -> %s", what,
+                 rec.groups["metrics"]["weighted_kl"], t["runtime_median"], t["n_samples"], job.path.name)
+    elif status == "skipped":
+        log.warning("%s: skipped (%s) -> %s", what, message, job.path.name)
+    else:
+        log.error("%s: FAILED in %s (%s) -> %s", what, stage, message, job.path.name)
+
+
+def run(cfg: DictConfig | dict, out_dir: str | os.PathLike | None = None, *, overrides=()) -> dict:
+    """Validate ``cfg``, then :func:`run_job` it.
+
+    Parameters
+    ----------
+    cfg : DictConfig or dict
+        A job config (see :class:`nmfexp.experiment.config.ExperimentConfig`);
+        missing keys take the schema defaults.
+    out_dir : path-like, optional
+        Folder for the record; default ``cfg.results_dir``.
+    overrides : list of str, optional
+        The command-line overrides that produced ``cfg`` (stored in the record).
+
+    Raises
+    ------
+    nmfexp.experiment.ConfigError
+        When ``cfg`` is invalid (a wrong key, type or value): nothing is run
+        and nothing is written.
+    """
+    return run_job(Job.from_config(cfg, None if out_dir is None else Path(out_dir)), overrides=overrides)

@@ -1,0 +1,188 @@
+"""``nmfexp-run`` end to end in subprocesses: sweeps, resume, invalid configs, presets, launchers,
+solvers and data sets from outside the package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import h5py
+import pytest
+
+from nmfexp.record import is_valid_record, read_record
+
+
+def nmfexp_run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    code = "from nmfexp.cli.run import main; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env=env)
+
+
+def stat(path: Path) -> tuple[int, int]:
+    s = os.stat(path)
+    return s.st_ino, s.st_mtime_ns
+
+
+def statuses(folder: Path) -> list[str]:
+    return sorted(h5py.File(f, "r").attrs["status"] for f in folder.glob("*.h5"))
+
+
+def test_sweep_resume_and_failure_report(tmp_path):
+    results = tmp_path / "records"
+    args = ["-m", "solver=a1gm,wnmf_kl", "dataset=uniform,file", "dataset.n_rows=10", "mask=grid,random",
+            "mask.rate=0.5", "timing=quick", f"results_dir={results}"]
+    first = nmfexp_run(*args, cwd=tmp_path)
+    log = first.stdout + first.stderr
+    assert first.returncode == 1, log  # the file jobs have no path: failed, reported at the end
+    assert "[8/8]" in log and "sweep finished: 8 jobs" in log and "job(s) failed" in log
+    assert "dataset.path is required" in log
+    files = sorted(results.glob("*.h5"))
+    assert len(files) == 8 and all(map(is_valid_record, files))
+    assert statuses(results) == ["failed"] * 4 + ["ok"] * 3 + ["skipped"]  # a1gm on 50% random: no complete row
+    kept = {f: stat(f) for f in files if h5py.File(f, "r").attrs["status"] != "failed"}
+    second = nmfexp_run(*args, cwd=tmp_path)
+    log = second.stdout + second.stderr
+    # Recorded ok/skipped jobs are not submitted again; failed ones are retried.
+    assert "sweep of 8 jobs: 4 already recorded, submitting 4" in log and second.returncode == 1
+    assert {f: stat(f) for f in kept} == kept
+
+
+def test_single_run_from_another_directory(tmp_path):
+    out = nmfexp_run("solver=a1gm", "dataset.n_rows=12", "timing=quick", f"results_dir={tmp_path / 'r'}",
+                     cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert len(list((tmp_path / "r").glob("*.h5"))) == 1
+
+
+@pytest.mark.parametrize("override", ["solver.params.max_iter=abc", "+solver.params.foo=1", "mask.rate=1.5",
+                                      "timing.repeats=0", "holdout=2"])
+def test_an_invalid_single_run_writes_nothing(tmp_path, override):
+    out = nmfexp_run("solver=wnmf_kl", "dataset.n_rows=12", override, f"results_dir={tmp_path / 'r'}", cwd=tmp_path)
+    assert out.returncode != 0
+    key = override.lstrip("+").split("=")[0].rsplit(".", 1)[-1]
+    assert key in out.stdout + out.stderr
+    assert not list(tmp_path.rglob("*.h5"))
+
+
+def test_an_invalid_job_stops_the_sweep_before_anything_runs(tmp_path):
+    out = nmfexp_run("-m", "solver=a1gm,wnmf_kl", "dataset.n_rows=12", "timing=quick", "mask.rate=0.05,1.5",
+                     f"results_dir={tmp_path / 'r'}", cwd=tmp_path)
+    log = out.stdout + out.stderr
+    assert out.returncode == 2, log
+    assert "mask.rate must be a fraction" in log and "nothing was run" in log
+    assert not list(tmp_path.rglob("*.h5"))
+
+
+def test_a_preset_runs_its_sweep_without_dash_m(tmp_path):
+    out = nmfexp_run("+experiment=smoke", f"results_dir={tmp_path / 'r'}", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert len(list((tmp_path / "r").glob("*.h5"))) == 8
+
+
+def test_chdir_does_not_scatter_records(tmp_path):
+    out = nmfexp_run("-m", "solver=a1gm", "seed=0,1", "dataset.n_rows=12", "timing=quick", "results_dir=rel",
+                     "hydra.job.chdir=true", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert len(list((tmp_path / "rel").glob("*.h5"))) == 2
+    assert len(list(tmp_path.rglob("*.h5"))) == 2
+
+
+def test_the_app_is_named_nmfexp(tmp_path):
+    out = nmfexp_run("--help", cwd=tmp_path)
+    assert out.stdout.startswith("nmfexp-run")
+    run = nmfexp_run("dataset.n_rows=12", "timing=quick", "results_dir=r", cwd=tmp_path)
+    assert run.returncode == 0 and list((tmp_path / "r" / "logs").rglob("nmfexp.log"))
+
+
+def test_two_sweeps_in_the_same_second_get_their_own_log_folders(tmp_path):
+    args = ["-m", "solver=a1gm", "seed=0,1", "dataset.n_rows=12", "timing=quick", "results_dir=r"]
+    procs = [subprocess.Popen([sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for p in procs:
+        p.communicate(timeout=120)
+    assert len(list((tmp_path / "r" / "logs").glob("multirun_*"))) == 2
+
+
+# --------------------------------------------------------------------------- from outside the package
+
+def _user_project(root: Path) -> None:
+    (root / "lab").mkdir()
+    (root / "lab" / "__init__.py").write_text("")
+    (root / "lab" / "code.py").write_text(textwrap.dedent("""
+        import numpy as np
+        import nmfexp
+
+        def scaled_a1gm(X, mask, *, rank, random_state, factor=1.0):
+            res = nmfexp.factorize(X, mask, solver="a1gm", rank=rank)
+            res.A *= factor
+            return res
+
+        def buggy(X, mask, *, rank, random_state):
+            return np.ones(3) + np.ones(4)
+
+        def blocks(n, *, rng):
+            X = rng.random((n, n))
+            X[:2, :3] = np.nan
+            return X
+    """))
+    for group, name, body in (
+        ("solver", "scaled", "name: scaled\n_target_: lab.code.scaled_a1gm\nparams: {factor: 2.0}\n"),
+        ("solver", "buggy", "name: buggy\n_target_: lab.code.buggy\nparams: {}\n"),
+        ("dataset", "blocks", "name: blocks\n_target_: lab.code.blocks\nn: 9\n"),
+    ):
+        (root / "conf" / group).mkdir(parents=True, exist_ok=True)
+        (root / "conf" / group / f"{name}.yaml").write_text(body)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["basic", "joblib", "submitit_local"])
+def test_external_solver_and_data_set_under_every_launcher(tmp_path, launcher):
+    pytest.importorskip({"basic": "hydra", "joblib": "hydra_plugins.hydra_joblib_launcher",
+                         "submitit_local": "hydra_plugins.hydra_submitit_launcher"}[launcher])
+    _user_project(tmp_path)
+    extra = {"basic": [], "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+             "submitit_local": ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"]}[launcher]
+    out = nmfexp_run("-m", "hydra.searchpath=[file://conf]", "solver=scaled,buggy,a1gm", "dataset=blocks",
+                     "mask=given", "timing=quick", "results_dir=r", *extra, cwd=tmp_path)
+    log = out.stdout + out.stderr
+    assert out.returncode == 1, log  # the buggy solver fails; the others are ok
+    recs = {read_record(p).attrs["solver"]: read_record(p) for p in (tmp_path / "r").glob("*.h5")}
+    assert {k: r.attrs["status"] for k, r in recs.items()} == {"scaled": "ok", "buggy": "failed", "a1gm": "ok"}
+    assert "operands could not be broadcast" in recs["buggy"].attrs["message"]
+    assert recs["scaled"].groups["data"]["n_missing_own"] == 6
+    kl_scaled, kl_a1gm = (recs[s].groups["metrics"]["weighted_kl"] for s in ("scaled", "a1gm"))
+    assert kl_scaled > kl_a1gm  # twice the optimum is worse than the optimum
+
+
+def test_an_entry_point_solver_needs_no_configuration(tmp_path):
+    """An installed package declaring ``[project.entry-points."nmfexp.solvers"]``."""
+    site = tmp_path / "site"
+    (site / "epsolver").mkdir(parents=True)
+    (site / "epsolver" / "__init__.py").write_text(textwrap.dedent("""
+        import nmfexp
+
+        def doubled(X, mask, *, rank, random_state, factor: float = 2.0):
+            res = nmfexp.factorize(X, mask, solver="a1gm")
+            res.A *= factor
+            return res
+    """))
+    dist = site / "epsolver-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: epsolver\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[nmfexp.solvers]\ndoubled = epsolver:doubled\n")
+    env = dict(os.environ, PYTHONPATH=str(site))
+    code = ("import numpy as np, nmfexp; X = np.random.default_rng(0).random((6, 5)); "
+            "print(nmfexp.factorize(X, solver='doubled', factor=3.0).A.sum() / "
+            "nmfexp.factorize(X, solver='a1gm').A.sum())")
+    py = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert py.returncode == 0 and abs(float(py.stdout) - 3.0) < 1e-12, py.stderr
+    out = nmfexp_run("solver=doubled", "solver.params.factor=4", "dataset.n_rows=8", "timing=quick",
+                     "results_dir=r", cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (rec,) = [read_record(p) for p in (tmp_path / "r").glob("*.h5")]
+    assert rec.attrs["solver"] == "doubled" and rec.attrs["status"] == "ok"
+    bad = nmfexp_run("solver=doubled", "solver.params.factor=many", "dataset.n_rows=8", cwd=tmp_path, env=env)
+    assert bad.returncode != 0 and "factor" in bad.stdout + bad.stderr
