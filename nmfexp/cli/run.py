@@ -86,9 +86,10 @@ def main() -> None:
     hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
     if any(o["status"] == "invalid" for o in _SINGLE):
         sys.exit(2)
-    failed = [o for o in _SINGLE + LAST_REPORT.jobs if o["status"] == "failed"]
+    failed = [o for o in _SINGLE + LAST_REPORT.jobs if o["status"] in ("failed", "lost")]
     if failed:
-        print(f"nmfexp-run: {len(failed)} job(s) failed; see the messages above and their records.", file=sys.stderr)
+        print(f"nmfexp-run: {len(failed)} job(s) failed or produced no record; see the messages above.",
+              file=sys.stderr)
         sys.exit(1)
 
 

@@ -1,21 +1,27 @@
-"""Planning and summarising a sweep in the driver process (the ``nmfexp`` Hydra sweeper).
+"""Planning, running and summarising a sweep in the driver process (the ``nmfexp`` Hydra sweeper).
 
 What happens on ``nmfexp-run -m ...``, whatever the launcher:
 
 1. every job's config is composed once and validated (:meth:`Job.from_config`):
    a wrong key, type or value stops the whole sweep before anything runs or
-   is written;
+   is written. Hydra composes one config per distinct choice of config
+   groups; the value overrides of each job (``seed=3``, ``mask.rate=0.1``)
+   are then applied to a copy with Hydra's own override rules, which is what
+   makes planning thousands of jobs take seconds instead of minutes;
 2. jobs whose record already exists and can be kept (``ok`` or ``skipped``,
    same input files) are not submitted at all: the log says
    ``N of M jobs already recorded, submitting K``;
-3. the remaining jobs go to the configured launcher (basic, joblib,
-   submitit, ray, ...);
+3. the remaining jobs run: in this process, one after the other, with the
+   default (basic) launcher; otherwise through the configured launcher
+   (joblib, submitit/Slurm, Ray), which composes each job again where it runs;
 4. the sweep ends with one summary line per status and the list of failed
    jobs; ``nmfexp-run`` then exits with status 1 if any job failed.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import os
 import sys
@@ -24,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..experiment import ConfigError, Job
+from ..experiment import ConfigError, Job, run_job
 from ..record import read_record_header
 
-__all__ = ["sweep", "SweepReport", "LAST_REPORT", "TOTAL_ENV", "job_results_dir", "add_import_path"]
+__all__ = ["sweep", "SweepReport", "LAST_REPORT", "TOTAL_ENV", "job_results_dir", "add_import_path", "Planner"]
 
 log = logging.getLogger("nmfexp")
 
@@ -45,7 +51,7 @@ class SweepReport:
 
     @property
     def failed(self) -> list[dict]:
-        return [j for j in self.jobs if j["status"] == "failed"]
+        return [j for j in self.jobs if j["status"] in ("failed", "lost")]
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(j["status"] + (" (existing)" if j.get("existing") else "") for j in self.jobs))
@@ -69,21 +75,75 @@ def job_results_dir(cfg, cwd: str | os.PathLike) -> Path:
     return path if path.is_absolute() else Path(cwd) / path
 
 
+class Planner:
+    """Composes the job configs of a sweep: once per distinct choice of config groups, then
+    each job's value overrides applied to a copy (Hydra's own override semantics)."""
+
+    def __init__(self, sweeper) -> None:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        self.master = sweeper.config
+        self.loader = sweeper.hydra_context.config_loader
+        self.parser = OverridesParser.create(config_loader=self.loader)
+        self._parsed: dict[str, Any] = {}
+        self._bases: dict[tuple, DictConfig] = {}
+
+    def _parse(self, line: str):
+        if line not in self._parsed:
+            self._parsed[line] = self.parser.parse_overrides([line])[0]
+        return self._parsed[line]
+
+    def _is_group(self, override) -> bool:
+        key = override.key_or_group
+        if override.package is not None or "/" in key:
+            return True
+        repository = getattr(self.loader, "repository", None)
+        return repository is None or repository.group_exists(key)  # unknown loader: compose everything
+
+    def _base(self, groups: tuple[str, ...]) -> DictConfig:
+        if groups not in self._bases:
+            cfg = self.loader.load_sweep_config(self.master, list(groups))
+            if not _mentions_hydra(cfg):
+                with open_dict(cfg):  # the job never reads Hydra's node: copies are cheaper without it
+                    del cfg["hydra"]
+            self._bases[groups] = cfg
+        return self._bases[groups]
+
+    def compose(self, overrides: list[str]) -> DictConfig:
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+        parsed = [self._parse(line) for line in overrides]
+        groups = tuple(o.input_line for o in parsed if self._is_group(o))
+        cfg = copy.deepcopy(self._base(groups))
+        ConfigLoaderImpl._apply_overrides_to_config([o for o in parsed if not self._is_group(o)], cfg)
+        return cfg
+
+
+def _mentions_hydra(cfg: DictConfig) -> bool:
+    """True when a key outside ``hydra`` interpolates Hydra's node (``${hydra:...}``)."""
+    for key in cfg:
+        if key == "hydra":
+            continue
+        node = cfg._get_node(key)
+        text = OmegaConf.to_yaml(node) if OmegaConf.is_config(node) else str(node._value())
+        if "${hydra" in text:
+            return True
+    return False
+
+
 def _plan(sweeper, arguments: list[str]) -> list[tuple[list[str], Job]]:
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    config, loader = sweeper.config, sweeper.hydra_context.config_loader
-    parser = OverridesParser.create(config_loader=loader)
-    overrides = parser.parse_overrides(list(arguments))
+    planner = Planner(sweeper)
+    overrides = planner.parser.parse_overrides(list(arguments))
     batches = [ov for batch in BasicSweeper.split_arguments(overrides, None) for ov in batch]
-    cwd = config.hydra.runtime.cwd
+    cwd = sweeper.config.hydra.runtime.cwd
     add_import_path(cwd)
     planned = []
     for ov in batches:
-        cfg = loader.load_sweep_config(config, list(ov))
         try:
-            planned.append((ov, Job.from_config(cfg, job_results_dir(cfg, cwd))))
+            cfg = planner.compose(list(ov))
+            planned.append((list(ov), Job.from_config(cfg, job_results_dir(cfg, cwd))))
         except ConfigError as exc:
             log.error("invalid job (%s): %s", " ".join(ov), exc)
             log.error("nothing was run; fix the config and start the sweep again.")
@@ -91,10 +151,70 @@ def _plan(sweeper, arguments: list[str]) -> list[tuple[list[str], Job]]:
     return planned
 
 
-def sweep(sweeper, arguments: list[str]) -> Any:
-    """The body of :class:`hydra_plugins.nmfexp_sweeper.NmfexpSweeper.sweep`."""
+def _reusable(job: Job) -> str | None:
+    header = read_record_header(job.path)
+    if not header:
+        return None
+    try:
+        inputs = json.loads(header.get("inputs") or "{}")
+    except ValueError:
+        inputs = {}
+    keep, why = job.reusable(header.get("status"), inputs)
+    return why if keep else None
+
+
+def _run_here(sweeper, todo: list[tuple[list[str], Job]], report: SweepReport) -> None:
+    """The basic launcher's work, in this process, from the configs already composed."""
+    sweep_dir = Path(str(sweeper.config.hydra.sweep.dir))
+    handler = logging.FileHandler(sweep_dir / "nmfexp.log")
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    log.addHandler(handler)
+    context = {"launcher": "basic (in the driver process)", "hostname": os.uname().nodename, "pid": os.getpid(),
+               "parallelism": 1}
+    try:
+        for k, (ov, job) in enumerate(todo, 1):
+            try:
+                out = run_job(job, overrides=ov, context={**context, "job_num": k - 1},
+                              progress=f"[{k}/{len(todo)}] ")
+            except Exception as exc:  # the record itself could not be written: report, go on
+                log.error("[%d/%d] %s: %s: %s", k, len(todo), job.describe(), type(exc).__name__, exc)
+                out = {"job": job.key, "path": str(job.path), "status": "failed", "existing": False,
+                       "message": f"{type(exc).__name__}: {exc}"}
+            report.jobs.append({**out, "overrides": ov})
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _launch(sweeper, todo: list[tuple[list[str], Job]], report: SweepReport) -> list:
+    """Hand the jobs to the configured launcher; every job ends in the report, lost ones too."""
     from hydra.core.utils import JobStatus
 
+    os.environ[TOTAL_ENV] = str(len(todo))
+    try:
+        returns = list(sweeper.launcher.launch([ov for ov, _ in todo], initial_job_idx=0))
+    except Exception as exc:  # a worker died and took the launcher down: the records tell what finished
+        log.error("the launcher stopped: %s: %s", type(exc).__name__, exc)
+        returns = []
+    finally:
+        os.environ.pop(TOTAL_ENV, None)
+    for k, (ov, job) in enumerate(todo):
+        ret = returns[k] if k < len(returns) else None
+        if ret is not None and ret.status == JobStatus.COMPLETED and isinstance(ret.return_value, dict):
+            value = dict(ret.return_value)
+        else:
+            header = read_record_header(job.path)
+            if header.get("job") == job.key and header.get("status"):
+                value = {"status": header["status"], "message": header.get("message", ""), "existing": False}
+            else:
+                why = _error_text(ret) if ret is not None else "the job ended without writing a record"
+                value = {"status": "lost", "message": why, "existing": False}
+        report.jobs.append({"job": job.key, "path": str(job.path), **value, "overrides": ov})
+    return returns
+
+
+def sweep(sweeper, arguments: list[str]) -> Any:
+    """The body of :meth:`hydra_plugins.nmfexp_sweeper.NmfexpSweeper.sweep`."""
     config = sweeper.config
     sweep_dir = Path(config.hydra.sweep.dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -104,42 +224,23 @@ def sweep(sweeper, arguments: list[str]) -> Any:
     report = SweepReport()
     todo = []
     for ov, job in planned:
-        header = read_record_header(job.path)
-        keep, why = job.reusable(header.get("status"), _inputs(header)) if header else (False, "")
-        if keep:
-            report.jobs.append({"job": job.key, "path": str(job.path), "status": why, "message": "",
-                                "existing": True, "overrides": list(ov)})
+        kept = _reusable(job)
+        if kept:
+            report.jobs.append({"job": job.key, "path": str(job.path), "status": kept, "message": "",
+                                "existing": True, "overrides": ov})
         else:
-            todo.append(ov)
+            todo.append((ov, job))
     results_dirs = sorted({str(job.path.parent) for _, job in planned})
     log.info("sweep of %d jobs: %d already recorded, submitting %d; records in %s", len(planned),
              len(planned) - len(todo), len(todo), ", ".join(results_dirs))
-
     returns = []
-    if todo:
-        os.environ[TOTAL_ENV] = str(len(todo))
-        try:
-            returns = sweeper.launcher.launch(todo, initial_job_idx=0)
-        finally:
-            os.environ.pop(TOTAL_ENV, None)
-    for ov, ret in zip(todo, returns, strict=False):
-        if ret.status == JobStatus.COMPLETED and isinstance(ret.return_value, dict):
-            value = dict(ret.return_value)
-        else:
-            value = {"status": "failed", "message": _error_text(ret), "path": "", "existing": False}
-        report.jobs.append({**value, "overrides": list(ov)})
+    if todo and type(sweeper.launcher).__name__ == "BasicLauncher":
+        _run_here(sweeper, todo, report)
+    elif todo:
+        returns = _launch(sweeper, todo, report)
     _summarise(report)
     LAST_REPORT.jobs[:] = report.jobs
     return [returns]
-
-
-def _inputs(header: dict) -> dict:
-    import json
-
-    try:
-        return json.loads(header.get("inputs") or "{}")
-    except ValueError:
-        return {}
 
 
 def _error_text(ret) -> str:
@@ -154,5 +255,11 @@ def _summarise(report: SweepReport) -> None:
     counts = report.counts()
     log.info("sweep finished: %d jobs: %s", len(report.jobs),
              ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none")
-    for s in report.failed:
-        log.error("failed: %s: %s (%s)", " ".join(s.get("overrides") or []), s.get("message"), s.get("path"))
+    for s in report.jobs:
+        if s["status"] == "failed":
+            log.error("failed: %s: %s (%s)", " ".join(s.get("overrides") or []), s.get("message"), s.get("path"))
+    lost = [s for s in report.jobs if s["status"] == "lost"]
+    for s in lost:
+        log.error("lost (no record): %s: %s", " ".join(s.get("overrides") or []), s.get("message"))
+    if lost:
+        log.error("%d job(s) produced no record; run the same command again to complete exactly those.", len(lost))

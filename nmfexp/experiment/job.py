@@ -22,6 +22,7 @@ and the same initial-factor seed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -73,27 +74,40 @@ def _typed(schema, node: dict, what: str) -> dict:
         raise ConfigError(f"{where}: {str(exc).splitlines()[0]}") from None
 
 
+def _hydra_typed(cfg, key: str, schema) -> bool:
+    """True when Hydra already typed ``cfg[key]`` with ``schema`` (or a generated solver schema)."""
+    node_type = OmegaConf.get_type(cfg, key)
+    return node_type is schema or (schema is None and dataclasses.is_dataclass(node_type))
+
+
 def job_config(cfg: DictConfig | dict) -> dict:
     """Validate ``cfg`` against the schemas and return it as a plain, resolved dict.
 
     Missing keys take the schema defaults (for built-in data-set kinds and
     solvers too, so a dict config and the same config composed by Hydra give
-    the same job); a ``hydra`` key is dropped.
+    the same job); a ``hydra`` key is dropped. A config Hydra composed is
+    already typed and is only converted.
     """
+    typed = isinstance(cfg, DictConfig) and OmegaConf.get_type(cfg) is ExperimentConfig
+    done = {"dataset": typed and _hydra_typed(cfg, "dataset", DatasetConfig),
+            "solver": typed and _hydra_typed(cfg, "solver", None)}
     if isinstance(cfg, DictConfig):  # resolve everything but Hydra's own node (it needs a running job)
         cfg = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
                for k in cfg if k != "hydra"}
     cfg = {k: v for k, v in dict(cfg).items() if k != "hydra"}
-    conf = _typed(ExperimentConfig, cfg, "config")
+    conf = cfg if typed else _typed(ExperimentConfig, cfg, "config")
     dataset, solver = conf["dataset"], conf["solver"]
     if not isinstance(dataset, dict) or not isinstance(solver, dict):
         raise ConfigError("dataset and solver must be config groups (mappings), e.g. dataset=uniform solver=a1gm.")
-    if "_target_" not in dataset:
+    if "_target_" not in dataset and not done["dataset"]:
         conf["dataset"] = _typed(DatasetConfig, dataset, "dataset")
-    if "_target_" not in solver:
-        spec = resolve_solver(solver.get("name"))
+    if "_target_" not in solver and not done["solver"]:
+        try:
+            spec = resolve_solver(solver.get("name"))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         conf["solver"] = _typed(solver_schema(spec), solver, "solver")
-    else:
+    elif "_target_" in solver:
         solver.setdefault("params", {})
         solver.setdefault("n_restarts", 1)
     return conf
