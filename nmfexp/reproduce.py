@@ -5,14 +5,19 @@ presets in ``experiments/`` are the single source of truth, and every job
 lands as its own HDF5 record), then regenerates every figure and table from
 those records with :func:`nmfexp.plotting.plot_all` and prints the tables.
 
-Rerunning resumes: jobs whose record exists are not run again. A failed job
-does not stop the others; the command exits with status 1 if any job failed,
-after writing every figure it can.
+Rerunning resumes: jobs whose record exists are not run again. A failed or
+lost job does not stop the others; the command exits with status 1 if any job
+failed or produced no record, after writing every figure it can.
+
+Everything after ``--`` is passed to every preset's sweep as Hydra overrides,
+which is how the paper runs on a cluster or on several cores:
 
     nmfexp-reproduce                       # full run (results/, plots/)
     nmfexp-reproduce --quick               # small sizes (results/quick/, plots/quick/)
     nmfexp-reproduce --results-dir R --plots-dir P
     nmfexp-reproduce --only fig5_synthetic,real_data
+    nmfexp-reproduce -- hydra/launcher=slurm hydra.launcher.partition=cpu
+    nmfexp-reproduce --quick -- hydra/launcher=local_parallel
 """
 
 from __future__ import annotations
@@ -60,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1,
                         help="parallel jobs per sweep through hydra-joblib-launcher (pip install -e '.[parallel]'); "
                              "default 1 keeps runtimes undisturbed")
+    parser.add_argument("overrides", nargs="*", metavar="-- OVERRIDE",
+                        help="Hydra overrides for every sweep, after --, e.g. -- hydra/launcher=slurm "
+                             "hydra.launcher.partition=cpu")
     args = parser.parse_args(argv)
 
     artifacts = ARTIFACTS
@@ -77,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             parser.error("--jobs > 1 needs the joblib launcher: pip install -e '.[parallel]'")
         extra = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.jobs}"]
+    extra += list(args.overrides)
 
     default_sub = Path("quick") if args.quick else Path(".")
     results_dir = Path(args.results_dir) if args.results_dir else Path("results") / default_sub
@@ -89,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n=== [{k}/{len(artifacts)}] {preset} -> {results_dir / artifact}", flush=True)
         t1 = time.perf_counter()
         status = run_preset(preset, results_dir, extra)
-        print(f"=== {preset}: {'done' if status == 0 else f'finished with failures (exit {status})'} "
-              f"in {time.perf_counter() - t1:.0f} s", flush=True)
+        outcome = {0: "done", 1: "some jobs failed or produced no record (see above)",
+                   2: "not run: invalid configuration (see above)"}.get(status, f"stopped with exit status {status}")
+        print(f"=== {preset}: {outcome} in {time.perf_counter() - t1:.0f} s", flush=True)
         if status != 0:
             failed.append(preset)
 
@@ -101,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nnmfexp-reproduce: {len(artifacts)} sweep(s) in {time.perf_counter() - t0:.0f} s; "
           f"figures and tables in {plots_dir}")
     if failed:
-        print(f"nmfexp-reproduce: some jobs failed in {', '.join(failed)}; their records hold the messages "
-              "(nmfexp-results summary RESULTS_DIR).", file=sys.stderr)
+        print(f"nmfexp-reproduce: incomplete: {', '.join(failed)}; the messages are above and in the records "
+              f"(nmfexp-results summary {results_dir}); run the same command again to complete missing jobs.",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -36,9 +36,12 @@ def execution_context() -> dict:
     from hydra.core.hydra_config import HydraConfig
 
     hc = HydraConfig.get()
-    ctx = {"launcher": str(hc.launcher.get("_target_", "")).rsplit(".", 1)[-1] if hc.launcher else "",
+    launcher = hc.launcher or {}
+    target = str(launcher.get("_target_", ""))
+    parallelism = launcher.get("n_jobs") or launcher.get("array_parallelism")  # joblib; submitit
+    ctx = {"launcher": target,
            "hostname": os.uname().nodename, "pid": os.getpid(), "job_num": int(hc.job.get("num") or 0),
-           "started": time.time()}
+           "parallelism": int(parallelism) if isinstance(parallelism, int) else 0, "started": time.time()}
     for var in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_PARTITION"):
         if var in os.environ:
             ctx[var.lower()] = os.environ[var]

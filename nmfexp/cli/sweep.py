@@ -21,10 +21,12 @@ What happens on ``nmfexp-run -m ...``, whatever the launcher:
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import json
 import logging
 import os
 import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,11 +188,56 @@ def _run_here(sweeper, todo: list[tuple[list[str], Job]], report: SweepReport) -
         handler.close()
 
 
+class RecordWatcher(threading.Thread):
+    """Driver-side progress for launchers that run jobs elsewhere: logs each record as it lands.
+
+    Every ``interval`` seconds it looks at the record files of the pending
+    jobs (a stat each; the header only when the file changed) and logs
+    ``[k/K] recorded <job>: <status>``.
+    """
+
+    def __init__(self, jobs: list[Job], interval: float = 2.0) -> None:
+        super().__init__(name="nmfexp-record-watcher", daemon=True)
+        self.pending = {job.key: (job, self._stamp(job)) for job in jobs}
+        self.total, self.done, self.interval = len(jobs), 0, interval
+        self._stop_event = threading.Event()
+
+    @staticmethod
+    def _stamp(job: Job):
+        try:
+            st = os.stat(job.path)
+            return st.st_mtime_ns, st.st_ino
+        except OSError:
+            return None
+
+    def poll(self) -> None:
+        for key, (job, before) in list(self.pending.items()):
+            stamp = self._stamp(job)
+            if stamp is None or stamp == before:
+                continue
+            header = read_record_header(job.path)
+            if header.get("status"):
+                self.done += 1
+                del self.pending[key]
+                log.info("[%d/%d] recorded %s: %s", self.done, self.total, job.describe(), header["status"])
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.poll()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+        self.poll()
+
+
 def _launch(sweeper, todo: list[tuple[list[str], Job]], report: SweepReport) -> list:
     """Hand the jobs to the configured launcher; every job ends in the report, lost ones too."""
     from hydra.core.utils import JobStatus
 
     os.environ[TOTAL_ENV] = str(len(todo))
+    watcher = RecordWatcher([job for _, job in todo])
+    watcher.start()
     try:
         returns = list(sweeper.launcher.launch([ov for ov, _ in todo], initial_job_idx=0))
     except Exception as exc:  # a worker died and took the launcher down: the records tell what finished
@@ -198,6 +245,7 @@ def _launch(sweeper, todo: list[tuple[list[str], Job]], report: SweepReport) -> 
         returns = []
     finally:
         os.environ.pop(TOTAL_ENV, None)
+        watcher.stop()
     for k, (ov, job) in enumerate(todo):
         ret = returns[k] if k < len(returns) else None
         if ret is not None and ret.status == JobStatus.COMPLETED and isinstance(ret.return_value, dict):
@@ -214,7 +262,7 @@ def _launch(sweeper, todo: list[tuple[list[str], Job]], report: SweepReport) -> 
 
 
 def sweep(sweeper, arguments: list[str]) -> Any:
-    """The body of :meth:`hydra_plugins.nmfexp_sweeper.NmfexpSweeper.sweep`."""
+    """The body of :meth:`hydra_plugins.nmfexp.sweeper.NmfexpSweeper.sweep`."""
     config = sweeper.config
     sweep_dir = Path(config.hydra.sweep.dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +278,7 @@ def sweep(sweeper, arguments: list[str]) -> Any:
                                 "existing": True, "overrides": ov})
         else:
             todo.append((ov, job))
+    _write_plan(sweep_dir, planned, todo)
     results_dirs = sorted({str(job.path.parent) for _, job in planned})
     log.info("sweep of %d jobs: %d already recorded, submitting %d; records in %s", len(planned),
              len(planned) - len(todo), len(todo), ", ".join(results_dirs))
@@ -241,6 +290,16 @@ def sweep(sweeper, arguments: list[str]) -> Any:
     _summarise(report)
     LAST_REPORT.jobs[:] = report.jobs
     return [returns]
+
+
+def _write_plan(sweep_dir: Path, planned: list, todo: list) -> None:
+    """``plan.json`` in the sweep's log folder: every job's record path, for progress from records alone
+    (``nmfexp-results summary`` counts how many of them exist while the sweep runs)."""
+    submitted = {job.key for _, job in todo}
+    plan = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "jobs": [{"job": job.key, "path": str(job.path.resolve()), "submitted": job.key in submitted,
+                      "overrides": ov} for ov, job in planned]}
+    (sweep_dir / "plan.json").write_text(json.dumps(plan, indent=1))
 
 
 def _error_text(ret) -> str:

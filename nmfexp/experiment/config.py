@@ -235,10 +235,31 @@ def _run_id() -> str:
     return f"{os.getpid()}{secrets.token_hex(2)}"
 
 
+def usable_cores() -> int:
+    """Cores this process may use (its CPU affinity where the system tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _cpus(blas_threads) -> int:
+    return int(blas_threads) if blas_threads else 1
+
+
+def _parallel_jobs(blas_threads) -> int:
+    return max(1, usable_cores() // _cpus(blas_threads))
+
+
 def register_resolvers() -> None:
-    """Register ``${nmfexp_run_id:}`` (cached per config, like Hydra's ``${now:}``)."""
+    """Register the resolvers the configs use.
+
+    ``${nmfexp_run_id:}``: unique per process (cached per config, like Hydra's
+    ``${now:}``); ``${nmfexp_cpus:${timing.blas_threads}}``: CPUs one job
+    uses; ``${nmfexp_parallel_jobs:${timing.blas_threads}}``: jobs that fit on
+    this machine at once without sharing cores.
+    """
     if not OmegaConf.has_resolver("nmfexp_run_id"):
         OmegaConf.register_new_resolver("nmfexp_run_id", _run_id, use_cache=True)
+        OmegaConf.register_new_resolver("nmfexp_cpus", _cpus)
+        OmegaConf.register_new_resolver("nmfexp_parallel_jobs", _parallel_jobs)
 
 
 register_resolvers()
@@ -261,13 +282,20 @@ def register_configs() -> None:
     # The sweeper plugin: Hydra's scan does not see it in editable installs (setuptools' import
     # hook hides namespace packages from pkgutil), so register it by hand; importing it stores
     # its config (hydra/sweeper=nmfexp).
-    from hydra_plugins.nmfexp_sweeper import NmfexpSweeper
+    from hydra_plugins.nmfexp import launchers
+    from hydra_plugins.nmfexp.sweeper import NmfexpSweeper
 
     from ..api import entry_point_solvers, resolve_solver
     from ..solvers import SOLVERS
 
     Plugins.instance().register(NmfexpSweeper)
+    for name in ("SlurmLauncher", "LocalLauncher"):
+        if hasattr(launchers, name):  # only when hydra-submitit-launcher is installed
+            Plugins.instance().register(getattr(launchers, name))
     cs = ConfigStore.instance()
+    joblib = launchers.joblib_preset()
+    if joblib is not None:
+        cs.store(group="hydra/launcher", name="joblib", node=joblib, provider="nmfexp")
     cs.store(name=SCHEMA_NAME, node=ExperimentConfig)
     cs.store(group=f"{SCHEMA_NAME}", name="dataset", node=DatasetConfig)
     for name, spec in SOLVERS.items():

@@ -6,15 +6,18 @@ says which machine and software produced each number.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["static_environment", "thread_info", "cpu_model", "total_memory"]
+__all__ = ["static_environment", "thread_info", "cpu_model", "total_memory", "concurrent_jobs"]
 
 _PACKAGES = ("nmfexp", "numpy", "scipy", "h5py", "hydra-core", "omegaconf", "pandas", "threadpoolctl", "numba")
 _ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
@@ -87,3 +90,37 @@ def thread_info() -> list[dict]:
 
     keep = ("user_api", "internal_api", "num_threads", "version", "threading_layer", "architecture", "filepath")
     return [{k: v for k, v in pool.items() if k in keep} for pool in threadpool_info()]
+
+
+def _live_markers(folder: Path) -> int:
+    count = 0
+    for marker in folder.iterdir():
+        try:
+            os.kill(int(marker.name), 0)  # signal 0: is the process alive?
+            count += 1
+        except (ValueError, ProcessLookupError):
+            marker.unlink(missing_ok=True)  # a job that died while measuring
+        except PermissionError:
+            count += 1  # alive, another user's process
+    return count
+
+
+@contextlib.contextmanager
+def concurrent_jobs() -> Iterator[list[int]]:
+    """Count the nmfexp jobs measuring on this host at the same time as this one.
+
+    Each job marks itself in a per-host folder of the system's temporary
+    directory while its solver is timed; the yielded list gets the number of
+    live markers (this job included) at the start and at the end, so
+    ``max(counts)`` tells whether the timing shared the machine.
+    """
+    folder = Path(tempfile.gettempdir()) / f"nmfexp-running-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    folder.mkdir(exist_ok=True)
+    marker = folder / str(os.getpid())
+    marker.touch()
+    counts = [_live_markers(folder)]
+    try:
+        yield counts
+    finally:
+        counts.append(_live_markers(folder))
+        marker.unlink(missing_ok=True)

@@ -32,7 +32,7 @@ from ..solvers.a1gm import grid_completion
 from ..timing import blas_threads, measure
 from .evaluate import evaluate
 from .job import Job, JobData
-from .provenance import static_environment, thread_info
+from .provenance import concurrent_jobs, static_environment, thread_info
 
 __all__ = ["run_job", "run"]
 
@@ -97,9 +97,10 @@ def run_job(job: Job, *, overrides=(), context: dict | None = None, progress: st
         rec.attrs["dataset"] = data.dataset.name if not job.config["dataset"].get("name") else job.label
         rec.groups.update(data=_data_facts(data), dataset_meta=dict(data.dataset.meta))
         stage = "solver"
-        with blas_threads(job.timing["blas_threads"]):
+        with blas_threads(job.timing["blas_threads"]), concurrent_jobs() as concurrency:
             result, timing = measure(lambda: job.solve(data), **{k: job.timing[k] for k in _MEASURE_KEYS})
             threads = thread_info()
+        rec.groups["execution"]["concurrent_jobs"] = max(concurrency)
         rec.groups["timing"] = {"unit": "seconds", "n_samples": int(timing.samples.size), "warmup": timing.warmup,
                                 **timing.summary(), **{f"config_{k}": v for k, v in job.timing.items()}}
         rec.arrays["timing/samples"] = timing.samples

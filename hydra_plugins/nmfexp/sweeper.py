@@ -1,4 +1,4 @@
-"""Hydra sweeper plugin of nmfexp (``hydra/sweeper=nmfexp``, the default of ``nmfexp-run``).
+"""The sweeper plugin of nmfexp (``hydra/sweeper=nmfexp``, the default of ``nmfexp-run``).
 
 Hydra only loads plugins from the ``hydra_plugins`` namespace, so this module
 is a thin shim: the work is done by :func:`nmfexp.cli.sweep.sweep`. It is
@@ -20,7 +20,7 @@ from hydra.plugins.sweeper import Sweeper
 
 @dataclass
 class NmfexpSweeperConf:
-    _target_: str = "hydra_plugins.nmfexp_sweeper.NmfexpSweeper"
+    _target_: str = "hydra_plugins.nmfexp.sweeper.NmfexpSweeper"
     max_batch_size: Optional[int] = None  # accepted for compatibility with the basic sweeper; jobs are planned at once
     params: Optional[Dict[str, str]] = None
 

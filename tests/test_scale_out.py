@@ -1,0 +1,135 @@
+"""Sweeps on several processes without a cluster: submitit's local executor (the Slurm preset's job
+code), joblib and Ray; driver-side resume, lost jobs, records that know where they ran."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from nmfexp.experiment.config import config_dir, register_configs
+from nmfexp.record import read_record
+
+# A solver that kills its own process (SIGKILL: no exception, no record, like the OOM killer or a
+# preemption) the first time it meets seed 1; a marker file makes it behave on the rerun.
+KILLER = textwrap.dedent("""
+    import os, signal
+    from pathlib import Path
+    import nmfexp
+
+    def killer(X, mask, *, rank, random_state, seed=0, marker=""):
+        if seed == 1 and not Path(marker).exists():
+            Path(marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return nmfexp.factorize(X, mask, solver="a1gm", rank=rank)
+""")
+
+
+def _project(root: Path) -> None:
+    (root / "lab").mkdir()
+    (root / "lab" / "__init__.py").write_text("")
+    (root / "lab" / "solvers.py").write_text(KILLER)
+    (root / "conf" / "solver").mkdir(parents=True)
+    (root / "conf" / "solver" / "killer.yaml").write_text(
+        f"name: killer\n_target_: lab.solvers.killer\nparams: {{seed: 0, marker: {root / 'killed.marker'}}}\n")
+
+
+def nmfexp_run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+LAUNCHERS = {
+    "local_parallel": ("hydra_plugins.hydra_submitit_launcher", ["hydra/launcher=local_parallel"]),
+    "joblib": ("hydra_plugins.hydra_joblib_launcher", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_a_killed_job_is_reported_and_completed_by_the_rerun(tmp_path, launcher):
+    module, extra = LAUNCHERS[launcher]
+    pytest.importorskip(module)
+    _project(tmp_path)
+    args = ["-m", "hydra.searchpath=[file://conf]", "solver=killer", "solver.params.seed=0,1,2,3",
+            "dataset.n_rows=10", "timing=quick", "results_dir=r", *extra]
+    first = nmfexp_run(*args, cwd=tmp_path)
+    log = first.stdout + first.stderr
+    assert first.returncode == 1, log
+    assert "sweep finished: 4 jobs" in log and "lost (no record): " in log and "solver.params.seed=1" in log
+    assert "run the same command again" in log
+    recorded = {read_record(p).attrs["job"] for p in (tmp_path / "r").glob("*.h5")}
+    assert 1 <= len(recorded) <= 3 and all(read_record(p).attrs["status"] == "ok"
+                                           for p in (tmp_path / "r").glob("*.h5"))
+    second = nmfexp_run(*args, cwd=tmp_path)
+    log2 = second.stdout + second.stderr
+    assert second.returncode == 0, log2
+    assert f"sweep of 4 jobs: {len(recorded)} already recorded, submitting {4 - len(recorded)}" in log2
+    assert len(list((tmp_path / "r").glob("*.h5"))) == 4
+    # A third run submits nothing at all.
+    third = nmfexp_run(*args, cwd=tmp_path)
+    assert "4 already recorded, submitting 0" in third.stdout + third.stderr
+
+
+@pytest.mark.slow
+def test_local_parallel_records_where_and_how_jobs_ran(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    out = nmfexp_run("-m", "solver=a1gm,wnmf_kl", "dataset.n_rows=10", "timing=quick", "results_dir=r",
+                     "hydra/launcher=local_parallel", "hydra.launcher.array_parallelism=2", cwd=tmp_path)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log
+    assert "[1/2] recorded" in log and "[2/2] recorded" in log  # progress in the driver, as records land
+    for path in (tmp_path / "r").glob("*.h5"):
+        ex = read_record(path).groups["execution"]
+        assert ex["launcher"] == "hydra_plugins.nmfexp.launchers.LocalLauncher"
+        assert ex["parallelism"] == 2 and 1 <= ex["concurrent_jobs"] <= 2 and ex["hostname"]
+
+
+@pytest.fixture(scope="module")
+def hydra_ctx():
+    register_configs()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        yield
+
+
+def test_local_presets_run_no_more_jobs_than_cores_per_blas_thread(hydra_ctx):
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    cfg = compose("config", overrides=["hydra/launcher=joblib", "timing.blas_threads=1"], return_hydra_config=True)
+    assert cfg.hydra.launcher.n_jobs == cores
+    cfg = compose("config", overrides=["hydra/launcher=joblib", "timing.blas_threads=2"], return_hydra_config=True)
+    assert cfg.hydra.launcher.n_jobs == max(1, cores // 2)
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    cfg = compose("config", overrides=["hydra/launcher=local_parallel", "timing.blas_threads=2"],
+                  return_hydra_config=True)
+    assert cfg.hydra.launcher.array_parallelism == max(1, cores // 2) and cfg.hydra.launcher.cpus_per_task == 2
+
+
+def test_the_slurm_preset_composes(hydra_ctx):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    cfg = compose("config", overrides=["hydra/launcher=slurm", "hydra.launcher.partition=cpu", "timing.blas_threads=4"],
+                  return_hydra_config=True)
+    lc = cfg.hydra.launcher
+    assert lc._target_ == "hydra_plugins.nmfexp.launchers.SlurmLauncher"
+    assert (lc.partition, lc.name, lc.cpus_per_task, lc.timeout_min) == ("cpu", "nmfexp", 4, 60)
+    with pytest.raises(Exception, match="partitio"):
+        compose("config", overrides=["hydra/launcher=slurm", "hydra.launcher.partitio=cpu"], return_hydra_config=True)
+
+
+@pytest.mark.slow
+def test_ray_local(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher",
+                        reason="the Ray launcher is optional: pip install 'nmfexp[ray]' to run this test")
+    out = nmfexp_run("-m", "solver=a1gm,wnmf_kl", "seed=0,1", "dataset.n_rows=10", "timing=quick", "results_dir=r",
+                     "hydra/launcher=ray_local", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert len(list((tmp_path / "r").glob("*.h5"))) == 4
+    again = nmfexp_run("-m", "solver=a1gm,wnmf_kl", "seed=0,1", "dataset.n_rows=10", "timing=quick",
+                       "results_dir=r", "hydra/launcher=ray_local", cwd=tmp_path)
+    assert "4 already recorded, submitting 0" in again.stdout + again.stderr
