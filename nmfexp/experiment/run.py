@@ -23,7 +23,8 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+import yaml
+from omegaconf import DictConfig
 
 from .. import __version__
 from ..record import FORMAT, FORMAT_VERSION, Record, read_record_header, remove_stale_temp_files, write_record
@@ -39,6 +40,7 @@ __all__ = ["run_job", "run"]
 log = logging.getLogger("nmfexp")
 
 _MEASURE_KEYS = ("warmup", "repeats", "min_time", "max_repeats", "max_time")
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _new_record(job: Job, overrides, context: dict | None) -> Record:
@@ -46,7 +48,7 @@ def _new_record(job: Job, overrides, context: dict | None) -> Record:
     return Record(attrs={
         "format": FORMAT, "format_version": FORMAT_VERSION, "job": job.key,
         "inputs": json.dumps(job.inputs, sort_keys=True),
-        "config_yaml": OmegaConf.to_yaml(OmegaConf.create(c)),
+        "config_yaml": yaml.dump(c, Dumper=_YAML_DUMPER, sort_keys=False),
         "config_json": json.dumps(c, sort_keys=True, default=str),
         "overrides": list(overrides or []),
         "solver": job.solver.name, "solver_params": json.dumps(s.get("params") or {}, sort_keys=True, default=str),
