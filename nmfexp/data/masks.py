@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 
+from .._validation import check_number
+
 __all__ = ["MASK_KINDS", "make_mask", "grid_counts"]
 
 MASK_KINDS = ("grid", "random", "corner", "none", "given")
@@ -70,8 +72,7 @@ def make_mask(kind: str, shape, rate: float, rng: np.random.Generator, own_mask=
         if own.shape != (n, m):
             raise ValueError(f"own_mask has shape {own.shape}, expected {(n, m)}.")
         return own.copy()
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating, np.integer)) or not 0 <= rate < 1:
-        raise ValueError(f"mask rate must be a fraction of entries in [0, 1), got {rate!r}.")
+    check_number(rate, "mask rate", low=0, high=1, closed="left", hint="It is the fraction of entries to hide.")
 
     observed = np.ones((n, m), dtype=bool)
     if kind == "random":

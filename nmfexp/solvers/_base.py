@@ -12,15 +12,13 @@ and is registered under the name used in configs and in
 from __future__ import annotations
 
 import inspect
-import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FactorizationResult", "SolverRefused", "SolverSpec", "SOLVERS", "register", "get_solver", "History",
-           "check_max_time"]
+__all__ = ["FactorizationResult", "SolverRefused", "SolverSpec", "SOLVERS", "register", "get_solver", "History"]
 
 
 class SolverRefused(ValueError):
@@ -182,11 +180,3 @@ class History:
         """
         return max_time is not None and self._elapsed >= max_time
 
-
-def check_max_time(max_time) -> float | None:
-    """``None`` (no budget) or a positive finite number of seconds."""
-    if max_time is None:
-        return None
-    if isinstance(max_time, bool) or not isinstance(max_time, numbers.Real) or not np.isfinite(max_time) or max_time <= 0:
-        raise ValueError(f"max_time must be None (no limit) or a positive number of seconds, got {max_time!r}.")
-    return float(max_time)

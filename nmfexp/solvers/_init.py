@@ -30,8 +30,16 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import MaskedData, check_init_factors, check_max_iter, check_tol, masked_data
-from ._base import FactorizationResult, History, check_max_time
+from .._validation import (
+    MaskedData,
+    check_init_factors,
+    check_max_iter,
+    check_max_time,
+    check_number,
+    check_tol,
+    masked_data,
+)
+from ._base import FactorizationResult, History
 
 __all__ = ["INITS", "MaskOps", "Problem", "initial_factors", "rng_from", "start"]
 
@@ -46,12 +54,9 @@ def rng_from(random_state) -> np.random.Generator:
     """``None``, an int seed or a Generator -> a Generator."""
     if isinstance(random_state, np.random.Generator):
         return random_state
-    if random_state is None or (isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool)):
-        try:
-            return np.random.default_rng(random_state)
-        except ValueError as exc:
-            raise ValueError(f"random_state must be None, a non-negative int or a numpy Generator: {exc}") from None
-    raise ValueError(f"random_state must be None, a non-negative int or a numpy Generator, got {random_state!r}.")
+    seed = check_number(random_state, "random_state", kind="integer", low=0, allow_none=True,
+                        hint="A numpy Generator is accepted too.")
+    return np.random.default_rng(seed)
 
 
 def initial_factors(data: MaskedData, rank: int, init, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

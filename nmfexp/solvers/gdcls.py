@@ -25,24 +25,14 @@ monotone (the least-squares step is regularised and clipped).
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from .._validation import check_number
 from ._base import FactorizationResult, History, register
 from ._init import start
 from .hals import frobenius_objective
 
 __all__ = ["gdcls"]
-
-
-def _check_positive(value, name: str, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
-        hint = " or None to disable it" if allow_none else ""
-        raise ValueError(f"{name} must be a positive finite number{hint}, got {value!r}.")
-    return float(value)
 
 
 @register(
@@ -89,9 +79,10 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
         ``history["objective"]`` is ``||W * (X - A B)||_F``; ``info`` has
         ``relative_residual`` (the package's ``diffNorm/normV``).
     """
-    lam = _check_positive(regularization, "regularization")
-    pgoal = _check_positive(precision_goal, "precision_goal", allow_none=True)
-    eps = _check_positive(epsilon, "epsilon")
+    lam = check_number(regularization, "regularization", low=0, closed="neither")
+    pgoal = check_number(precision_goal, "precision_goal", low=0, closed="neither", allow_none=True,
+                         hint="None disables the precision goal.")
+    eps = check_number(epsilon, "epsilon", low=0, closed="neither")
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
     data, W, A, B, max_iter, tol, max_time = p.data, p.W, p.A, p.B, p.max_iter, p.tol, p.max_time
     WX = data.WX

@@ -62,10 +62,9 @@ the seed notebook's method, for comparison.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from .._validation import check_number
 from ._base import FactorizationResult, History, register
 from ._init import start
 from .hals import frobenius_objective
@@ -239,14 +238,11 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
     FactorizationResult
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
-    if isinstance(kaczmarz_iter, bool) or not isinstance(kaczmarz_iter, numbers.Integral) or kaczmarz_iter < 1:
-        raise ValueError(f"kaczmarz_iter must be a positive integer (steps per row/column), got {kaczmarz_iter!r}.")
+    kaczmarz_iter = check_number(kaczmarz_iter, "kaczmarz_iter", kind="integer", low=1,
+                                 hint="It is the number of steps per row and per column.")
     if not isinstance(sampling, str) or sampling not in _SAMPLINGS:
         raise ValueError(f"sampling must be one of {_SAMPLINGS}, got {sampling!r}.")
-    if (isinstance(relaxation, bool) or not isinstance(relaxation, numbers.Real)
-            or not 0.0 < float(relaxation) < 2.0):
-        raise ValueError(f"relaxation must be a number in the open interval (0, 2), got {relaxation!r}.")
-    relaxation = float(relaxation)
+    relaxation = check_number(relaxation, "relaxation", low=0, high=2, closed="neither")
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
     data, W, A, B, rng = p.data, p.W, p.A, p.B, p.rng
     max_iter, tol, max_time = p.max_iter, p.tol, p.max_time
@@ -264,9 +260,9 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
     for it in range(1, max_iter + 1):
         hist.start()
         # Columns of B: systems A B[:, k] = X[:, k] over observed rows.
-        _rk_steps(Bt, A, WXt, col_sampler, int(kaczmarz_iter), rng, sampling, relaxation)
+        _rk_steps(Bt, A, WXt, col_sampler, kaczmarz_iter, rng, sampling, relaxation)
         # Rows of A: systems B^T A[i, :]^T = X[i, :]^T over observed columns.
-        _rk_steps(A, Bt, WX, row_sampler, int(kaczmarz_iter), rng, sampling, relaxation)
+        _rk_steps(A, Bt, WX, row_sampler, kaczmarz_iter, rng, sampling, relaxation)
         _rebalance(A, Bt)  # A @ B unchanged; keeps the factors' scales from drifting
         hist.stop()
         hist.record(frobenius_objective(WX, W, A, Bt.T, scratch))
