@@ -32,7 +32,7 @@ from scipy.optimize import nnls
 
 from ._base import FactorizationResult, History, register
 from ._init import start
-from .hals import frobenius_objective
+from ._losses import masked_frobenius
 
 __all__ = ["als"]
 
@@ -131,7 +131,7 @@ def als(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
     WX = data.WX
     scratch = np.empty_like(WX)
 
-    hist = History(frobenius_objective(WX, W, A, B, scratch))
+    hist = History(masked_frobenius(WX, W, A, B, scratch))
     converged, it = False, 0
     for it in range(1, max_iter + 1):
         hist.start()
@@ -140,7 +140,7 @@ def als(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
         # Columns of B: G_k = A^T diag(M[:, k]) A, N_k = A^T (M*X)[:, k].
         B = nnls_block(A.T @ WX, W.gram_cols(A), _fallback(A.T, data, 1))
         hist.stop()
-        hist.record(frobenius_objective(WX, W, A, B, scratch))
+        hist.record(masked_frobenius(WX, W, A, B, scratch))
         if hist.converged(tol):
             converged = True
             break

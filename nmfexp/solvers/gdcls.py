@@ -30,7 +30,7 @@ import numpy as np
 from .._validation import check_number
 from ._base import FactorizationResult, History, register
 from ._init import start
-from .hals import frobenius_objective
+from ._losses import masked_frobenius
 
 __all__ = ["gdcls"]
 
@@ -91,7 +91,7 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
     target = -np.inf if pgoal is None else norm_x * 10.0 ** (-pgoal)  # None: never met
     ridge = lam * np.eye(rank)
 
-    hist = History(frobenius_objective(WX, W, A, B, scratch))
+    hist = History(masked_frobenius(WX, W, A, B, scratch))
     converged, it = False, 0
     for it in range(1, max_iter + 1):
         hist.start()
@@ -105,7 +105,7 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
         W.apply(scratch)
         A = A * (WX @ B.T) / (scratch @ B.T + eps)
         hist.stop()
-        residual = frobenius_objective(WX, W, A, B, scratch)
+        residual = masked_frobenius(WX, W, A, B, scratch)
         hist.record(residual)
         if norm_x > 0 and residual <= target:
             converged = True

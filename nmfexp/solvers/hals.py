@@ -34,17 +34,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import FactorizationResult, History, register
-from ._init import MaskOps, start
+from ._init import start
+from ._losses import masked_frobenius
 
 __all__ = ["hals"]
-
-
-def frobenius_objective(WX: np.ndarray, W: MaskOps, A: np.ndarray, B: np.ndarray, scratch: np.ndarray) -> float:
-    """``||W * (X - A B)||_F`` using ``scratch`` (n x m) as work space."""
-    np.matmul(A, B, out=scratch)
-    W.apply(scratch)
-    np.subtract(WX, scratch, out=scratch)
-    return float(np.linalg.norm(scratch))
 
 
 def local_updates(F: np.ndarray, N: np.ndarray, G: np.ndarray) -> None:
@@ -106,7 +99,7 @@ def hals(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
     scratch = np.empty_like(WX)
     At = np.ascontiguousarray(A.T)  # components as rows: contiguous updates
 
-    hist = History(frobenius_objective(WX, W, A, B, scratch))
+    hist = History(masked_frobenius(WX, W, A, B, scratch))
     converged, it = False, 0
     for it in range(1, max_iter + 1):
         hist.start()
@@ -116,7 +109,7 @@ def hals(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
         local_updates(B, At @ WX, W.gram_cols(At.T))
         hist.stop()
         A = At.T
-        hist.record(frobenius_objective(WX, W, A, B, scratch))
+        hist.record(masked_frobenius(WX, W, A, B, scratch))
         if hist.converged(tol):
             converged = True
             break

@@ -67,7 +67,7 @@ import numpy as np
 from .._validation import check_number
 from ._base import FactorizationResult, History, register
 from ._init import start
-from .hals import frobenius_objective
+from ._losses import masked_frobenius
 
 __all__ = ["kaczmarz"]
 
@@ -255,7 +255,7 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
     Bt = np.ascontiguousarray(B.T)  # (m, r): column k of B as a row
     scratch = np.empty_like(WX)
 
-    hist = History(frobenius_objective(WX, W, A, B, scratch))
+    hist = History(masked_frobenius(WX, W, A, B, scratch))
     converged, it = False, 0
     for it in range(1, max_iter + 1):
         hist.start()
@@ -265,7 +265,7 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
         _rk_steps(A, Bt, WX, row_sampler, kaczmarz_iter, rng, sampling, relaxation)
         _rebalance(A, Bt)  # A @ B unchanged; keeps the factors' scales from drifting
         hist.stop()
-        hist.record(frobenius_objective(WX, W, A, Bt.T, scratch))
+        hist.record(masked_frobenius(WX, W, A, Bt.T, scratch))
         if hist.converged(tol, two_sided=True):
             converged = True
             break

@@ -19,10 +19,10 @@ division sees a zero; denominators are floored at the smallest normal double.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import xlogy
 
 from ._base import FactorizationResult, History, register
 from ._init import start
+from ._losses import MaskedKL, frobenius
 
 __all__ = ["wnmf_kl", "wnmf_fro"]
 
@@ -72,15 +72,12 @@ def wnmf_kl(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e
     """
     p, data, W, A, B, max_iter, tol = _setup(X, mask, rank, max_iter, tol, random_state, init, max_time)
     WX = data.WX
-    # Constant part of the KL: sum over observed of X log X - X (missing entries are 0 in WX).
-    const = float((xlogy(WX, WX) - WX).sum())
+    kl = MaskedKL(WX)
     Lam = A @ B
     Q = np.empty_like(Lam)
 
     def objective(WBt):
-        # sum_obs X log X - X - X log(AB) + AB; sum_obs AB = sum(A * (W B^T)).
-        np.log(Lam, out=Q)
-        return const - np.vdot(WX, Q) + float(np.sum(A * WBt))
+        return kl(Lam, float(np.sum(A * WBt)), out=Q)  # sum over observed of AB = sum(A * (W B^T))
 
     WBt = W.right(B)
     hist = History(objective(WBt))
@@ -124,7 +121,7 @@ def wnmf_fro(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
     WLam = W.apply(A @ B)
 
     def objective():
-        return float(np.linalg.norm(WX - WLam))
+        return frobenius(WX, WLam)
 
     hist = History(objective())
     converged, it = False, 0
