@@ -39,7 +39,8 @@ from .._validation import (
     check_tol,
     masked_data,
 )
-from ._base import FactorizationResult, History
+from ._base import FactorizationResult
+from ._driver import Run, iterate
 
 __all__ = ["INITS", "MaskOps", "Problem", "initial_factors", "rng_from", "start"]
 
@@ -261,11 +262,15 @@ class Problem:
         """The data with zeros at missing entries (a private copy)."""
         return self.data.WX
 
-    def result(self, solver: str, A: np.ndarray, B: np.ndarray, hist: History, n_iter: int, converged: bool,
-               **info) -> FactorizationResult:
+    def iterate(self, update, objective, *, two_sided: bool = False, goal: float | None = None) -> Run:
+        """The shared loop (:func:`nmfexp.solvers._driver.iterate`) with this problem's stopping parameters."""
+        return iterate(update, objective, max_iter=self.max_iter, tol=self.tol, max_time=self.max_time,
+                       two_sided=two_sided, goal=goal)
+
+    def result(self, solver: str, A: np.ndarray, B: np.ndarray, run: Run, **info) -> FactorizationResult:
         """The solver's :class:`FactorizationResult`; ``info`` always has ``n_missing``."""
-        return FactorizationResult(A=A, B=B, n_iter=n_iter, history=hist.as_dict(), solver=solver,
-                                   converged=converged, info={"n_missing": self.data.n_missing, **info})
+        return FactorizationResult(A=A, B=B, n_iter=run.n_iter, history=run.history.as_dict(), solver=solver,
+                                   converged=run.converged, info={"n_missing": self.data.n_missing, **info})
 
 
 def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init) -> Problem:

@@ -65,7 +65,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_number
-from ._base import FactorizationResult, History, register
+from ._base import FactorizationResult, register
 from ._init import start
 from ._losses import masked_frobenius
 
@@ -244,31 +244,21 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
         raise ValueError(f"sampling must be one of {_SAMPLINGS}, got {sampling!r}.")
     relaxation = check_number(relaxation, "relaxation", low=0, high=2, closed="neither")
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
-    data, W, A, B, rng = p.data, p.W, p.A, p.B, p.rng
-    max_iter, tol, max_time = p.max_iter, p.tol, p.max_time
-    WX = data.WX
+    WX, W, A, rng, obs = p.WX, p.W, p.A, p.rng, p.data.observed  # A is updated in place
     WXt = np.ascontiguousarray(WX.T)
+    Bt = np.ascontiguousarray(p.B.T)  # (m, r): column k of B as a row, updated in place
     n, m = WX.shape
-    obs = data.observed
     col_sampler = _ObservedSampler(None if obs is None else obs.T, m, n)  # observed rows of each column
     row_sampler = _ObservedSampler(obs, n, m)  # observed columns of each row
-    Bt = np.ascontiguousarray(B.T)  # (m, r): column k of B as a row
     scratch = np.empty_like(WX)
 
-    hist = History(masked_frobenius(WX, W, A, B, scratch))
-    converged, it = False, 0
-    for it in range(1, max_iter + 1):
-        hist.start()
+    def update():
+        # Strohmer & Vershynin 2009, projected RK steps (formulas in the module docstring).
         # Columns of B: systems A B[:, k] = X[:, k] over observed rows.
         _rk_steps(Bt, A, WXt, col_sampler, kaczmarz_iter, rng, sampling, relaxation)
         # Rows of A: systems B^T A[i, :]^T = X[i, :]^T over observed columns.
         _rk_steps(A, Bt, WX, row_sampler, kaczmarz_iter, rng, sampling, relaxation)
         _rebalance(A, Bt)  # A @ B unchanged; keeps the factors' scales from drifting
-        hist.stop()
-        hist.record(masked_frobenius(WX, W, A, Bt.T, scratch))
-        if hist.converged(tol, two_sided=True):
-            converged = True
-            break
-        if hist.out_of_time(max_time):
-            break
-    return p.result("kaczmarz", A, np.ascontiguousarray(Bt.T), hist, it, converged)
+
+    run = p.iterate(update, lambda: masked_frobenius(WX, W, A, Bt.T, scratch), two_sided=True)
+    return p.result("kaczmarz", A, np.ascontiguousarray(Bt.T), run)
