@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "SolverRefused",
     "MaskedData",
     "check_number",
     "as_matrix",
@@ -30,6 +31,21 @@ __all__ = [
     "masked_data",
     "raise_bad_observed",
 ]
+
+
+class SolverRefused(ValueError):
+    """A solver declines this input: a legitimate, deterministic "cannot run here".
+
+    Raised for a property of the data or the requested rank, never for a
+    programming error or a bad parameter: A1GM when no row or no column is
+    complete, a rank-1-only solver asked for a higher rank, a rank larger
+    than the matrix allows. Experiments record such a job as ``skipped``
+    with this message; every other exception makes it ``failed``. It is a
+    ``ValueError``, so callers of :func:`nmfexp.factorize` that catch
+    ``ValueError`` keep working. Defined here, beside the checks that raise
+    it, and exported as ``nmfexp.SolverRefused`` and
+    ``nmfexp.solvers.SolverRefused``.
+    """
 
 
 def as_matrix(X, name: str = "X") -> np.ndarray:
@@ -236,11 +252,12 @@ def _describe(kind: str, low, high, closed: str, allow_none: bool) -> str:
 
 
 def check_rank(rank, shape: tuple[int, int]) -> int:
-    """A positive integer no larger than ``min(shape)``."""
+    """A positive integer (else ``ValueError``) no larger than ``min(shape)`` (else :class:`SolverRefused`)."""
     rank = check_number(rank, "rank", kind="integer", low=1)
     if rank > min(shape):
-        raise ValueError(
-            f"rank must be between 1 and min(n, m) = {min(shape)} for X of shape {shape}, got {rank}."
+        raise SolverRefused(
+            f"rank {rank} is larger than min(n, m) = {min(shape)} for X of shape {shape}; "
+            f"choose a rank between 1 and {min(shape)}."
         )
     return rank
 

@@ -20,20 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._validation import SolverRefused
+
 __all__ = ["FactorizationResult", "SolverRefused", "SolverSpec", "SOLVERS", "register", "get_solver"]
-
-
-class SolverRefused(ValueError):
-    """A solver declines this input: a legitimate, deterministic "cannot run here".
-
-    Raised for a property of the data or the requested rank, never for a
-    programming error or a bad parameter: A1GM when no row or no column is
-    complete, a rank-1-only solver asked for a higher rank, a rank larger
-    than the matrix allows. Experiments record such a job as ``skipped``
-    with this message; every other exception makes it ``failed``. It is a
-    ``ValueError``, so callers of :func:`nmfexp.factorize` that catch
-    ``ValueError`` keep working.
-    """
 
 
 @dataclass

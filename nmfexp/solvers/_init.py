@@ -32,10 +32,12 @@ import scipy.sparse as sp
 
 from .._validation import (
     MaskedData,
+    SolverRefused,
     check_init_factors,
     check_max_iter,
     check_max_time,
     check_number,
+    check_rank,
     check_tol,
     masked_data,
 )
@@ -155,7 +157,7 @@ def _a1gm_start(data: MaskedData, rank: int, rng: np.random.Generator) -> tuple[
     try:
         res = a1gm(data.WX, data.observed)
         u, v = res.A[:, 0], res.B[0]
-    except ValueError:  # no complete row/column, or their observed sum is zero
+    except SolverRefused:  # no complete row/column, or their observed sum is zero
         means = _observed_means(data)
         rows, cols, mean = means
         u, v = rows, cols / mean if mean > 0 else cols
@@ -277,6 +279,7 @@ def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init) ->
     """Validate the common arguments of an iterative solver and build its :class:`Problem`."""
     max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
     data = masked_data(X, mask)
+    rank = check_rank(rank, data.shape)
     rng = rng_from(random_state)
     A, B = initial_factors(data, rank, init, rng)
     return Problem(data, MaskOps(data.observed, data.n_missing), A, B, rng, max_iter, tol, max_time)
