@@ -93,7 +93,7 @@ def test_a1gm_without_complete_row_is_skipped_not_failed(tmp_path):
     out = run(conf(mask="random", rate=0.5, n=10), tmp_path)
     assert out["status"] == "skipped" and "complete row" in out["message"]
     rec = read_record(out["path"])
-    assert rec.attrs["status"] == "skipped" and rec.attrs["error_type"] == "ValueError"
+    assert rec.attrs["status"] == "skipped" and rec.attrs["error_type"] == "SolverRefused"
     assert "metrics" not in rec.groups
 
 
