@@ -97,13 +97,18 @@ def hals(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
     WX, W, B = p.WX, p.W, p.B  # B is updated in place
     At = np.ascontiguousarray(p.A.T)  # A's components as rows (contiguous updates), in place
     scratch = np.empty_like(WX)
+    # A for the objective: p.A at the start, then a view of At. Its memory order is that of the losses
+    # recorded so far; BLAS may round A @ B differently for another order.
+    A = p.A
 
     def update():
+        nonlocal A
         # Cichocki & Phan 2009, fast HALS with the mask M (formulas in the module docstring).
         # Columns of A: N = (M*X) B^T (transposed), G_i = B diag(M[i, :]) B^T.
         local_updates(At, B @ WX.T, W.gram_rows(B))
         # Rows of B: N = A^T (M*X), G_k = A^T diag(M[:, k]) A.
         local_updates(B, At @ WX, W.gram_cols(At.T))
+        A = At.T
 
-    run = p.iterate(update, lambda: masked_frobenius(WX, W, At.T, B, scratch))
+    run = p.iterate(update, lambda: masked_frobenius(WX, W, A, B, scratch))
     return p.result("hals", np.ascontiguousarray(At.T), B, run)

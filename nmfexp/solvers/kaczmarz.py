@@ -251,14 +251,19 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
     col_sampler = _ObservedSampler(None if obs is None else obs.T, m, n)  # observed rows of each column
     row_sampler = _ObservedSampler(obs, n, m)  # observed columns of each row
     scratch = np.empty_like(WX)
+    # B for the objective: p.B at the start, then a view of Bt. Its memory order is that of the losses
+    # recorded so far; BLAS may round A @ B differently for another order.
+    B = p.B
 
     def update():
+        nonlocal B
         # Strohmer & Vershynin 2009, projected RK steps (formulas in the module docstring).
         # Columns of B: systems A B[:, k] = X[:, k] over observed rows.
         _rk_steps(Bt, A, WXt, col_sampler, kaczmarz_iter, rng, sampling, relaxation)
         # Rows of A: systems B^T A[i, :]^T = X[i, :]^T over observed columns.
         _rk_steps(A, Bt, WX, row_sampler, kaczmarz_iter, rng, sampling, relaxation)
         _rebalance(A, Bt)  # A @ B unchanged; keeps the factors' scales from drifting
+        B = Bt.T
 
-    run = p.iterate(update, lambda: masked_frobenius(WX, W, A, Bt.T, scratch), two_sided=True)
+    run = p.iterate(update, lambda: masked_frobenius(WX, W, A, B, scratch), two_sided=True)
     return p.result("kaczmarz", A, np.ascontiguousarray(Bt.T), run)
