@@ -456,3 +456,14 @@ def test_rank1_only_solvers_refuse_higher_ranks():
 def test_factorize_refuses_a_too_large_rank_too():
     with pytest.raises(nmfexp.SolverRefused, match="larger than min"):
         nmfexp.factorize(np.ones((4, 3)), solver="hals", rank=4)
+
+
+@pytest.mark.parametrize("name", [n for n in ITERATIVE if SOLVERS[n].loss == "frobenius"])
+def test_exact_start_has_zero_loss_and_stops_at_once(name):
+    # X is built as A0 @ B0, so the loss at (A0, B0) is exactly 0 when A0 @ B0 is computed the same way;
+    # large enough for blocked BLAS kernels, whose rounding can depend on the factors' memory order.
+    rng = np.random.default_rng(0)
+    A0, B0 = rng.random((400, 8)), rng.random((8, 300))
+    res = run(name, A0 @ B0, None, rank=8, init=(A0, B0), max_iter=5, tol=1e-4)
+    assert res.history["objective"][0] == 0.0
+    assert res.converged and res.n_iter == 1
