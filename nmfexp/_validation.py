@@ -17,17 +17,35 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "SolverRefused",
     "MaskedData",
+    "check_number",
     "as_matrix",
     "as_mask",
     "mask_and_missing",
     "check_rank",
     "check_max_iter",
     "check_tol",
+    "check_max_time",
     "check_init_factors",
     "masked_data",
     "raise_bad_observed",
 ]
+
+
+class SolverRefused(ValueError):
+    """A solver declines this input: a legitimate, deterministic "cannot run here".
+
+    Raised for a property of the data or the requested rank, never for a
+    programming error or a bad parameter: A1GM when no row or no column is
+    complete, a rank-1-only solver asked for a higher rank, a rank larger
+    than the matrix allows. Experiments record such a job as ``skipped``
+    with this message; every other exception makes it ``failed``. It is a
+    ``ValueError``, so callers of :func:`nmfexp.factorize` that catch
+    ``ValueError`` keep working. Defined here, beside the checks that raise
+    it, and exported as ``nmfexp.SolverRefused`` and
+    ``nmfexp.solvers.SolverRefused``.
+    """
 
 
 def as_matrix(X, name: str = "X") -> np.ndarray:
@@ -163,27 +181,99 @@ def masked_data(X, mask=None) -> MaskedData:
     return MaskedData(WX=WX, observed=observed, n_missing=n_missing)
 
 
+def check_number(value, name: str, *, kind: str = "real", low=None, high=None, closed: str = "both",
+                 allow_none: bool = False, hint: str = ""):
+    """Check that ``value`` is a number in an interval; return it as ``int`` or ``float``.
+
+    A declarative check in the spirit of scikit-learn's parameter constraints
+    (``Interval(Real, low, high, closed=...)``): the caller states what the
+    number must be and the error message is written from that statement.
+
+    Parameters
+    ----------
+    value : object
+        What the user passed.
+    name : str
+        The parameter's name, used in the message.
+    kind : {"real", "integer"}
+        ``"integer"`` accepts Python and NumPy integers; ``"real"`` any real
+        number (integers included). Booleans are never numbers, NaN never
+        passes.
+    low, high : number, optional
+        Interval bounds; ``None`` means unbounded on that side. Infinity is
+        accepted only when it is a given, closed bound (``high=math.inf``), so
+        an unbounded side means "finite".
+    closed : {"both", "left", "right", "neither"}
+        Which of the given bounds belong to the interval.
+    allow_none : bool
+        Accept ``None`` (returned unchanged).
+    hint : str
+        A sentence appended to the message, e.g. what the number means.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter and saying what it must be, e.g.
+        ``max_iter must be an integer >= 1, got 0.``
+    """
+    if value is None and allow_none:
+        return None
+    if kind not in ("integer", "real"):
+        raise ValueError(f"kind must be 'integer' or 'real', got {kind!r}.")
+    if closed not in ("both", "left", "right", "neither"):
+        raise ValueError(f"closed must be 'both', 'left', 'right' or 'neither', got {closed!r}.")
+    number_type = numbers.Integral if kind == "integer" else numbers.Real
+    ok = isinstance(value, number_type) and not isinstance(value, (bool, np.bool_)) and value == value  # NaN != NaN
+    if ok:
+        left_closed = low is not None and closed in ("both", "left")
+        right_closed = high is not None and closed in ("both", "right")
+        lo = -np.inf if low is None else low
+        hi = np.inf if high is None else high
+        ok = (lo <= value if left_closed else lo < value) and (value <= hi if right_closed else value < hi)
+    if not ok:
+        raise ValueError(f"{name} must be {_describe(kind, low, high, closed, allow_none)}, got {value!r}."
+                         + (f" {hint}" if hint else ""))
+    return int(value) if kind == "integer" else float(value)
+
+
+def _describe(kind: str, low, high, closed: str, allow_none: bool) -> str:
+    """``"an integer >= 1"``, ``"None or a finite number > 0"``, ``"a number in [0, 1)"``, ..."""
+    left = closed in ("both", "left")
+    right = closed in ("both", "right")
+    if low is not None and high is not None:
+        what = f"{'an integer' if kind == 'integer' else 'a number'} in {'[' if left else '('}{low}, {high}{']' if right else ')'}"
+    else:
+        what = "an integer" if kind == "integer" else "a finite number"
+        if low is not None:
+            what += f" {'>=' if left else '>'} {low}"
+        if high is not None:
+            what += f" {'<=' if right else '<'} {high}"
+    return f"None or {what}" if allow_none else what
+
+
 def check_rank(rank, shape: tuple[int, int]) -> int:
-    if isinstance(rank, bool) or not isinstance(rank, numbers.Integral):
-        raise ValueError(f"rank must be a positive integer, got {rank!r}.")
-    rank = int(rank)
-    if rank < 1 or rank > min(shape):
-        raise ValueError(
-            f"rank must be between 1 and min(n, m) = {min(shape)} for X of shape {shape}, got {rank}."
+    """A positive integer (else ``ValueError``) no larger than ``min(shape)`` (else :class:`SolverRefused`)."""
+    rank = check_number(rank, "rank", kind="integer", low=1)
+    if rank > min(shape):
+        raise SolverRefused(
+            f"rank {rank} is larger than min(n, m) = {min(shape)} for X of shape {shape}; "
+            f"choose a rank between 1 and {min(shape)}."
         )
     return rank
 
 
 def check_max_iter(max_iter) -> int:
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
-    return int(max_iter)
+    return check_number(max_iter, "max_iter", kind="integer", low=1)
 
 
 def check_tol(tol) -> float:
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol < 0:
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}.")
-    return float(tol)
+    return check_number(tol, "tol", low=0)
+
+
+def check_max_time(max_time) -> float | None:
+    """``None`` (no budget) or a positive finite number of seconds."""
+    return check_number(max_time, "max_time", low=0, closed="neither", allow_none=True,
+                        hint="It is a budget in seconds of update time; None means no limit.")
 
 
 def check_init_factors(init, shape: tuple[int, int], rank: int) -> tuple[np.ndarray, np.ndarray]:

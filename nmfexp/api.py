@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import numbers
 from collections.abc import Callable
 from importlib import metadata
 
 import numpy as np
 
-from ._validation import as_mask, as_matrix, check_rank
+from ._validation import as_mask, as_matrix, check_number, check_rank
 from .solvers import SOLVERS, FactorizationResult, SolverRefused, SolverSpec
 from .solvers._init import rng_from
 
@@ -198,8 +197,7 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
 
 
 def _check_restarts(n_restarts, spec) -> int:
-    if isinstance(n_restarts, bool) or not isinstance(n_restarts, numbers.Integral) or n_restarts < 1:
-        raise ValueError(f"n_restarts must be a positive integer, got {n_restarts!r}.")
+    n_restarts = check_number(n_restarts, "n_restarts", kind="integer", low=1)
     if n_restarts > 1 and not spec.iterative:
         raise ValueError(
             f"{spec.name} is a deterministic closed form; restarts would repeat the same answer. "

@@ -2,15 +2,17 @@
 
 All metrics take the data ``X``, a reconstruction ``R`` and a mask (True =
 observed; ``None`` = missing where X is NaN). Missing entries never
-contribute, whatever ``X`` holds there.
+contribute, whatever ``X`` holds there. This module validates and gathers the
+observed entries; the formulas are those of :mod:`nmfexp.solvers._losses`,
+which the solvers' objectives use too.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import kl_div
 
 from ._validation import as_mask, as_matrix, raise_bad_observed
+from .solvers import _losses
 
 __all__ = ["weighted_kl", "weighted_frobenius", "relative_error", "observed_values"]
 
@@ -49,13 +51,12 @@ def weighted_kl(X, R, mask=None) -> float:
     x, r = observed_values(X, R, mask)
     if r.size and r.min() < 0:
         raise ValueError("R has negative values at observed entries; the KL divergence needs R >= 0.")
-    return float(kl_div(x, r).sum())  # kl_div(x, y) = x log(x/y) - x + y elementwise
+    return _losses.kl_divergence(x, r)
 
 
 def weighted_frobenius(X, R, mask=None) -> float:
     """``||mask * (X - R)||_F``: the Frobenius norm of the error on observed entries."""
-    x, r = observed_values(X, R, mask)
-    return float(np.linalg.norm(x - r))
+    return _losses.frobenius(*observed_values(X, R, mask))
 
 
 def relative_error(X, R, mask=None) -> float:
@@ -63,8 +64,4 @@ def relative_error(X, R, mask=None) -> float:
 
     Returns 0.0 when both norms are zero and ``inf`` when only the data norm is.
     """
-    x, r = observed_values(X, R, mask)
-    num, den = np.linalg.norm(x - r), np.linalg.norm(x)
-    if den == 0:
-        return 0.0 if num == 0 else float("inf")
-    return float(num / den)
+    return _losses.relative_error(*observed_values(X, R, mask))

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from ._validation import check_number
 
 __all__ = ["Timing", "measure", "blas_threads"]
 
@@ -49,18 +52,6 @@ class Timing:
         }
 
 
-def _check_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"timing.{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _check_seconds(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"timing.{name} must be a number of seconds >= 0, got {value!r}.")
-    return float(value)
-
-
 def measure(func: Callable[[], Any], *, warmup: int = 1, repeats: int = 5, min_time: float = 0.02,
             max_repeats: int = 1000, max_time: float = 60.0) -> tuple[Any, Timing]:
     """Call ``func()`` repeatedly and time each call.
@@ -87,11 +78,12 @@ def measure(func: Callable[[], Any], *, warmup: int = 1, repeats: int = 5, min_t
     Timing
         The samples in seconds.
     """
-    warmup = _check_count(warmup, "warmup", 0)
-    repeats = _check_count(repeats, "repeats", 1)
-    max_repeats = max(_check_count(max_repeats, "max_repeats", 1), 1)
-    min_time = _check_seconds(min_time, "min_time")
-    max_time = _check_seconds(max_time, "max_time")
+    warmup = check_number(warmup, "timing.warmup", kind="integer", low=0)
+    repeats = check_number(repeats, "timing.repeats", kind="integer", low=1)
+    max_repeats = check_number(max_repeats, "timing.max_repeats", kind="integer", low=1)
+    # Seconds; inf is allowed (no minimum total / no budget).
+    min_time = check_number(min_time, "timing.min_time", low=0, high=math.inf)
+    max_time = check_number(max_time, "timing.max_time", low=0, high=math.inf)
 
     result, have_result = None, False
     for _ in range(warmup):
@@ -130,7 +122,7 @@ def blas_threads(n: int | None) -> Iterator[None]:
     if n is None:
         yield
         return
-    n = _check_count(n, "blas_threads", 1)
+    n = check_number(n, "timing.blas_threads", kind="integer", low=1)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=n):

@@ -10,6 +10,7 @@ from conftest import make_observed
 
 import nmfexp
 from nmfexp.metrics import weighted_kl
+from nmfexp.solvers.a1gm import a1gm
 
 
 def dense_a1gm_oracle(X: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -184,3 +185,25 @@ def test_a1gm_reference_failure_case_uniform_random_missing_is_explained():
     X[rng.random((200, 200)) < 0.05] = np.nan
     with pytest.raises(ValueError, match="complete"):
         nmfexp.factorize(X, solver="a1gm")
+
+
+def test_a1gm_refusals_are_solver_refused():
+    """Inputs on which the closed form does not apply are refusals (recorded as skipped), not failures."""
+    X = np.random.default_rng(0).random((6, 6))
+    every_row_has_a_gap = np.ones((6, 6), dtype=bool)
+    every_row_has_a_gap[np.arange(6), np.arange(6) % 3] = False
+    with pytest.raises(nmfexp.SolverRefused, match="at least one complete row"):
+        a1gm(X, every_row_has_a_gap)
+    with pytest.raises(nmfexp.SolverRefused, match="at least one complete column"):
+        a1gm(X.T, every_row_has_a_gap.T)
+    zero_core = np.zeros((4, 4))
+    observed = np.ones((4, 4), dtype=bool)
+    observed[0, 0] = False
+    zero_core[0, 1] = 1.0
+    with pytest.raises(nmfexp.SolverRefused, match="sum to zero"):
+        a1gm(zero_core, observed)
+    with pytest.raises(nmfexp.SolverRefused, match="rank-1"):
+        a1gm(X, rank=2)
+    with pytest.raises(ValueError, match="negative") as err:  # bad data is not a refusal
+        a1gm(-X)
+    assert not isinstance(err.value, nmfexp.SolverRefused)

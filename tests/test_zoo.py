@@ -424,3 +424,46 @@ def test_kaczmarz_rebalances_factor_scales():
     na, nb = np.linalg.norm(res.A, axis=0), np.linalg.norm(res.B, axis=1)
     live = (na > 0) & (nb > 0)
     np.testing.assert_allclose(na[live], nb[live], rtol=1e-10)
+
+
+# ---- every entry point validates rank: refusals vs malformed parameters ------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_every_solver_refuses_a_rank_larger_than_the_matrix(name):
+    X = np.random.default_rng(0).random((20, 15))
+    for rank in (16, 40):
+        with pytest.raises(nmfexp.SolverRefused, match=r"rank \d+ is larger than min\(n, m\) = 15"):
+            SOLVERS[name].func(X, rank=rank)
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+@pytest.mark.parametrize("rank", [0, -2, 2.5, 1.0, True, "3", None])
+def test_every_solver_rejects_a_malformed_rank_as_a_plain_value_error(name, rank):
+    X = np.random.default_rng(0).random((20, 15))
+    with pytest.raises(ValueError, match="rank must be an integer >= 1") as err:
+        SOLVERS[name].func(X, rank=rank)
+    assert not isinstance(err.value, nmfexp.SolverRefused)
+
+
+def test_rank1_only_solvers_refuse_higher_ranks():
+    X = np.random.default_rng(0).random((20, 15))
+    for name in (n for n, spec in SOLVERS.items() if spec.rank1_only):
+        with pytest.raises(nmfexp.SolverRefused, match="rank-1"):
+            SOLVERS[name].func(X, rank=2)
+
+
+def test_factorize_refuses_a_too_large_rank_too():
+    with pytest.raises(nmfexp.SolverRefused, match="larger than min"):
+        nmfexp.factorize(np.ones((4, 3)), solver="hals", rank=4)
+
+
+@pytest.mark.parametrize("name", [n for n in ITERATIVE if SOLVERS[n].loss == "frobenius"])
+def test_exact_start_has_zero_loss_and_stops_at_once(name):
+    # X is built as A0 @ B0, so the loss at (A0, B0) is exactly 0 when A0 @ B0 is computed the same way;
+    # large enough for blocked BLAS kernels, whose rounding can depend on the factors' memory order.
+    rng = np.random.default_rng(0)
+    A0, B0 = rng.random((400, 8)), rng.random((8, 300))
+    res = run(name, A0 @ B0, None, rank=8, init=(A0, B0), max_iter=5, tol=1e-4)
+    assert res.history["objective"][0] == 0.0
+    assert res.converged and res.n_iter == 1

@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 
+from .._validation import check_number
+
 __all__ = ["MASK_KINDS", "make_mask", "grid_counts", "experiment_mask", "holdout_split"]
 
 MASK_KINDS = ("grid", "random", "corner", "none", "given")
@@ -70,8 +72,7 @@ def make_mask(kind: str, shape, rate: float, rng: np.random.Generator, own_mask=
         if own.shape != (n, m):
             raise ValueError(f"own_mask has shape {own.shape}, expected {(n, m)}.")
         return own.copy()
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating, np.integer)) or not 0 <= rate < 1:
-        raise ValueError(f"mask rate must be a fraction of entries in [0, 1), got {rate!r}.")
+    check_number(rate, "mask rate", low=0, high=1, closed="left", hint="It is the fraction of entries to hide.")
 
     observed = np.ones((n, m), dtype=bool)
     if kind == "random":
@@ -106,8 +107,8 @@ def holdout_split(observed: np.ndarray, fraction: float, rng: np.random.Generato
     ones (a new boolean array) and the sorted flat indices of the held-out
     entries.
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
-        raise ValueError(f"holdout must be a fraction of the observed entries in [0, 1), got {fraction!r}.")
+    fraction = check_number(fraction, "holdout", kind="real", low=0, high=1, closed="left",
+                            hint="It is the fraction of the observed entries hidden from the solver.")
     candidates = np.flatnonzero(observed)
     k = round(fraction * candidates.size)
     heldout = np.sort(rng.choice(candidates, size=k, replace=False))

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_number
 from . import Dataset
 
 __all__ = ["uniform", "lowrank"]
 
 
 def _check_size(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
+    return check_number(value, name, kind="integer", low=1)
 
 
 def uniform(n_rows: int, n_cols: int | None = None, *, rng: np.random.Generator) -> Dataset:
@@ -68,8 +67,7 @@ def lowrank(n_rows: int, n_cols: int | None = None, *, true_rank: int, noise: fl
     r = _check_size(true_rank, "true_rank")
     if r > min(n, m):
         raise ValueError(f"true_rank must be at most min(n_rows, n_cols) = {min(n, m)}, got {r}.")
-    if not (isinstance(noise, (int, float, np.floating)) and np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}.")
+    noise = check_number(noise, "noise", low=0)
     W = rng.random((n, r))
     H = rng.random((r, m))
     truth = W @ H

@@ -26,7 +26,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from .._validation import check_number
 from ..api import accepted_parameters, factorize, resolve_solver, solver_spec
 from ..data import Dataset
 from ..data.masks import MASK_KINDS, experiment_mask, holdout_split
@@ -156,37 +156,33 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def _number(value, name: str, **constraint) -> None:
+    try:
+        check_number(value, name, **constraint)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _validate(conf: dict) -> None:
     """Value checks a type cannot express; raise :class:`ConfigError` naming the key."""
-    _check(_is_int(conf["seed"]) and conf["seed"] >= 0, f"seed must be an integer >= 0, got {conf['seed']!r}.")
-    _check(_is_int(conf["rank"]) and conf["rank"] >= 1, f"rank must be an integer >= 1, got {conf['rank']!r}.")
-    h = conf["holdout"]
-    _check(_is_number(h) and 0 <= h < 1, f"holdout must be a fraction of the observed entries in [0, 1), got {h!r}.")
+    _number(conf["seed"], "seed", kind="integer", low=0)
+    _number(conf["rank"], "rank", kind="integer", low=1)
+    _number(conf["holdout"], "holdout", low=0, high=1, closed="left",
+            hint="It is the fraction of the observed entries hidden from the solver.")
     mask = conf["mask"]
     _check(mask["kind"] in MASK_KINDS, f"mask.kind must be one of {', '.join(MASK_KINDS)}, got {mask['kind']!r}.")
     if mask["kind"] in ("grid", "random", "corner"):
-        r = mask["rate"]
-        _check(_is_number(r) and 0 <= r < 1, f"mask.rate must be a fraction of all entries in [0, 1), got {r!r}.")
+        _number(mask["rate"], "mask.rate", low=0, high=1, closed="left", hint="It is the fraction of entries to hide.")
     t = conf["timing"]
     for key, low in (("warmup", 0), ("repeats", 1), ("max_repeats", 1)):
-        _check(_is_int(t[key]) and t[key] >= low, f"timing.{key} must be an integer >= {low}, got {t[key]!r}.")
+        _number(t[key], f"timing.{key}", kind="integer", low=low)
     for key in ("min_time", "max_time"):
-        _check(_is_number(t[key]) and t[key] >= 0, f"timing.{key} must be a number of seconds >= 0, got {t[key]!r}.")
-    b = t["blas_threads"]
-    _check(b is None or (_is_int(b) and b >= 1), f"timing.blas_threads must be null or an integer >= 1, got {b!r}.")
+        _number(t[key], f"timing.{key}", low=0, hint="It is a number of seconds.")
+    _number(t["blas_threads"], "timing.blas_threads", kind="integer", low=1, allow_none=True)
     d = conf["dataset"]
     if "_target_" not in d:
         _check(d.get("kind") is not None, "dataset needs a kind (uniform, lowrank, real, file) or a _target_.")
-    n = conf["solver"].get("n_restarts")
-    _check(_is_int(n) and n >= 1, f"solver.n_restarts must be an integer >= 1, got {n!r}.")
+    _number(conf["solver"].get("n_restarts"), "solver.n_restarts", kind="integer", low=1)
 
 
 def _solver_spec(scfg: dict) -> SolverSpec:

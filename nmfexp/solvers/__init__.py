@@ -3,7 +3,10 @@
 To add a solver: write a module here whose function follows the calling
 convention of :mod:`nmfexp.solvers._base`, decorate it with
 ``@register("name", loss=...)``, import the module below, and add
-``conf/solver/<name>.yaml``.
+``conf/solver/<name>.yaml``. An iterative solver calls ``start`` (from
+``_init``), writes one iteration as ``update()`` and its loss (from
+``_losses``) as ``objective()``, and hands both to ``Problem.iterate``
+(``_driver``), which records the history and applies the stopping rules.
 """
 
 from . import a1gm as _a1gm  # noqa: F401  (registers "a1gm")

@@ -1,39 +1,28 @@
-"""The result type, the solver registry and the history recorder.
+"""The result type, the refusal exception and the solver registry.
 
 Every solver has the same calling convention::
 
-    solver(data: MaskedData | raw, *, rank, max_iter, tol, random_state, init, **params)
-        -> FactorizationResult
+    solver(X, mask=None, *, rank, random_state, **params) -> FactorizationResult
 
-and is registered under the name used in configs and in
-``nmfexp.factorize(solver=...)``.
+(iterative solvers also take ``max_iter``, ``tol``, ``max_time`` and
+``init``) and is registered under the name used in configs and in
+``nmfexp.factorize(solver=...)``. The rest of the package's solver machinery:
+:mod:`._init` (validation, initial factors, mask products: ``start``),
+:mod:`._driver` (the iteration loop, history and stopping rules) and
+:mod:`._losses` (the masked losses).
 """
 
 from __future__ import annotations
 
 import inspect
-import numbers
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FactorizationResult", "SolverRefused", "SolverSpec", "SOLVERS", "register", "get_solver", "History",
-           "check_max_time"]
+from .._validation import SolverRefused
 
-
-class SolverRefused(ValueError):
-    """A solver declines this input: a legitimate, deterministic "cannot run here".
-
-    Raised for a property of the data or the requested rank, never for a
-    programming error or a bad parameter: A1GM when no row or no column is
-    complete, a rank-1-only solver asked for a higher rank, a rank larger
-    than the matrix allows. Experiments record such a job as ``skipped``
-    with this message; every other exception makes it ``failed``. It is a
-    ``ValueError``, so callers of :func:`nmfexp.factorize` that catch
-    ``ValueError`` keep working.
-    """
+__all__ = ["FactorizationResult", "SolverRefused", "SolverSpec", "SOLVERS", "register", "get_solver"]
 
 
 @dataclass
@@ -125,68 +114,3 @@ def get_solver(name) -> SolverSpec:
         known = ", ".join(sorted(SOLVERS))
         raise ValueError(f"unknown solver {name!r}; known solvers: {known}.") from None
 
-
-class History:
-    """Collects (objective, update time) pairs with evaluation off the clock.
-
-    Usage::
-
-        h = History(objective(A, B))           # initial value, time 0
-        for it in ...:
-            with h.timed():                    # only the update is timed
-                ...update...
-            h.record(objective(A, B))
-    """
-
-    def __init__(self, initial_objective: float):
-        self.objective = [float(initial_objective)]
-        self.time = [0.0]
-        self._elapsed = 0.0
-        self._t0 = 0.0
-
-    def start(self) -> None:
-        self._t0 = time.perf_counter()
-
-    def stop(self) -> None:
-        self._elapsed += time.perf_counter() - self._t0
-
-    def record(self, objective: float) -> None:
-        self.objective.append(float(objective))
-        self.time.append(self._elapsed)
-
-    def as_dict(self) -> dict:
-        return {"objective": np.asarray(self.objective), "time": np.asarray(self.time)}
-
-    def converged(self, tol: float, two_sided: bool = False) -> bool:
-        """The paper's rule: (previous - current) / initial < tol.
-
-        Solvers whose objective may rise between iterations (GDCLS, Kaczmarz)
-        pass ``two_sided=True``: ``|previous - current| / initial < tol``, so
-        that an increase does not count as convergence.
-        """
-        obj = self.objective
-        if len(obj) < 2:
-            return False
-        if obj[0] == 0:
-            return True  # already exact
-        change = obj[-2] - obj[-1]
-        if two_sided:
-            change = abs(change)
-        return change / obj[0] < tol
-
-    def out_of_time(self, max_time: float | None) -> bool:
-        """True once the timed updates have used ``max_time`` seconds or more.
-
-        The budget counts update time only (the ``"time"`` column), not the
-        objective evaluations kept off the clock; ``None`` means no budget.
-        """
-        return max_time is not None and self._elapsed >= max_time
-
-
-def check_max_time(max_time) -> float | None:
-    """``None`` (no budget) or a positive finite number of seconds."""
-    if max_time is None:
-        return None
-    if isinstance(max_time, bool) or not isinstance(max_time, numbers.Real) or not np.isfinite(max_time) or max_time <= 0:
-        raise ValueError(f"max_time must be None (no limit) or a positive number of seconds, got {max_time!r}.")
-    return float(max_time)

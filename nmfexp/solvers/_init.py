@@ -30,8 +30,19 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import MaskedData, check_init_factors, check_max_iter, check_tol, masked_data
-from ._base import FactorizationResult, History, check_max_time
+from .._validation import (
+    MaskedData,
+    SolverRefused,
+    check_init_factors,
+    check_max_iter,
+    check_max_time,
+    check_number,
+    check_rank,
+    check_tol,
+    masked_data,
+)
+from ._base import FactorizationResult
+from ._driver import Run, iterate
 
 __all__ = ["INITS", "MaskOps", "Problem", "initial_factors", "rng_from", "start"]
 
@@ -46,12 +57,9 @@ def rng_from(random_state) -> np.random.Generator:
     """``None``, an int seed or a Generator -> a Generator."""
     if isinstance(random_state, np.random.Generator):
         return random_state
-    if random_state is None or (isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool)):
-        try:
-            return np.random.default_rng(random_state)
-        except ValueError as exc:
-            raise ValueError(f"random_state must be None, a non-negative int or a numpy Generator: {exc}") from None
-    raise ValueError(f"random_state must be None, a non-negative int or a numpy Generator, got {random_state!r}.")
+    seed = check_number(random_state, "random_state", kind="integer", low=0, allow_none=True,
+                        hint="A numpy Generator is accepted too.")
+    return np.random.default_rng(seed)
 
 
 def initial_factors(data: MaskedData, rank: int, init, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +157,7 @@ def _a1gm_start(data: MaskedData, rank: int, rng: np.random.Generator) -> tuple[
     try:
         res = a1gm(data.WX, data.observed)
         u, v = res.A[:, 0], res.B[0]
-    except ValueError:  # no complete row/column, or their observed sum is zero
+    except SolverRefused:  # no complete row/column, or their observed sum is zero
         means = _observed_means(data)
         rows, cols, mean = means
         u, v = rows, cols / mean if mean > 0 else cols
@@ -256,17 +264,22 @@ class Problem:
         """The data with zeros at missing entries (a private copy)."""
         return self.data.WX
 
-    def result(self, solver: str, A: np.ndarray, B: np.ndarray, hist: History, n_iter: int, converged: bool,
-               **info) -> FactorizationResult:
+    def iterate(self, update, objective, *, two_sided: bool = False, goal: float | None = None) -> Run:
+        """The shared loop (:func:`nmfexp.solvers._driver.iterate`) with this problem's stopping parameters."""
+        return iterate(update, objective, max_iter=self.max_iter, tol=self.tol, max_time=self.max_time,
+                       two_sided=two_sided, goal=goal)
+
+    def result(self, solver: str, A: np.ndarray, B: np.ndarray, run: Run, **info) -> FactorizationResult:
         """The solver's :class:`FactorizationResult`; ``info`` always has ``n_missing``."""
-        return FactorizationResult(A=A, B=B, n_iter=n_iter, history=hist.as_dict(), solver=solver,
-                                   converged=converged, info={"n_missing": self.data.n_missing, **info})
+        return FactorizationResult(A=A, B=B, n_iter=run.n_iter, history=run.history.as_dict(), solver=solver,
+                                   converged=run.converged, info={"n_missing": self.data.n_missing, **info})
 
 
 def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init) -> Problem:
     """Validate the common arguments of an iterative solver and build its :class:`Problem`."""
     max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
     data = masked_data(X, mask)
+    rank = check_rank(rank, data.shape)
     rng = rng_from(random_state)
     A, B = initial_factors(data, rank, init, rng)
     return Problem(data, MaskOps(data.observed, data.n_missing), A, B, rng, max_iter, tol, max_time)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_matrix, mask_and_missing, raise_bad_observed
-from ._base import FactorizationResult, register
+from .._validation import as_matrix, check_rank, mask_and_missing, raise_bad_observed
+from ._base import FactorizationResult, SolverRefused, register
 
 __all__ = ["a1gm", "rank1_nmmf", "grid_completion"]
 
@@ -182,10 +182,20 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
         history, and ``info`` with ``n_missing``, ``n_missing_added`` (entries
         A1GM's step 1 treats as missing in addition), ``n_rows_with_missing``,
         ``n_cols_with_missing`` and ``grid_like`` (True when A1GM is exact).
+
+    Raises
+    ------
+    SolverRefused
+        For ``rank != 1``, when no row or no column of ``X`` is complete, or
+        when the observed entries of complete rows and columns sum to zero
+        while other observed entries do not: the closed form does not apply.
+    ValueError
+        For malformed input (``rank`` not a positive integer, bad ``X`` or mask).
     """
-    if rank != 1:
-        raise ValueError(f"a1gm computes rank-1 factorizations only, got rank={rank!r}; use wnmf_kl for higher ranks.")
     X = as_matrix(X)
+    if check_rank(rank, X.shape) != 1:
+        raise SolverRefused(f"a1gm computes rank-1 factorizations only, got rank={rank!r}; "
+                            "use wnmf_kl for higher ranks.")
     observed, n_missing = mask_and_missing(mask, X)
     transposed = not X.flags.c_contiguous and X.flags.f_contiguous
     if transposed:  # stream along the memory order; A1GM is symmetric under transposition
@@ -199,7 +209,7 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
     rc, cc = step1.pop("row_complete"), step1.pop("col_complete")
     if not rc.any() or not cc.any():
         what = "row" if (not rc.any()) != transposed else "column"
-        raise ValueError(
+        raise SolverRefused(
             f"A1GM needs at least one complete {what} (a {what} with no missing entry), but every {what} "
             f"of X has a gap ({step1['n_missing']} missing entries). Its closed form "
             "divides by the sum over complete rows and columns, which is empty here. Use an iterative solver "
@@ -223,7 +233,7 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
         u[:] = 0.0  # every entry A1GM uses is zero: the exact answer is the zero matrix
         v[:] = 0.0
     else:
-        raise ValueError(
+        raise SolverRefused(
             "the observed entries in complete rows and complete columns all sum to zero while other observed "
             "entries do not; A1GM's optimum is not attained there (the closed form divides by that sum). "
             "Use an iterative solver such as wnmf_kl."

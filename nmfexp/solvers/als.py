@@ -30,9 +30,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 
-from ._base import FactorizationResult, History, register
+from ._base import FactorizationResult, register
 from ._init import start
-from .hals import frobenius_objective
+from ._losses import masked_frobenius
 
 __all__ = ["als"]
 
@@ -127,23 +127,16 @@ def als(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
-    data, W, A, B, max_iter, tol, max_time = p.data, p.W, p.A, p.B, p.max_iter, p.tol, p.max_time
-    WX = data.WX
+    data, WX, W, A, B = p.data, p.WX, p.W, p.A, p.B
     scratch = np.empty_like(WX)
 
-    hist = History(frobenius_objective(WX, W, A, B, scratch))
-    converged, it = False, 0
-    for it in range(1, max_iter + 1):
-        hist.start()
+    def update():
+        nonlocal A, B
+        # Kim & Park 2008 restricted to observed entries: one exact NNLS per row of A, then per column of B.
         # Rows of A: G_i = B diag(M[i, :]) B^T, N_i = B (M*X)[i, :]^T.
         A = nnls_block(B @ WX.T, W.gram_rows(B), _fallback(B, data, 0)).T
         # Columns of B: G_k = A^T diag(M[:, k]) A, N_k = A^T (M*X)[:, k].
         B = nnls_block(A.T @ WX, W.gram_cols(A), _fallback(A.T, data, 1))
-        hist.stop()
-        hist.record(frobenius_objective(WX, W, A, B, scratch))
-        if hist.converged(tol):
-            converged = True
-            break
-        if hist.out_of_time(max_time):
-            break
-    return p.result("als", np.ascontiguousarray(A), np.ascontiguousarray(B), hist, it, converged)
+
+    run = p.iterate(update, lambda: masked_frobenius(WX, W, A, B, scratch))
+    return p.result("als", np.ascontiguousarray(A), np.ascontiguousarray(B), run)

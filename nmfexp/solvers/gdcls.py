@@ -25,24 +25,14 @@ monotone (the least-squares step is regularised and clipped).
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ._base import FactorizationResult, History, register
+from .._validation import check_number
+from ._base import FactorizationResult, register
 from ._init import start
-from .hals import frobenius_objective
+from ._losses import masked_frobenius
 
 __all__ = ["gdcls"]
-
-
-def _check_positive(value, name: str, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
-        hint = " or None to disable it" if allow_none else ""
-        raise ValueError(f"{name} must be a positive finite number{hint}, got {value!r}.")
-    return float(value)
 
 
 @register(
@@ -89,21 +79,23 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
         ``history["objective"]`` is ``||W * (X - A B)||_F``; ``info`` has
         ``relative_residual`` (the package's ``diffNorm/normV``).
     """
-    lam = _check_positive(regularization, "regularization")
-    pgoal = _check_positive(precision_goal, "precision_goal", allow_none=True)
-    eps = _check_positive(epsilon, "epsilon")
+    lam = check_number(regularization, "regularization", low=0, closed="neither")
+    pgoal = check_number(precision_goal, "precision_goal", low=0, closed="neither", allow_none=True,
+                         hint="None disables the precision goal.")
+    eps = check_number(epsilon, "epsilon", low=0, closed="neither")
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
-    data, W, A, B, max_iter, tol, max_time = p.data, p.W, p.A, p.B, p.max_iter, p.tol, p.max_time
-    WX = data.WX
+    WX, W, A, B = p.WX, p.W, p.A, p.B
     scratch = np.empty_like(WX)
-    norm_x = float(np.linalg.norm(WX))
-    target = -np.inf if pgoal is None else norm_x * 10.0 ** (-pgoal)  # None: never met
     ridge = lam * np.eye(rank)
+    norm_x = float(np.linalg.norm(WX))
+    # The package's precision goal: stop once ||M*(X - A B)||_F <= 10^-precision_goal ||M*X||_F.
+    if norm_x == 0:
+        goal = np.inf  # no observed mass: the relative residual is undefined; one iteration ends the run
+    else:
+        goal = None if pgoal is None else norm_x * 10.0 ** (-pgoal)
 
-    hist = History(frobenius_objective(WX, W, A, B, scratch))
-    converged, it = False, 0
-    for it in range(1, max_iter + 1):
-        hist.start()
+    def update():
+        nonlocal A, B
         # CLS step (Shahnaz et al. 2006, Alg. GD-CLS): per-column ridge normal equations, then clip at 0.
         G = np.moveaxis(W.gram_cols(A), 2, 0) + ridge  # (m or 1, r, r)
         rhs = (A.T @ WX).T[:, :, None]  # (m, r, 1)
@@ -113,17 +105,7 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
         np.matmul(A, B, out=scratch)
         W.apply(scratch)
         A = A * (WX @ B.T) / (scratch @ B.T + eps)
-        hist.stop()
-        residual = frobenius_objective(WX, W, A, B, scratch)
-        hist.record(residual)
-        if norm_x > 0 and residual <= target:
-            converged = True
-            break
-        if norm_x == 0 or hist.converged(tol, two_sided=True):
-            converged = True
-            break
-        if hist.out_of_time(max_time):
-            break
-    B = np.ascontiguousarray(B)
-    return p.result("gdcls", A, B, hist, it, converged,
-                    relative_residual=hist.objective[-1] / norm_x if norm_x > 0 else 0.0)
+
+    run = p.iterate(update, lambda: masked_frobenius(WX, W, A, B, scratch), two_sided=True, goal=goal)
+    return p.result("gdcls", A, np.ascontiguousarray(B), run,
+                    relative_residual=run.history.objective[-1] / norm_x if norm_x > 0 else 0.0)

@@ -33,18 +33,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import FactorizationResult, History, register
-from ._init import MaskOps, start
+from ._base import FactorizationResult, register
+from ._init import start
+from ._losses import masked_frobenius
 
 __all__ = ["hals"]
-
-
-def frobenius_objective(WX: np.ndarray, W: MaskOps, A: np.ndarray, B: np.ndarray, scratch: np.ndarray) -> float:
-    """``||W * (X - A B)||_F`` using ``scratch`` (n x m) as work space."""
-    np.matmul(A, B, out=scratch)
-    W.apply(scratch)
-    np.subtract(WX, scratch, out=scratch)
-    return float(np.linalg.norm(scratch))
 
 
 def local_updates(F: np.ndarray, N: np.ndarray, G: np.ndarray) -> None:
@@ -101,25 +94,21 @@ def hals(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
-    data, W, A, B, max_iter, tol, max_time = p.data, p.W, p.A, p.B, p.max_iter, p.tol, p.max_time
-    WX = data.WX
+    WX, W, B = p.WX, p.W, p.B  # B is updated in place
+    At = np.ascontiguousarray(p.A.T)  # A's components as rows (contiguous updates), in place
     scratch = np.empty_like(WX)
-    At = np.ascontiguousarray(A.T)  # components as rows: contiguous updates
+    # A for the objective: p.A at the start, then a view of At. Its memory order is that of the losses
+    # recorded so far; BLAS may round A @ B differently for another order.
+    A = p.A
 
-    hist = History(frobenius_objective(WX, W, A, B, scratch))
-    converged, it = False, 0
-    for it in range(1, max_iter + 1):
-        hist.start()
-        # A-step: N = (M*X) B^T (transposed), G_i = B diag(M[i, :]) B^T.
+    def update():
+        nonlocal A
+        # Cichocki & Phan 2009, fast HALS with the mask M (formulas in the module docstring).
+        # Columns of A: N = (M*X) B^T (transposed), G_i = B diag(M[i, :]) B^T.
         local_updates(At, B @ WX.T, W.gram_rows(B))
-        # B-step: N = A^T (M*X), G_k = A^T diag(M[:, k]) A.
+        # Rows of B: N = A^T (M*X), G_k = A^T diag(M[:, k]) A.
         local_updates(B, At @ WX, W.gram_cols(At.T))
-        hist.stop()
         A = At.T
-        hist.record(frobenius_objective(WX, W, A, B, scratch))
-        if hist.converged(tol):
-            converged = True
-            break
-        if hist.out_of_time(max_time):
-            break
-    return p.result("hals", np.ascontiguousarray(At.T), B, hist, it, converged)
+
+    run = p.iterate(update, lambda: masked_frobenius(WX, W, A, B, scratch))
+    return p.result("hals", np.ascontiguousarray(At.T), B, run)

@@ -62,13 +62,12 @@ the seed notebook's method, for comparison.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ._base import FactorizationResult, History, register
+from .._validation import check_number
+from ._base import FactorizationResult, register
 from ._init import start
-from .hals import frobenius_objective
+from ._losses import masked_frobenius
 
 __all__ = ["kaczmarz"]
 
@@ -239,40 +238,32 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
     FactorizationResult
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
-    if isinstance(kaczmarz_iter, bool) or not isinstance(kaczmarz_iter, numbers.Integral) or kaczmarz_iter < 1:
-        raise ValueError(f"kaczmarz_iter must be a positive integer (steps per row/column), got {kaczmarz_iter!r}.")
+    kaczmarz_iter = check_number(kaczmarz_iter, "kaczmarz_iter", kind="integer", low=1,
+                                 hint="It is the number of steps per row and per column.")
     if not isinstance(sampling, str) or sampling not in _SAMPLINGS:
         raise ValueError(f"sampling must be one of {_SAMPLINGS}, got {sampling!r}.")
-    if (isinstance(relaxation, bool) or not isinstance(relaxation, numbers.Real)
-            or not 0.0 < float(relaxation) < 2.0):
-        raise ValueError(f"relaxation must be a number in the open interval (0, 2), got {relaxation!r}.")
-    relaxation = float(relaxation)
+    relaxation = check_number(relaxation, "relaxation", low=0, high=2, closed="neither")
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
-    data, W, A, B, rng = p.data, p.W, p.A, p.B, p.rng
-    max_iter, tol, max_time = p.max_iter, p.tol, p.max_time
-    WX = data.WX
+    WX, W, A, rng, obs = p.WX, p.W, p.A, p.rng, p.data.observed  # A is updated in place
     WXt = np.ascontiguousarray(WX.T)
+    Bt = np.ascontiguousarray(p.B.T)  # (m, r): column k of B as a row, updated in place
     n, m = WX.shape
-    obs = data.observed
     col_sampler = _ObservedSampler(None if obs is None else obs.T, m, n)  # observed rows of each column
     row_sampler = _ObservedSampler(obs, n, m)  # observed columns of each row
-    Bt = np.ascontiguousarray(B.T)  # (m, r): column k of B as a row
     scratch = np.empty_like(WX)
+    # B for the objective: p.B at the start, then a view of Bt. Its memory order is that of the losses
+    # recorded so far; BLAS may round A @ B differently for another order.
+    B = p.B
 
-    hist = History(frobenius_objective(WX, W, A, B, scratch))
-    converged, it = False, 0
-    for it in range(1, max_iter + 1):
-        hist.start()
+    def update():
+        nonlocal B
+        # Strohmer & Vershynin 2009, projected RK steps (formulas in the module docstring).
         # Columns of B: systems A B[:, k] = X[:, k] over observed rows.
-        _rk_steps(Bt, A, WXt, col_sampler, int(kaczmarz_iter), rng, sampling, relaxation)
+        _rk_steps(Bt, A, WXt, col_sampler, kaczmarz_iter, rng, sampling, relaxation)
         # Rows of A: systems B^T A[i, :]^T = X[i, :]^T over observed columns.
-        _rk_steps(A, Bt, WX, row_sampler, int(kaczmarz_iter), rng, sampling, relaxation)
+        _rk_steps(A, Bt, WX, row_sampler, kaczmarz_iter, rng, sampling, relaxation)
         _rebalance(A, Bt)  # A @ B unchanged; keeps the factors' scales from drifting
-        hist.stop()
-        hist.record(frobenius_objective(WX, W, A, Bt.T, scratch))
-        if hist.converged(tol, two_sided=True):
-            converged = True
-            break
-        if hist.out_of_time(max_time):
-            break
-    return p.result("kaczmarz", A, np.ascontiguousarray(Bt.T), hist, it, converged)
+        B = Bt.T
+
+    run = p.iterate(update, lambda: masked_frobenius(WX, W, A, B, scratch), two_sided=True)
+    return p.result("kaczmarz", A, np.ascontiguousarray(Bt.T), run)

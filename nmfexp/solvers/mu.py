@@ -19,10 +19,10 @@ division sees a zero; denominators are floored at the smallest normal double.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import xlogy
 
-from ._base import FactorizationResult, History, register
+from ._base import FactorizationResult, register
 from ._init import start
+from ._losses import MaskedKL, frobenius
 
 __all__ = ["wnmf_kl", "wnmf_fro"]
 
@@ -30,11 +30,11 @@ FACTOR_FLOOR = 1e-150
 _TINY = np.finfo(np.float64).tiny
 
 
-def _setup(X, mask, rank, max_iter, tol, random_state, init, max_time):
-    p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
+def _start(X, mask, **params):
+    p = start(X, mask, **params)
     np.maximum(p.A, FACTOR_FLOOR, out=p.A)
     np.maximum(p.B, FACTOR_FLOOR, out=p.B)
-    return p, p.data, p.W, p.A, p.B, p.max_iter, p.tol
+    return p
 
 
 @register(
@@ -70,40 +70,32 @@ def wnmf_kl(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e
     FactorizationResult
         ``history["objective"]`` is the weighted KL divergence.
     """
-    p, data, W, A, B, max_iter, tol = _setup(X, mask, rank, max_iter, tol, random_state, init, max_time)
-    WX = data.WX
-    # Constant part of the KL: sum over observed of X log X - X (missing entries are 0 in WX).
-    const = float((xlogy(WX, WX) - WX).sum())
-    Lam = A @ B
-    Q = np.empty_like(Lam)
+    p = _start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state,
+               init=init)
+    WX, W, A, B = p.WX, p.W, p.A, p.B  # A and B are updated in place
+    Lam = A @ B  # kept equal to A @ B
+    WBt = W.right(B)  # W B^T, kept current for the objective
+    Q = np.empty_like(Lam)  # work array
+    kl = MaskedKL(WX)
 
-    def objective(WBt):
-        # sum_obs X log X - X - X log(AB) + AB; sum_obs AB = sum(A * (W B^T)).
-        np.log(Lam, out=Q)
-        return const - np.vdot(WX, Q) + float(np.sum(A * WBt))
-
-    WBt = W.right(B)
-    hist = History(objective(WBt))
-    converged, it = False, 0
-    for it in range(1, max_iter + 1):
-        hist.start()
+    def update():
+        nonlocal A, B, WBt  # the in-place products (B *= ...) rebind the names to the same arrays
+        # Lee & Seung 2001, KL updates with weights W. B <- B / (A^T W) * (A^T ((W*X) / (A B)))
         np.divide(WX, Lam, out=Q)
         B *= (A.T @ Q) / np.maximum(W.left(A), _TINY)
         np.maximum(B, FACTOR_FLOOR, out=B)
         np.matmul(A, B, out=Lam)
+        # A <- A / (W B^T) * (((W*X) / (A B)) B^T)
         np.divide(WX, Lam, out=Q)
         WBt = W.right(B)
         A *= (Q @ B.T) / np.maximum(WBt, _TINY)
         np.maximum(A, FACTOR_FLOOR, out=A)
         np.matmul(A, B, out=Lam)
-        hist.stop()
-        hist.record(objective(WBt))
-        if hist.converged(tol):
-            converged = True
-            break
-        if hist.out_of_time(max_time):
-            break
-    return p.result("wnmf_kl", A, B, hist, it, converged)
+
+    def objective():
+        return kl(Lam, float(np.sum(A * WBt)), out=Q)  # sum over observed of AB = sum(A * (W B^T))
+
+    return p.result("wnmf_kl", A, B, p.iterate(update, objective))
 
 
 @register(
@@ -119,30 +111,22 @@ def wnmf_fro(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
     Same parameters and stopping rule as :func:`wnmf_kl`;
     ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
-    p, data, W, A, B, max_iter, tol = _setup(X, mask, rank, max_iter, tol, random_state, init, max_time)
-    WX = data.WX
-    WLam = W.apply(A @ B)
+    p = _start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state,
+               init=init)
+    WX, W, A, B = p.WX, p.W, p.A, p.B  # A and B are updated in place
+    WLam = W.apply(A @ B)  # kept equal to W * (A B)
 
-    def objective():
-        return float(np.linalg.norm(WX - WLam))
-
-    hist = History(objective())
-    converged, it = False, 0
-    for it in range(1, max_iter + 1):
-        hist.start()
+    def update():
+        nonlocal A, B  # the in-place products (B *= ...) rebind the names to the same arrays
+        # Lee & Seung 2001, least-squares updates with weights W. B <- B * (A^T (W*X)) / (A^T (W*(A B)))
         B *= (A.T @ WX) / np.maximum(A.T @ WLam, _TINY)
         np.maximum(B, FACTOR_FLOOR, out=B)
         np.matmul(A, B, out=WLam)
         W.apply(WLam)
+        # A <- A * ((W*X) B^T) / ((W*(A B)) B^T)
         A *= (WX @ B.T) / np.maximum(WLam @ B.T, _TINY)
         np.maximum(A, FACTOR_FLOOR, out=A)
         np.matmul(A, B, out=WLam)
         W.apply(WLam)
-        hist.stop()
-        hist.record(objective())
-        if hist.converged(tol):
-            converged = True
-            break
-        if hist.out_of_time(max_time):
-            break
-    return p.result("wnmf_fro", A, B, hist, it, converged)
+
+    return p.result("wnmf_fro", A, B, p.iterate(update, lambda: frobenius(WX, WLam)))
