@@ -130,11 +130,11 @@ def paper_preprocess(X: np.ndarray) -> np.ndarray:
 
 def _numeric_looking_tokens(values: pd.Series) -> list[str] | None:
     """Non-numeric tokens of a text column that is otherwise numeric, else None."""
-    parsed = pd.to_numeric(values, errors="coerce")
-    ok = parsed.notna()
-    if ok.all() or ok.mean() < _NUMERIC_LOOKING_SHARE:
+    counts = values.value_counts(dropna=False)  # parse each distinct value once (long columns repeat a lot)
+    ok = pd.to_numeric(pd.Series(counts.index, dtype=object), errors="coerce").notna().to_numpy()
+    if ok.all() or counts.to_numpy()[ok].sum() < _NUMERIC_LOOKING_SHARE * counts.sum():
         return None
-    return sorted({str(v) for v in values[~ok]})[:5]
+    return sorted({str(v) for v in counts.index[~ok]})[:5]
 
 
 def _encode_columns(
@@ -158,8 +158,8 @@ def _encode_columns(
             out[col] = s.astype("float64")
             continue
         observed = s.dropna()
-        parsed = pd.to_numeric(observed, errors="coerce")
-        if len(observed) and parsed.notna().all():  # numbers stored as text
+        distinct = pd.Series(observed.unique(), dtype=object)
+        if len(observed) and pd.to_numeric(distinct, errors="coerce").notna().all():  # numbers stored as text
             out[col] = pd.to_numeric(s, errors="coerce").astype("float64")
             continue
         tokens = _numeric_looking_tokens(observed)
