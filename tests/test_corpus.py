@@ -5,15 +5,19 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
 import nmfexp
 import nmfexp.data
 import nmfexp.data.corpus as C
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -151,6 +155,20 @@ def test_selection_rule_yields_the_stored_list():
     assert len(built) + len(excluded) == len(C.table_keys())
 
 
+def test_presets_sweep_exactly_the_stored_list():
+    full = list(C.corpus_tables()["table"])
+    quick = list(C.corpus_tables(quick=True)["table"])
+    for preset, tables in [
+        ("real_data_corpus", full),
+        ("real_data_corpus_quick", quick),
+        ("real_data_corpus_zoo", full),
+        ("real_data_corpus_zoo_quick", quick),
+    ]:
+        cfg = OmegaConf.load(ROOT / "experiments" / f"{preset}.yaml")
+        assert str(cfg.hydra.sweeper.params["dataset.table"]).split(",") == tables, preset
+        assert cfg.tag == preset
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -165,6 +183,20 @@ def test_airquality_gaps_exactly_at_the_source_na_cells():
     np.testing.assert_array_equal(miss, raw[cols].isna().to_numpy())
     np.testing.assert_array_equal(ds.X[~miss], raw[cols].to_numpy(float)[~miss])  # all positive: unchanged
     assert ds.name == "datasets/airquality" and ds.meta["table"] == "datasets/airquality"
+
+
+def test_table_key_package_item_and_hydra_keys_agree():
+    a = C.load_rdataset(table="datasets/airquality")
+    b = C.load_rdataset("datasets", "airquality", rng=np.random.default_rng(0))
+    keys = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "dataset" / "rdatasets.yaml"))
+    assert keys.pop("_target_") == "nmfexp.data.corpus.load_rdataset"
+    keys.pop("name")
+    keys["table"] = "datasets/airquality"
+    c = C.load_rdataset(**keys, rng=np.random.default_rng(1))
+    for other in (b, c):
+        np.testing.assert_array_equal(a.X, other.X)
+        assert a.meta == other.meta
+    assert C.load_rdataset(table="datasets/airquality", name="aq").name == "aq"
 
 
 def test_identifier_constant_date_boolean_and_empty_rules(fake_source):
