@@ -72,7 +72,7 @@ def test_an_invalid_job_stops_the_sweep_before_anything_runs(tmp_path):
                      f"results_dir={tmp_path / 'r'}", cwd=tmp_path)
     log = out.stdout + out.stderr
     assert out.returncode == 2, log
-    assert "mask.rate must be a fraction" in log and "nothing was run" in log
+    assert "mask.rate must be a number" in log and "nothing was run" in log
     assert not list(tmp_path.rglob("*.h5"))
 
 

@@ -196,11 +196,15 @@ def dataset_inputs(dcfg: dict) -> list[Path]:
 
 
 def dataset_label(dcfg: dict) -> str:
-    """The data set's name in tables: ``name``, else the file's stem, else the kind or target."""
+    """The data set's name before it is built: ``name``, else the file's stem, else a ``table`` key,
+    else the kind or the target's name. (Records use the built data set's own name when the
+    config has none.)"""
     if dcfg.get("name"):
         return str(dcfg["name"])
     if dcfg.get("path") and (dcfg.get("kind") == "file" or dcfg.get(_TARGET)):
         return Path(str(dcfg["path"])).stem
+    if isinstance(dcfg.get("table"), str):
+        return dcfg["table"]
     if dcfg.get(_TARGET):
         return str(dcfg[_TARGET]).rsplit(".", 1)[-1]
     return str(dcfg.get("kind"))
