@@ -19,6 +19,7 @@ temporary files of running or killed jobs (``*.tmp``) are never read.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from collections import Counter
@@ -101,10 +102,8 @@ def _first(*values):
 
 def _blas(threadpools) -> tuple[str | None, int | None]:
     """``"openblas 0.3.27; mkl 2024.0"`` and the largest thread count of the BLAS libraries."""
-    if isinstance(threadpools, str):
+    if isinstance(threadpools, str):  # format_version 1 stored it as JSON text
         try:
-            import json
-
             threadpools = json.loads(threadpools)
         except ValueError:
             return None, None
