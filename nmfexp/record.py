@@ -680,13 +680,26 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if not isinstance(exc, DamagedRecordError) else str(exc)
 
 
+_REQUIRED = ("job", "status")
+
+
+def _incomplete(rec: Record) -> str | None:
+    missing = [key for key in _REQUIRED if not isinstance(rec.attrs.get(key), str)]
+    return f"incomplete record (no {' and no '.join(missing)} attribute; damaged)" if missing else None
+
+
 def _read_file(path: str) -> tuple[list[Record], list[tuple[str, str]]]:
-    """Every record in one file (a record or a merged file), and ``(where, why)`` for what could not be read."""
+    """Every record in one file (a record or a merged file), and ``(where, why)`` for what could not be read.
+
+    A record must have the root attributes ``job`` and ``status`` (strings).
+    """
     try:
         with h5py.File(path, "r") as f:
             fmt = _python(f.attrs.get("format"))
             if fmt == FORMAT:
-                return [_read_group(f, path)], []
+                rec = _read_group(f, path)
+                problem = _incomplete(rec)
+                return ([], [(path, problem)]) if problem else ([rec], [])
             if fmt == MERGED_FORMAT:
                 group = f.get("records")
                 if not isinstance(group, h5py.Group):
@@ -695,9 +708,15 @@ def _read_file(path: str) -> tuple[list[Record], list[tuple[str, str]]]:
                 for job in sorted(group):
                     where = f"{path}::/records/{job}"
                     try:
-                        records.append(_read_group(group[job], where))
+                        rec = _read_group(group[job], where)
                     except Exception as exc:  # HDF5 reports damage with many exception types
                         problems.append((where, f"damaged ({_reason(exc)})"))
+                        continue
+                    problem = _incomplete(rec)
+                    if problem:
+                        problems.append((where, problem))
+                    else:
+                        records.append(rec)
                 return records, problems
             return [], [(path, "not an nmfexp record (no format attribute)" if fmt is None
                          else f"not an nmfexp record (format {fmt!r})")]
