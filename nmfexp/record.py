@@ -67,6 +67,7 @@ __all__ = [
     "Record",
     "RecordWriteError",
     "DamagedRecordError",
+    "RecordsWarning",
     "write_record",
     "read_record",
     "record_status",
@@ -164,6 +165,10 @@ class RecordWriteError(OSError):
     def __str__(self) -> str:
         code = f" [Errno {self.errno}]" if self.errno is not None else ""
         return f"could not write {self.filename}: {self.strerror}{code}"
+
+
+class RecordsWarning(UserWarning):
+    """Files left out as damaged or unreadable, duplicate jobs, or a mix of versions."""
 
 
 class DamagedRecordError(ValueError):
@@ -1050,7 +1055,7 @@ def merge_records(source: str | os.PathLike, output: str | os.PathLike) -> Merge
     The merged file is built in memory (about its own size) before it is
     written. Records are stored as ``/records/<job>``; a job present more than once is
     kept once (see :func:`resolve_duplicates`). Damaged and unreadable files
-    are left out and listed in the report, never silently.
+    are left out, listed in the report and named in a :class:`RecordsWarning`.
 
     Raises
     ------
@@ -1092,4 +1097,9 @@ def merge_records(source: str | os.PathLike, output: str | os.PathLike) -> Merge
 
     _write_hdf5(output_path, fill)
     report.written = len(keyed)
+    for where, why in report.skipped:
+        warnings.warn(f"merge: skipped {where}: {why}", RecordsWarning, stacklevel=2)
+    for d in report.duplicates:
+        warnings.warn(f"merge: job {d.job} found more than once: kept {d.kept}, left out {', '.join(d.dropped)}",
+                      RecordsWarning, stacklevel=2)
     return report

@@ -30,7 +30,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .record import Duplicate, Record, ignore_sigxfsz, iter_records, merge_records, resolve_duplicates
+from .record import (
+    Duplicate,
+    Record,
+    RecordsWarning,
+    ignore_sigxfsz,
+    iter_records,
+    merge_records,
+    resolve_duplicates,
+)
 
 __all__ = ["load", "load_history", "load_all", "scan", "Scan", "record_row", "main", "COLUMNS", "ENV_COLUMNS",
            "RecordsWarning"]
@@ -69,10 +77,6 @@ _CONFIG_DUPLICATES = {"solver.name": "solver", "dataset.name": "dataset", "mask.
 _ENV_CONSUMED = {"threadpools", "processor", "cpu_model", "blas_threads"}
 
 DUPLICATE_RULE = "status ok > skipped > failed, then the newest 'created', then the first path"
-
-
-class RecordsWarning(UserWarning):
-    """Damaged files left out, duplicate jobs, or records of several versions mixed in one table."""
 
 
 def _flatten(prefix: str, obj, out: dict) -> None:
@@ -485,7 +489,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "merge":
-            report = merge_records(args.path, args.output)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RecordsWarning)  # the report below says the same
+                report = merge_records(args.path, args.output)
             print(f"merged {report.written} records into {args.output}")
             for where, why in report.skipped:
                 note(f"skipped {where}: {why}")

@@ -29,6 +29,7 @@ from nmfexp.record import (
     STALE_SECONDS,
     DamagedRecordError,
     Record,
+    RecordsWarning,
     RecordWriteError,
     claim,
     claim_holder,
@@ -43,7 +44,6 @@ from nmfexp.record import (
     temp_path,
     write_record,
 )
-from nmfexp.results import RecordsWarning
 
 V1 = Path(__file__).parent / "data" / "v1"  # records written by nmfexp 0.1.0 (format_version 1), kept as they were
 V1_RECORD = V1 / "records" / "wnmf_kl-92635d0f699c9f58.h5"
@@ -221,7 +221,9 @@ def test_every_tool_finishes_and_names_damaged_checked_records(tmp_path, checked
     with pytest.warns(RecordsWarning):
         assert len(results.load_history(folder)) == len(read_record(checked_file).arrays["history/objective"])
 
-    report = merge_records(folder, tmp_path / "merged.h5")
+    with pytest.warns(RecordsWarning) as caught:
+        report = merge_records(folder, tmp_path / "merged.h5")
+    assert len(caught) == n_bad and all(str(w.message).startswith("merge: skipped ") for w in caught)
     assert report.written == 1 and len(report.skipped) == n_bad
     assert {Path(where).name for where, _ in report.skipped} == {p.name for p in bad.glob("*.h5")}
     assert len(list(iter_records(tmp_path / "merged.h5"))) == 1
@@ -704,9 +706,11 @@ def test_merge_reports_every_file_it_skips(tmp_path, capsys):
         f["x"] = 1
     with h5py.File(src / "claims-merged.h5", "w") as f:  # says merged, has no /records group
         f.attrs["format"] = "nmfexp-records"
-    report = merge_records(src, tmp_path / "all.h5")
+    with pytest.warns(RecordsWarning) as caught:
+        report = merge_records(src, tmp_path / "all.h5")
     assert report.written == 1
     reasons = {Path(where).name: why for where, why in report.skipped}
+    assert all(any(name in str(w.message) for w in caught) for name in reasons)
     assert set(reasons) == {"junk.h5", "empty.h5", "foreign.h5", "claims-merged.h5"}
     assert "without a /records group" in reasons["claims-merged.h5"]
     assert "not an nmfexp record" in reasons["foreign.h5"] and "empty" in reasons["empty.h5"]
@@ -721,7 +725,8 @@ def test_merge_reports_every_file_it_skips(tmp_path, capsys):
 def test_merge_keeps_one_copy_per_job_and_reports_the_others(tmp_path):
     for sub, status, created in (("a", "failed", "2024-05-01"), ("b", "ok", "2024-01-01"), ("c", "ok", "2024-03-01")):
         write_record(tmp_path / "src" / sub / "r.h5", small_record(job="j" * 16, status=status, created=created))
-    report = merge_records(tmp_path / "src", tmp_path / "all.h5")
+    with pytest.warns(RecordsWarning, match="found more than once: kept .*c/r.h5"):
+        report = merge_records(tmp_path / "src", tmp_path / "all.h5")
     assert report.written == 1
     (dup,) = report.duplicates
     assert dup.kept.endswith("c/r.h5") and len(dup.dropped) == 2  # ok before failed, then the newest
