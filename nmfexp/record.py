@@ -78,6 +78,7 @@ __all__ = [
     "ClaimInfo",
     "claim",
     "claim_holder",
+    "lock_path",
     "ignore_sigxfsz",
     "iter_records",
     "Duplicate",
