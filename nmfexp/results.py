@@ -455,7 +455,9 @@ def _summary(path: str, duplicates: str) -> list[str]:
         f" ({extra} extra cop{'y' if extra == 1 else 'ies'}; "
         + ("all kept" if duplicates == "keep" else f"one kept per job: {DUPLICATE_RULE}") + ")"
         if found.duplicates else ""))
-    lines += [f"  {_describe_duplicate(d)}" for d in found.duplicates]
+    lines += [f"  {_describe_duplicate(d)}" for d in found.duplicates[:20]]
+    if len(found.duplicates) > 20:
+        lines.append(f"  ... and {len(found.duplicates) - 20} more (their paths: nmfexp-results csv --keep-duplicates)")
     versions = found.version_lines()
     mixed = any(len(c) > 1 for c in found.versions.values())
     lines.append("versions: " + ("MIXED: " if mixed else "") + ("; ".join(versions) if versions else "unknown"))
