@@ -26,16 +26,19 @@ write the same file names.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib
 import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from .record import ignore_sigxfsz
+from .results import RecordsWarning, load_all
 
 __all__ = [
     "plot_fig5",
@@ -62,8 +65,27 @@ PATTERN_STYLE = {
     "corner": dict(color="tab:green", marker="s", label="bottom-right block"),
     "random": dict(color="tab:blue", marker="o", label="uniformly random cells"),
 }
-plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 200, "font.size": 9, "axes.grid": True,
-                     "grid.alpha": 0.3, "legend.frameon": False})
+#: Matplotlib settings of every figure here, applied inside the figure functions only
+#: (importing this module changes neither the backend nor any global rcParams).
+RC = {"figure.dpi": 110, "savefig.dpi": 200, "font.size": 9, "axes.grid": True, "grid.alpha": 0.3,
+      "legend.frameon": False}
+
+
+def _styled(func):
+    """Run a figure function under :data:`RC` (restored afterwards)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(RC):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _subplots(nrows: int = 1, ncols: int = 1, *, squeeze: bool = True, **fig_kw):
+    """Like ``pyplot.subplots``, without pyplot: no backend, no global figure list."""
+    fig = Figure(**fig_kw)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
 def _style(solver: str) -> dict:
@@ -77,7 +99,6 @@ def _save(fig, plots_dir: Path, stem: str) -> list[Path]:
         path = plots_dir / f"{stem}.{ext}"
         fig.savefig(path, bbox_inches="tight")
         out.append(path)
-    plt.close(fig)
     return out
 
 
@@ -92,13 +113,26 @@ def write_table(table: pd.DataFrame, plots_dir: Path, stem: str, floatfmt: str =
     return paths
 
 
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integer and boolean columns as plain numpy ones (float with NaN, object with None)."""
+    df = df.copy()
+    for col in df.columns:
+        dtype = df[col].dtype
+        if isinstance(dtype, pd.BooleanDtype):
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
+        elif isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(dtype):
+            df[col] = df[col].to_numpy(dtype=float, na_value=np.nan) if df[col].hasnans else df[col].to_numpy(
+                dtype=np.int64 if pd.api.types.is_integer_dtype(dtype) else float)
+    return df
+
+
 def _select(df: pd.DataFrame, tag: str) -> pd.DataFrame:
     """Records of one artifact: those tagged ``tag``, else those of its quick run
     (``tag_quick``); never a mix of both."""
     if df.empty or "tag" not in df:
         return df.iloc[0:0]
     full = df[df["tag"] == tag]
-    return full if not full.empty else df[df["tag"] == f"{tag}_quick"]
+    return _plain(full if not full.empty else df[df["tag"] == f"{tag}_quick"])
 
 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
@@ -141,6 +175,7 @@ def fig5_summary(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@_styled
 def plot_fig5(df: pd.DataFrame, plots_dir: Path) -> list[Path]:
     """Paper Fig. 5(a)(b): running time and weighted KL vs matrix size, log-log."""
     ok = _ok(_select(df, "fig5_synthetic"))
@@ -149,7 +184,7 @@ def plot_fig5(df: pd.DataFrame, plots_dir: Path) -> list[Path]:
     written = []
     summary = {s: g.groupby("n_rows").apply(_pooled_runtime, include_groups=False)
                for s, g in ok.groupby("solver")}
-    fig, ax = plt.subplots(figsize=(3.6, 2.9))
+    fig, ax = _subplots(figsize=(3.6, 2.9))
     for solver, s in summary.items():
         ax.errorbar(s.index, s["runtime"], yerr=s["runtime_sd"], capsize=2, markersize=4, **_style(solver))
     ax.set(xscale="log", yscale="log", xlabel="matrix size n (n x n)", ylabel="running time (s)",
@@ -157,7 +192,7 @@ def plot_fig5(df: pd.DataFrame, plots_dir: Path) -> list[Path]:
     ax.legend()
     written += _save(fig, plots_dir, "fig5_runtime")
 
-    fig, ax = plt.subplots(figsize=(3.6, 2.9))
+    fig, ax = _subplots(figsize=(3.6, 2.9))
     for solver, s in summary.items():
         ax.plot(s.index, s["weighted_kl"], markersize=4, **_style(solver))
     ax.set(xscale="log", yscale="log", xlabel="matrix size n (n x n)", ylabel="weighted KL divergence",
@@ -198,6 +233,7 @@ def patterns_summary(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@_styled
 def plot_missing_patterns(df: pd.DataFrame, plots_dir: Path) -> list[Path]:
     """When is A1GM good enough? KL excess over WNMF and entries added, vs missing rate."""
     table = patterns_summary(df)
@@ -205,7 +241,7 @@ def plot_missing_patterns(df: pd.DataFrame, plots_dir: Path) -> list[Path]:
         return []
     sizes = sorted(table["n"].unique())
     lines = ["-", "--", ":", "-."]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.6), layout="constrained")
+    fig, (ax1, ax2) = _subplots(1, 2, figsize=(8.4, 3.6), layout="constrained")
     excess = "KL excess of A1GM over WNMF (median)"
     for pattern, pstyle in PATTERN_STYLE.items():
         for k, n in enumerate(sizes):
@@ -299,6 +335,7 @@ def _band(curves: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray) -> np.n
     return np.nanpercentile(np.vstack(vals), [20, 50, 80], axis=0)
 
 
+@_styled
 def plot_solver_comparison(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, rate: float | None = None) -> list[Path]:
     """Objective vs time and iteration, held-out error vs missing rate, time to tolerance."""
     sel = _ok(_select(df, "solver_comparison"))
@@ -309,10 +346,10 @@ def plot_solver_comparison(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path
     rates = sorted(sel["mask_rate"].unique())
     rate = rate if rate is not None else min(rates, key=lambda r: abs(r - 0.2))
     solvers = [s for s in STYLE if s in set(sel["solver"])] + sorted(set(sel["solver"]) - set(STYLE))
-    h = hist[hist["job"].isin(sel["job"])] if not hist.empty else hist
+    h = _plain(hist[hist["job"].isin(sel["job"])]) if not hist.empty else hist
 
     for xname, stem in (("time", "zoo_objective_vs_time"), ("iteration", "zoo_objective_vs_iteration")):
-        fig, axes = plt.subplots(1, len(ranks), figsize=(3.3 * len(ranks), 3.1), squeeze=False, layout="constrained")
+        fig, axes = _subplots(1, len(ranks), figsize=(3.3 * len(ranks), 3.1), squeeze=False, layout="constrained")
         for ax, rank in zip(axes[0], ranks, strict=True):
             for solver in solvers:
                 runs = h[(h["solver"] == solver) & (h["rank"] == rank) & np.isclose(h["mask_rate"], rate)] if not h.empty else h
@@ -343,7 +380,7 @@ def plot_solver_comparison(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path
         fig.suptitle("Each solver's own loss on observed entries (median over seeds, 20-80% band)", fontsize=9)
         written += _save(fig, plots_dir, stem)
 
-    fig, axes = plt.subplots(1, len(ranks), figsize=(3.3 * len(ranks), 3.0), squeeze=False, layout="constrained")
+    fig, axes = _subplots(1, len(ranks), figsize=(3.3 * len(ranks), 3.0), squeeze=False, layout="constrained")
     col = "heldout_relative_error"
     for ax, rank in zip(axes[0], ranks, strict=True):
         for solver in solvers:
@@ -362,7 +399,7 @@ def plot_solver_comparison(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path
 
     table = _time_to_tolerance(sel, h)
     if not table.empty:
-        fig, ax = plt.subplots(figsize=(4.8, 2.9))
+        fig, ax = _subplots(figsize=(4.8, 2.9))
         width = 0.8 / max(1, len(solvers))
         for k, solver in enumerate(solvers):
             t = table[table["solver"] == solver]
@@ -406,11 +443,8 @@ def _time_to_tolerance(sel: pd.DataFrame, h: pd.DataFrame, rtol: float = 1e-3) -
 
 def plot_all(results, plots_dir, *, verbose: bool = True) -> dict[str, list[Path]]:
     """Regenerate every figure and table from the records under ``results``."""
-    from .results import load, load_history
-
     plots_dir = Path(plots_dir)
-    df = load(results)
-    hist = load_history(results) if not _select(df, "solver_comparison").empty else pd.DataFrame()
+    df, hist = load_all(results)  # damaged records are left out with a warning naming them
     out = {
         "fig5_synthetic": plot_fig5(df, plots_dir),
         "a1gm_missing_patterns": plot_missing_patterns(df, plots_dir),
@@ -450,10 +484,18 @@ def main(argv=None) -> int:
     parser.add_argument("results", nargs="?", default="results", help="results directory or merged .h5 file (default: results)")
     parser.add_argument("--plots-dir", default="plots", help="where figures and tables go (default: plots)")
     args = parser.parse_args(argv)
+    ignore_sigxfsz()
     if not Path(args.results).exists():
         print(f"nmfexp-plot: {args.results} does not exist; run nmfexp-reproduce or nmfexp-run first.", file=sys.stderr)
         return 2
-    plot_all(args.results, args.plots_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RecordsWarning)
+        plot_all(args.results, args.plots_dir)
+    for w in caught:
+        if issubclass(w.category, RecordsWarning):
+            print(f"nmfexp-plot: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return 0
 
 

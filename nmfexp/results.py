@@ -6,30 +6,44 @@
 
 Command line::
 
+    nmfexp-results summary results/              # jobs per solver and status, damaged files, duplicates, versions
     nmfexp-results merge results/ -o all.h5      # every record in one HDF5 file
-    nmfexp-results csv results/ -o table.csv     # the load() table as CSV
+    nmfexp-results csv results/ -o table.csv     # the load() table as CSV (--history: the long table)
+    nmfexp-results parquet results/ -o table.parquet
 
-Runtimes are in seconds. Unreadable files (for example a record being
-written by a running sweep on a network file system) are skipped with a
-warning; temporary files of killed jobs (``*.tmp``) are never read.
+Runtimes are in seconds. Damaged or unreadable files are reported by name
+(a :class:`RecordsWarning`, or a line of the command's output) and left out;
+temporary files of running or killed jobs (``*.tmp``) are never read.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from .record import Record, iter_records, merge_records
+from .record import (
+    Duplicate,
+    Record,
+    RecordsWarning,
+    ignore_sigxfsz,
+    iter_records,
+    merge_records,
+    resolve_duplicates,
+)
 
-__all__ = ["load", "load_history", "record_row", "main", "COLUMNS"]
+__all__ = ["load", "load_history", "load_all", "scan", "Scan", "record_row", "main", "COLUMNS", "ENV_COLUMNS",
+           "RecordsWarning"]
 
-#: The leading columns of :func:`load`, in order; the flattened config follows.
+#: The leading columns of :func:`load`, in order; ``info.*``, ``env.*`` and the config follow.
 COLUMNS = [
     "job", "tag", "solver", "dataset", "mask", "mask_rate", "n_rows", "n_cols", "rank", "seed", "holdout",
     "status", "message",
@@ -39,7 +53,30 @@ COLUMNS = [
     "n_iter", "converged", "path",
 ]
 
-_NAN = float("nan")
+#: Environment columns (from the record's ``environment`` group), always present in :func:`load`.
+ENV_COLUMNS = [
+    "env.nmfexp", "env.git_commit", "env.git_dirty", "env.python", "env.numpy", "env.scipy", "env.h5py",
+    "env.pandas", "env.hydra_core", "env.omegaconf", "env.threadpoolctl", "env.blas", "env.blas_threads",
+    "env.cpu", "env.machine", "env.cpu_count", "env.cpu_affinity", "env.memory_bytes", "env.hostname",
+    "env.platform",
+]
+
+_INT_COLUMNS = ["n_rows", "n_cols", "rank", "seed", "n_missing", "n_missing_added", "n_rows_with_missing",
+                "n_cols_with_missing", "n_heldout", "runtime_samples", "n_iter",
+                "env.blas_threads", "env.cpu_count", "env.cpu_affinity", "env.memory_bytes"]
+_BOOL_COLUMNS = ["grid_like", "converged", "env.git_dirty"]
+_FLOAT_COLUMNS = ["mask_rate", "holdout", "weighted_kl", "weighted_frobenius", "relative_error",
+                  "heldout_relative_error", "truth_relative_error", "runtime_mean", "runtime_std",
+                  "runtime_median", "runtime_min"]
+
+#: Config keys that say what a short column already says (one name per fact).
+_CONFIG_DUPLICATES = {"solver.name": "solver", "dataset.name": "dataset", "mask.kind": "mask",
+                      "mask.rate": "mask_rate", "dataset.n_rows": "n_rows", "dataset.n_cols": "n_cols",
+                      "rank": "rank", "seed": "seed", "holdout": "holdout", "tag": "tag"}
+#: Environment attributes that become other columns (or duplicate a config key).
+_ENV_CONSUMED = {"threadpools", "processor", "cpu_model", "blas_threads"}
+
+DUPLICATE_RULE = "status ok > skipped > failed, then the newest 'created', then the first path"
 
 
 def _flatten(prefix: str, obj, out: dict) -> None:
@@ -52,72 +89,222 @@ def _flatten(prefix: str, obj, out: dict) -> None:
 
 def _yaml_load(text: str) -> dict:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader) or {}
+    try:
+        loaded = yaml.load(text or "", Loader=loader)
+    except yaml.YAMLError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _first(*values):
+    """The first value that is not None (NaN when all are)."""
+    for value in values:
+        if value is not None:
+            return value
+    return np.nan
+
+
+def _blas(threadpools) -> tuple[str | None, int | None]:
+    """``"openblas 0.3.27; mkl 2024.0"`` and the largest thread count of the BLAS libraries."""
+    if isinstance(threadpools, str):  # format_version 1 stored it as JSON text
+        try:
+            threadpools = json.loads(threadpools)
+        except ValueError:
+            return None, None
+    if not isinstance(threadpools, list):
+        return None, None
+    names, threads = [], []
+    for pool in threadpools:
+        if isinstance(pool, dict) and pool.get("user_api") == "blas":
+            name = " ".join(str(pool[k]) for k in ("internal_api", "version") if pool.get(k))
+            if name and name not in names:
+                names.append(name)
+            if isinstance(pool.get("num_threads"), int):
+                threads.append(pool["num_threads"])
+    return ("; ".join(names) or None), (max(threads) if threads else None)
+
+
+def _environment(a: dict, env: dict) -> dict:
+    blas, blas_threads = _blas(env.get("threadpools"))
+    row = {
+        "env.nmfexp": _first(a.get("nmfexp_version"), env.get("version_nmfexp")),
+        "env.git_commit": _first(env.get("git_commit")),
+        "env.git_dirty": env.get("git_dirty"),
+        "env.python": _first(env.get("python")),
+        "env.blas": _first(blas),
+        "env.blas_threads": blas_threads,
+        "env.cpu": _first(env.get("cpu_model") or env.get("processor") or None),
+        "env.machine": _first(env.get("machine")),
+        "env.cpu_count": env.get("cpu_count"),
+        "env.cpu_affinity": env.get("cpu_affinity"),
+        "env.memory_bytes": env.get("memory_bytes"),
+        "env.hostname": _first(env.get("hostname")),
+        "env.platform": _first(env.get("platform")),
+    }
+    for key, value in env.items():  # package versions as env.<package>, anything else as env.<key>
+        if key not in _ENV_CONSUMED:
+            row.setdefault(f"env.{key[len('version_'):]}" if key.startswith("version_") else f"env.{key}", value)
+    return row
 
 
 def record_row(rec: Record) -> dict:
-    """The table row of one record (see :data:`COLUMNS`), plus its flattened config."""
+    """The table row of one record: :data:`COLUMNS`, ``info.*``, :data:`ENV_COLUMNS` and the config."""
     a, g = rec.attrs, rec.groups
     data, info = g.get("data", {}), g.get("info", {})
     met, tim = g.get("metrics", {}), g.get("timing", {})
     samples = rec.arrays.get("timing/samples")
+    config: dict = {}
+    _flatten("", _yaml_load(a.get("config_yaml", "")), config)
     row = {
         "job": a.get("job"),
-        "tag": a.get("tag", ""),
-        "solver": a.get("solver"),
-        "dataset": a.get("dataset"),
-        "mask": a.get("mask"),
-        "mask_rate": a.get("mask_rate", _NAN),
-        "n_rows": data.get("n_rows", _NAN),
-        "n_cols": data.get("n_cols", _NAN),
-        "rank": a.get("rank"),
-        "seed": a.get("seed"),
-        "holdout": a.get("holdout", _NAN),
+        "tag": _first(a.get("tag"), config.get("tag"), ""),
+        "solver": _first(a.get("solver"), config.get("solver.name")),
+        "dataset": _first(a.get("dataset"), config.get("dataset.name")),
+        "mask": _first(a.get("mask"), config.get("mask.kind")),
+        "mask_rate": _first(a.get("mask_rate"), config.get("mask.rate")),
+        "n_rows": _first(data.get("n_rows"), config.get("dataset.n_rows")),
+        "n_cols": _first(data.get("n_cols"), config.get("dataset.n_cols")),
+        "rank": _first(a.get("rank"), config.get("rank")),
+        "seed": _first(a.get("seed"), config.get("seed")),
+        "holdout": _first(a.get("holdout"), config.get("holdout")),
         "status": a.get("status"),
-        "message": a.get("message", ""),
-        "n_missing": data.get("n_missing", _NAN),
-        "n_missing_added": info.get("n_missing_added", _NAN),  # A1GM only
-        "n_rows_with_missing": data.get("n_rows_with_missing", _NAN),
-        "n_cols_with_missing": data.get("n_cols_with_missing", _NAN),
-        "grid_like": data.get("grid_like", None),
-        "n_heldout": data.get("n_heldout", _NAN),
-        "n_iter": info.get("n_iter", _NAN),
-        "converged": info.get("converged", None),
+        "message": _first(a.get("message"), ""),
+        "n_missing": data.get("n_missing"),
+        "n_missing_added": info.get("n_missing_added"),  # A1GM only
+        "n_rows_with_missing": data.get("n_rows_with_missing"),
+        "n_cols_with_missing": data.get("n_cols_with_missing"),
+        "grid_like": data.get("grid_like"),
+        "n_heldout": data.get("n_heldout"),
+        "n_iter": info.get("n_iter"),
+        "converged": info.get("converged"),
         "runtime_samples": 0 if samples is None else int(np.size(samples)),
         "path": rec.location,
     }
     for key in ("weighted_kl", "weighted_frobenius", "relative_error", "heldout_relative_error",
                 "truth_relative_error"):
-        row[key] = met.get(key, _NAN)
+        row[key] = _first(met.get(key))
     for key in ("runtime_mean", "runtime_std", "runtime_median", "runtime_min"):
-        row[key] = tim.get(key, _NAN)
-    # Other solver facts (e.g. future solvers' info) as info.<key>, the config as dotted keys.
+        row[key] = _first(tim.get(key))
+    # Other solver facts (e.g. future solvers' info) as info.<key>
     for key, value in info.items():
         if key not in row:
             row[f"info.{key}"] = value
-    config: dict = {}
-    _flatten("", _yaml_load(a.get("config_yaml", "")), config)
+    row.update(_environment(a, g.get("environment", {})))
     for key, value in config.items():
-        row.setdefault(key, value)
+        if key not in _CONFIG_DUPLICATES and key not in row:
+            row[key] = value
     return row
 
 
-def _records(path, kind: str) -> list[Record]:
-    errors: list = []
-    records = list(iter_records(path, errors=errors))
-    for file, message in errors:
-        warnings.warn(f"{kind}: skipped unreadable {file}: {message}", stacklevel=3)
-    seen, unique = set(), []
-    for rec in records:  # a job present twice (a folder holding a merged copy): keep the first
-        job = rec.attrs.get("job")
-        if job in seen:
-            continue
-        seen.add(job)
-        unique.append(rec)
-    return unique
+# --------------------------------------------------------------------------- collecting records
+
+@dataclass
+class Scan:
+    """What reading a results folder found, besides the records.
+
+    Attributes
+    ----------
+    records : list of Record
+        The records of the table (one per job unless duplicates were kept).
+    skipped : list of (str, str)
+        Damaged or unreadable files (``file::/records/<job>`` inside merged
+        files) and why; they are treated as missing.
+    duplicates : list of Duplicate
+        Jobs found in several files, with the copy kept.
+    versions : dict of str to Counter
+        ``"nmfexp"`` and ``"git_commit"``: how many records carry each value.
+    """
+
+    records: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    duplicates: list = field(default_factory=list)
+    versions: dict = field(default_factory=dict)
+
+    def messages(self, *, duplicates: bool = True) -> list[str]:
+        """One line per problem: damaged files, duplicates (unless ``duplicates=False``), version mix."""
+        lines = [f"skipped damaged or unreadable {where}: {why}" for where, why in self.skipped]
+        if self.duplicates and duplicates:
+            dropped = sum(len(d.dropped) for d in self.duplicates)
+            lines.append(f"{len(self.duplicates)} job(s) found in more than one file ({dropped} extra cop"
+                         f"{'y' if dropped == 1 else 'ies'} left out; rule: {DUPLICATE_RULE}; "
+                         "duplicates='keep' keeps all): " + "; ".join(_describe_duplicate(d)
+                                                                      for d in self.duplicates[:5])
+                         + (f"; ... and {len(self.duplicates) - 5} more" if len(self.duplicates) > 5 else ""))
+        lines += self.version_lines(mixed_only=True)
+        return lines
+
+    def version_lines(self, *, mixed_only: bool = False) -> list[str]:
+        lines = []
+        for key, label in (("nmfexp", "nmfexp versions"), ("git_commit", "git commits")):
+            counts = self.versions.get(key, Counter())
+            if len(counts) > 1 or (counts and not mixed_only):
+                listing = ", ".join(f"{v} ({n} record{'s' if n > 1 else ''})" for v, n in counts.most_common())
+                what = f"records of {len(counts)} different {label}" if len(counts) > 1 else label[:-1]
+                lines.append(f"{what}: {listing}")
+        return lines
 
 
-def load(path: str | Path) -> pd.DataFrame:
+def _describe_duplicate(d: Duplicate) -> str:
+    return f"job {d.job}: kept {d.kept}, left out {', '.join(d.dropped)}"
+
+
+def scan(path: str | Path, *, duplicates: str = "drop") -> Scan:
+    """Read every record under ``path`` and say what was found (no warnings).
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder (searched recursively for ``*.h5``), a record, or a merged file.
+    duplicates : {"drop", "keep"}
+        ``"drop"``: one record per job (rule: :data:`DUPLICATE_RULE`);
+        ``"keep"``: every copy (duplicates are still listed).
+    """
+    if duplicates not in ("drop", "keep"):
+        raise ValueError(f"duplicates must be 'drop' or 'keep', got {duplicates!r}.")
+    skipped: list = []
+    records = list(iter_records(path, errors=skipped))
+    unique, dups = resolve_duplicates(records)
+    kept = unique if duplicates == "drop" else records
+    versions = {"nmfexp": Counter(), "git_commit": Counter()}
+    for rec in kept:
+        env = rec.groups.get("environment", {})
+        version = _first(rec.attrs.get("nmfexp_version"), env.get("version_nmfexp"))
+        if version is not np.nan:
+            versions["nmfexp"][str(version)] += 1
+        if env.get("git_commit"):
+            versions["git_commit"][str(env["git_commit"])] += 1
+    return Scan(records=kept, skipped=skipped, duplicates=dups, versions=versions)
+
+
+def _scan_and_warn(path, duplicates: str, who: str) -> Scan:
+    found = scan(path, duplicates=duplicates)
+    for line in found.messages(duplicates=duplicates == "drop"):  # kept on request: nothing to warn about
+        warnings.warn(f"{who}: {line}", RecordsWarning, stacklevel=3)
+    return found
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """Integers as Int64 (missing = <NA>), flags as boolean, measurements as float."""
+    for col in _FLOAT_COLUMNS:
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    for col in _INT_COLUMNS:
+        if col in df:
+            try:
+                df[col] = pd.array(df[col].to_numpy(object), dtype="Int64")
+            except (TypeError, ValueError, OverflowError):  # e.g. seeds beyond 64 bits: kept as Python ints
+                pass
+    for col in _BOOL_COLUMNS:
+        if col in df:
+            try:
+                df[col] = pd.array([None if v is None or v is np.nan or (isinstance(v, float) and np.isnan(v))
+                                    else bool(v) for v in df[col]], dtype="boolean")
+            except (TypeError, ValueError):
+                pass
+    return df
+
+
+def load(path: str | Path, *, duplicates: str = "drop") -> pd.DataFrame:
     """One row per job.
 
     Parameters
@@ -125,44 +312,88 @@ def load(path: str | Path) -> pd.DataFrame:
     path : str or Path
         A folder (searched recursively for ``*.h5`` records), one record file,
         or a file made by ``nmfexp-results merge``.
+    duplicates : {"drop", "keep"}
+        The same job (same config hash) found in several files, e.g. in
+        ``results/a`` and ``results/b``: ``"drop"`` keeps one copy (status
+        ``ok`` before ``skipped`` before ``failed``, then the newest
+        ``created``, then the first path) and warns; ``"keep"`` keeps every
+        copy (then ``job`` is not unique; ``path`` tells the copies apart).
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`COLUMNS` first (runtimes in seconds; ``n_missing_added``
-        is NaN for solvers other than A1GM; metrics are NaN for jobs that did
-        not finish with status ``ok``), then the flattened config
-        (``dataset.n_rows``, ``solver.params.max_iter``, ...).
+        Columns :data:`COLUMNS` first (runtimes in seconds; counts as
+        nullable ``Int64``, ``grid_like`` and ``converged`` as nullable
+        ``boolean``, measurements as float, NaN/<NA> when unknown:
+        ``n_missing_added`` except for A1GM, metrics for jobs that did not
+        finish with status ``ok``), then solver facts ``info.*``, the
+        environment :data:`ENV_COLUMNS` (and other ``env.*`` facts), then the
+        config keys that no short column already names
+        (``solver.params.max_iter``, ``dataset.noise``, ``timing.repeats``, ...).
+        ``path`` is the record's file, or ``file::/records/<job>`` inside a
+        merged file.
+
+    Warns
+    -----
+    RecordsWarning
+        Naming every damaged or unreadable file (left out), the duplicates
+        and the copy kept, and when the records come from several nmfexp
+        versions or git commits.
     """
-    rows = [record_row(rec) for rec in _records(path, "load")]
+    return _table(_scan_and_warn(path, duplicates, "load").records)
+
+
+def _table(records: list[Record]) -> pd.DataFrame:
+    rows = [record_row(rec) for rec in records]
+    if not rows:
+        return pd.DataFrame(columns=COLUMNS + ENV_COLUMNS)
     df = pd.DataFrame(rows)
-    if df.empty:
-        return pd.DataFrame(columns=COLUMNS)
-    # Then solver facts (info.*) and the flattened config, in a fixed order whatever the file order.
-    rest = sorted((c for c in df.columns if c not in COLUMNS), key=lambda c: (not c.startswith("info."), c))
-    df = df.reindex(columns=COLUMNS + rest)
-    return df.sort_values(["tag", "solver", "dataset", "n_rows", "mask", "mask_rate", "seed", "job"],
+    lead = COLUMNS + ENV_COLUMNS
+    rest = sorted((c for c in df.columns if c not in lead),
+                  key=lambda c: (not c.startswith("info."), not c.startswith("env."), c))
+    info = [c for c in rest if c.startswith("info.")]
+    env = [c for c in rest if c.startswith("env.")]
+    config = [c for c in rest if not c.startswith(("info.", "env."))]
+    df = _typed(df.reindex(columns=COLUMNS + info + ENV_COLUMNS + env + config))
+    return df.sort_values(["tag", "solver", "dataset", "n_rows", "mask", "mask_rate", "seed", "job", "path"],
                           kind="stable", na_position="last").reset_index(drop=True)
+
+
+def load_all(path: str | Path, *, duplicates: str = "drop") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`load` and :func:`load_history` from one reading of ``path`` (warnings given once)."""
+    records = _scan_and_warn(path, duplicates, "load").records
+    return _table(records), _history(records)
 
 
 _HISTORY_KEYS = ["job", "tag", "solver", "dataset", "mask", "mask_rate", "n_rows", "n_cols", "rank", "seed",
                  "holdout", "status"]
 
 
-def load_history(path: str | Path) -> pd.DataFrame:
+def load_history(path: str | Path, *, duplicates: str = "drop") -> pd.DataFrame:
     """Per-iteration histories as a long table.
+
+    Parameters
+    ----------
+    path : str or Path
+        As for :func:`load`.
+    duplicates : {"drop", "keep"}
+        As for :func:`load`.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``job, tag, solver, dataset, mask, mask_rate, n_rows, n_cols,
         rank, seed, holdout, status, iteration, time, objective`` (and any other
-        per-iteration series a solver records). ``iteration`` 0 is the initial
-        value; ``time`` is seconds spent in updates so far. Closed-form solvers
-        have no rows.
+        per-iteration series a solver records), plus ``path``. ``iteration`` 0
+        is the initial value; ``time`` is seconds spent in updates so far.
+        Closed-form solvers have no rows.
     """
+    return _history(_scan_and_warn(path, duplicates, "load_history").records)
+
+
+def _history(records: list[Record]) -> pd.DataFrame:
     frames = []
-    for rec in _records(path, "load_history"):
+    for rec in records:
         series = {k.split("/", 1)[1]: v for k, v in rec.arrays.items() if k.startswith("history/")}
         if not series or "objective" not in series or np.size(series["objective"]) == 0:
             continue
@@ -172,54 +403,121 @@ def load_history(path: str | Path) -> pd.DataFrame:
         frame.insert(0, "iteration", np.arange(length))
         for i, key in enumerate(_HISTORY_KEYS):
             frame.insert(i, key, row.get(key))
+        frame["path"] = rec.location
         frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=[*_HISTORY_KEYS, "iteration", "time", "objective"])
-    df = pd.concat(frames, ignore_index=True)
     lead = [*_HISTORY_KEYS, "iteration", "time", "objective"]
-    return df.reindex(columns=lead + [c for c in df.columns if c not in lead])
+    if not frames:
+        return pd.DataFrame(columns=[*lead, "path"])
+    df = pd.concat(frames, ignore_index=True)
+    df = df.reindex(columns=lead + [c for c in df.columns if c not in lead and c != "path"] + ["path"])
+    return _typed(df)
 
 
 # --------------------------------------------------------------------------- command line
 
+def _parquet_ready(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns of mixed types (or ints beyond 64 bits) as text, which Parquet can store."""
+    df = df.copy()
+    for col in [c for c in df.columns if df[c].dtype == object]:
+        values = df[col].dropna()
+        kinds = {type(v) for v in values}
+        if kinds and not (kinds <= {str} or kinds <= {bool}):
+            df[col] = df[col].map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    return df
+
+
+def _write_table(df: pd.DataFrame, output: str, kind: str) -> None:
+    if kind == "csv":
+        if output == "-":
+            df.to_csv(sys.stdout, index=False)
+        else:
+            df.to_csv(output, index=False)
+        return
+    try:
+        _parquet_ready(df).to_parquet(output, index=False)
+    except ImportError as exc:
+        raise ImportError("writing Parquet needs pyarrow, which is not installed: pip install pyarrow "
+                          f"({exc})") from None
+
+
+def _summary(path: str, duplicates: str) -> list[str]:
+    found = scan(path, duplicates=duplicates)
+    df = _table(found.records)
+    lines = [f"{len(df)} record(s) in {path}"]
+    if not df.empty:
+        counts = df.groupby(["solver", "status"]).size().unstack(fill_value=0)
+        lines += counts.to_string().splitlines()
+    lines.append(f"damaged or unreadable files: {len(found.skipped)}"
+                 + (" (left out; they count as missing, a rerun computes them again)" if found.skipped else ""))
+    lines += [f"  {where}: {why}" for where, why in found.skipped]
+    extra = sum(len(d.dropped) for d in found.duplicates)
+    lines.append(f"duplicate jobs: {len(found.duplicates)}" + (
+        f" ({extra} extra cop{'y' if extra == 1 else 'ies'}; "
+        + ("all kept" if duplicates == "keep" else f"one kept per job: {DUPLICATE_RULE}") + ")"
+        if found.duplicates else ""))
+    lines += [f"  {_describe_duplicate(d)}" for d in found.duplicates[:20]]
+    if len(found.duplicates) > 20:
+        lines.append(f"  ... and {len(found.duplicates) - 20} more (their paths: nmfexp-results csv --keep-duplicates)")
+    versions = found.version_lines()
+    mixed = any(len(c) > 1 for c in found.versions.values())
+    lines.append("versions: " + ("MIXED: " if mixed else "") + ("; ".join(versions) if versions else "unknown"))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console script ``nmfexp-results``."""
+    ignore_sigxfsz()
     parser = argparse.ArgumentParser(prog="nmfexp-results", description="Tables and merged files from nmfexp records.")
     sub = parser.add_subparsers(dest="command", required=True)
+    p_summary = sub.add_parser("summary", help="jobs per solver and status, damaged files, duplicates, versions")
     p_merge = sub.add_parser("merge", help="copy every record under PATH into one HDF5 file")
-    p_merge.add_argument("path")
     p_merge.add_argument("-o", "--output", required=True)
     p_csv = sub.add_parser("csv", help="write the one-row-per-job table as CSV")
-    p_csv.add_argument("path")
     p_csv.add_argument("-o", "--output", required=True, help="CSV file ('-' for standard output)")
-    p_csv.add_argument("--history", action="store_true", help="write the per-iteration table instead")
-    p_summary = sub.add_parser("summary", help="print the number of jobs per solver and status")
-    p_summary.add_argument("path")
+    p_parquet = sub.add_parser("parquet", help="write the one-row-per-job table as Parquet (needs pyarrow)")
+    p_parquet.add_argument("-o", "--output", required=True, help="Parquet file")
+    for p in (p_summary, p_merge, p_csv, p_parquet):
+        p.add_argument("path", help="a results folder, a record, or a merged file")
+    for p in (p_summary, p_csv, p_parquet):
+        p.add_argument("--keep-duplicates", action="store_true",
+                       help="keep every copy of a job found in several files (default: one per job)")
+    for p in (p_csv, p_parquet):
+        p.add_argument("--history", action="store_true", help="write the per-iteration table instead")
     args = parser.parse_args(argv)
+    duplicates = "keep" if getattr(args, "keep_duplicates", False) else "drop"
+
+    def note(line: str) -> None:
+        print(f"nmfexp-results: {line}", file=sys.stderr)
 
     try:
         if args.command == "merge":
-            count = merge_records(args.path, args.output)
-            print(f"merged {count} records into {args.output}")
-        elif args.command == "csv":
-            df = load_history(args.path) if args.history else load(args.path)
-            if args.output == "-":
-                df.to_csv(sys.stdout, index=False)
-            else:
-                df.to_csv(args.output, index=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RecordsWarning)  # the report below says the same
+                report = merge_records(args.path, args.output)
+            print(f"merged {report.written} records into {args.output}")
+            for where, why in report.skipped:
+                note(f"skipped {where}: {why}")
+            for d in report.duplicates:
+                note(f"duplicate {_describe_duplicate(d)} (rule: {DUPLICATE_RULE})")
+        elif args.command in ("csv", "parquet"):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", RecordsWarning)
+                df = (load_history if args.history else load)(args.path, duplicates=duplicates)
+            for w in caught:
+                note(str(w.message))
+            _write_table(df, args.output, args.command)
+            if args.output != "-":
                 print(f"wrote {len(df)} rows to {args.output}")
         else:
-            df = load(args.path)
-            if df.empty:
-                print("no records")
-            else:
-                print(df.groupby(["solver", "status"]).size().to_string())
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"nmfexp-results: {exc}", file=sys.stderr)
+            print("\n".join(_summary(args.path, duplicates)))
+    except ImportError as exc:
+        note(str(exc))
+        return 2
+    except (OSError, ValueError) as exc:
+        note(str(exc))
         return 2
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -186,3 +186,37 @@ def test_an_entry_point_solver_needs_no_configuration(tmp_path):
     assert rec.attrs["solver"] == "doubled" and rec.attrs["status"] == "ok"
     bad = nmfexp_run("solver=doubled", "solver.params.factor=many", "dataset.n_rows=8", cwd=tmp_path, env=env)
     assert bad.returncode != 0 and "factor" in bad.stdout + bad.stderr
+
+
+# --------------------------------------------------------------------------- damage and concurrency
+
+def test_a_record_that_cannot_be_written_is_reported_and_recomputed_later(tmp_path):
+    import resource
+
+    def limit():  # a file-size limit above the log files, below a record (ulimit -f)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (12000, 12000))
+
+    args = ["-c", "from nmfexp.cli.run import main; main()", "-m", "solver=a1gm", "seed=0,1", "dataset.n_rows=10",
+            "timing=quick", "results_dir=r"]
+    out = subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         preexec_fn=limit)
+    log = out.stdout + out.stderr
+    assert out.returncode == 1, log  # not a crash (a segfault was -11 / 139)
+    assert log.count("the record could not be written") >= 2 and "File too large" in log
+    assert not list((tmp_path / "r").glob("*.h5")) and not list((tmp_path / "r").glob("*.tmp"))
+    again = nmfexp_run(*args[2:], cwd=tmp_path)
+    assert again.returncode == 0 and "0 already recorded, submitting 2" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_two_sweeps_on_one_folder_at_once_compute_each_job_once(tmp_path):
+    args = ["-m", "solver=wnmf_kl", "seed=range(0,12)", "dataset.n_rows=150", "solver.params.tol=0",
+            "solver.params.max_iter=60", "timing=quick", "results_dir=r"]
+    procs = [subprocess.Popen([sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    logs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    started = sum(log.count("] start wnmf_kl") for log in logs)
+    assert started == 12, logs  # every job computed by exactly one of the two sweeps
+    assert len(list((tmp_path / "r").glob("*.h5"))) == 12
+    assert not list((tmp_path / "r").glob("*.tmp")) and not list((tmp_path / "r").glob("*.lock"))

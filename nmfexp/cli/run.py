@@ -80,9 +80,9 @@ def main() -> None:
     """Console script ``nmfexp-run``."""
     import hydra
 
-    from ..record import ignore_file_size_signal
+    from ..record import ignore_sigxfsz
 
-    ignore_file_size_signal()
+    ignore_sigxfsz()
     register_configs()
     _SINGLE.clear()
     LAST_REPORT.jobs.clear()

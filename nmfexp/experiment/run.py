@@ -27,7 +27,17 @@ import yaml
 from omegaconf import DictConfig
 
 from .. import __version__
-from ..record import FORMAT, FORMAT_VERSION, Record, read_record_header, remove_stale_temp_files, write_record
+from ..record import (
+    FORMAT,
+    FORMAT_VERSION,
+    Record,
+    RecordWriteError,
+    claim,
+    claim_holder,
+    read_record_header,
+    remove_stale_temp_files,
+    write_record,
+)
 from ..solvers import SolverRefused
 from ..solvers.a1gm import grid_completion
 from ..timing import blas_threads, measure
@@ -35,7 +45,7 @@ from .evaluate import evaluate
 from .job import Job, JobData
 from .provenance import concurrent_jobs, static_environment, thread_info
 
-__all__ = ["run_job", "run"]
+__all__ = ["run_job", "run", "compute"]
 
 log = logging.getLogger("nmfexp")
 
@@ -74,26 +84,27 @@ def _data_facts(data: JobData) -> dict:
     }
 
 
-def run_job(job: Job, *, overrides=(), context: dict | None = None, progress: str = "") -> dict:
-    """Run ``job`` unless a reusable record exists, write its record, and return its summary.
-
-    Never raises for the job's own failure: that is recorded (status
-    ``failed``) and returned. Returns a dict with ``job``, ``path``,
-    ``status``, ``message``, ``existing`` (True when an existing record was
-    kept) and, for ``ok``, ``weighted_kl`` and ``runtime_median``.
-    """
+def _kept(job: Job, progress: str) -> dict | None:
+    """The summary of an existing record that stands for ``job``, or None (logging why it is redone)."""
     header = read_record_header(job.path)
-    keep, why = job.reusable(header.get("status"), json.loads(header.get("inputs") or "{}")) if header else (False, "")
-    summary = {"job": job.key, "path": str(job.path), "existing": keep, "message": ""}
+    if not header:
+        return None
+    keep, why = job.reusable(header.get("status"), json.loads(header.get("inputs") or "{}"))
     if keep:
         log.info("%s%s: record exists (%s), kept: %s", progress, job.describe(), why, job.path.name)
-        return {**summary, "status": why}
-    if header:
-        log.info("%s%s: recomputing (%s)", progress, job.describe(), why)
-    remove_stale_temp_files(job.path)
-    log.info("%sstart %s", progress, job.describe())
-    t0, stage = time.perf_counter(), "data"
-    rec = _new_record(job, overrides, context)
+        return {"job": job.key, "path": str(job.path), "status": why, "message": "", "existing": True}
+    log.info("%s%s: recomputing (%s)", progress, job.describe(), why)
+    return None
+
+
+def compute(job: Job, rec: Record) -> tuple[str, str]:
+    """The pipeline, filling ``rec``: build -> measure(solve) -> evaluate. Returns ``(status, stage)``.
+
+    Never raises for the job's own failure: only :class:`~nmfexp.SolverRefused`
+    from the solver stage is ``skipped``, anything else ``failed`` (message and
+    traceback go into ``rec``).
+    """
+    stage = "data"
     try:
         data = job.build()
         rec.attrs["dataset"] = data.dataset.name if not job.config["dataset"].get("name") else job.label
@@ -115,17 +126,51 @@ def run_job(job: Job, *, overrides=(), context: dict | None = None, progress: st
         rec.arrays.update({f"history/{k}": np.asarray(v) for k, v in (result.history or {}).items()})
         if job.config["save_factors"]:
             rec.arrays.update({"factors/A": result.A, "factors/B": result.B})
-        status, message, error_type, tb = "ok", "", "", ""
+        return "ok", stage
     except Exception as exc:  # isolate the failure: record it, let the other jobs run
         status = "skipped" if isinstance(exc, SolverRefused) and stage == "solver" else "failed"
-        message = str(exc) if status == "skipped" else f"{type(exc).__name__}: {exc}"
-        error_type, tb = type(exc).__name__, traceback.format_exc()
-    rec.groups.setdefault("environment", static_environment())
-    rec.attrs.update(status=status, message=message, traceback=tb, error_type=error_type,
-                     error_stage=stage if status != "ok" else "", job_seconds=time.perf_counter() - t0)
-    write_record(job.path, rec)
-    _log_done(progress, job, status, stage, message, rec)
-    summary.update(status=status, message=message)
+        rec.attrs.update(message=str(exc) if status == "skipped" else f"{type(exc).__name__}: {exc}",
+                         error_type=type(exc).__name__, traceback=traceback.format_exc(), error_stage=stage)
+        return status, stage
+
+
+def run_job(job: Job, *, overrides=(), context: dict | None = None, progress: str = "") -> dict:
+    """Run ``job`` unless a reusable record exists, write its record, and return its summary.
+
+    Never raises for the job's own failure: that is recorded (status
+    ``failed``) and returned. Another process computing the same job at this
+    moment (it holds the job's claim) makes this one return ``running
+    elsewhere`` without computing. A record that cannot be written (disk
+    full, file size limit) is reported as ``failed`` with no record, so the
+    next run computes the job again. Returns a dict with ``job``, ``path``,
+    ``status``, ``message``, ``existing`` (True when an existing record was
+    kept) and, for ``ok``, ``weighted_kl`` and ``runtime_median``.
+    """
+    summary = {"job": job.key, "path": str(job.path), "existing": False, "message": ""}
+    if kept := _kept(job, progress):
+        return kept
+    held = claim(job.path)
+    if held is None:
+        holder = claim_holder(job.path)
+        log.info("%s%s: running elsewhere (%s)", progress, job.describe(), holder.describe() if holder else "")
+        return {**summary, "status": "running elsewhere", "message": holder.describe() if holder else ""}
+    with held:
+        if kept := _kept(job, progress):  # another run finished it while we waited for the claim
+            return kept
+        remove_stale_temp_files(job.path)
+        log.info("%sstart %s", progress, job.describe())
+        t0, rec = time.perf_counter(), _new_record(job, overrides, context)
+        status, stage = compute(job, rec)
+        rec.groups.setdefault("environment", static_environment())
+        rec.attrs.setdefault("message", "")
+        rec.attrs.update(status=status, job_seconds=time.perf_counter() - t0)
+        try:
+            write_record(job.path, rec)
+        except RecordWriteError as exc:
+            log.error("%s%s: the record could not be written: %s", progress, job.describe(), exc)
+            return {**summary, "status": "failed", "message": f"the record could not be written: {exc}"}
+    _log_done(progress, job, status, stage, rec.attrs["message"], rec)
+    summary.update(status=status, message=rec.attrs["message"])
     if status == "ok":
         summary.update(weighted_kl=rec.groups["metrics"]["weighted_kl"],
                        runtime_median=rec.groups["timing"]["runtime_median"])
