@@ -283,3 +283,23 @@ def test_disabling_numba_by_environment_variable(monkeypatch):
         assert not _a1gm_kernel.numba_enabled()
     else:
         assert _a1gm_kernel.numba_enabled()
+
+
+def test_negative_zero_is_a_valid_value_and_a_sign_bit_nan_is_a_gap(kernel):
+    """The compiled loops screen values by their bit patterns; -0.0 (sign bit set)
+    must still count as the zero it is, and a NaN with its sign bit set (what
+    0.0 / 0.0 gives on x86) must still mark a gap."""
+    X, observed = _case("grid", (26, 19), 0.05)
+    Xz = np.where(observed, X, 0.0)
+    Xz[observed.all(axis=1).nonzero()[0][0], 4] = 0.0  # an observed zero in a complete row
+    expected = dense_a1gm_oracle(Xz, observed)
+    Xm = Xz.copy()
+    Xm[Xz == 0.0] = -0.0
+    assert np.signbit(Xm[~observed]).all()
+    for junk_sign_nan in (False, True):
+        Xn = np.where(observed, Xm, -np.nan if junk_sign_nan else np.nan)
+        assert np.signbit(Xn[~observed]).all() == junk_sign_nan
+        np.testing.assert_allclose(_a1gm(Xn).reconstruct(), expected, rtol=1e-12)
+        np.testing.assert_allclose(_a1gm(Xn, observed).reconstruct(), expected, rtol=1e-12)
+    np.testing.assert_allclose(_a1gm(Xm, observed).reconstruct(), expected, rtol=1e-12)
+    np.testing.assert_allclose(_a1gm(Xm).reconstruct(), dense_a1gm_oracle(Xm, np.ones_like(observed)), rtol=1e-12)

@@ -115,9 +115,10 @@ def a1gm_sums(X: np.ndarray, mask=None) -> A1GMSums:
         else:  # 0/1 masks are converted (and bad masks rejected) by the shared validation
             observed = mask_and_missing(mask, X)[0]
         sums = _masked_sums(jit, X, Xs, mask, observed, transposed)
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = sums.row_sums[sums.row_complete].sum() + sums.col_sums[sums.col_complete].sum() + sums.SY + sums.SZ
-    if not np.isfinite(total):
+    # Every sum used below is one of these non-negative totals or a part of one.
+    totals = (jit.split_sums(sums.row_sums, sums.row_complete.view(np.uint8))[0],
+              jit.split_sums(sums.col_sums, sums.col_complete.view(np.uint8))[0], sums.SY, sums.SZ)
+    if not np.isfinite(totals).all():
         raise_bad_observed(X, None if mask is None and sums.n_missing == 0 else _observed(X, mask))
     return sums
 
@@ -152,14 +153,15 @@ def _masked_sums(jit, X, Xs, mask, observed, transposed) -> A1GMSums:
     if jit.known_pass(Xs, rc, cc, P0, P1, Q1, Y, suspect) < 0 or (
             Ms is not None and suspect.any() and jit.observed_bad(Xs, Ms, suspect)):
         raise_bad_observed(X, observed)
-    return _from_complete_rows(transposed, rc.view(bool), cc.view(bool), int(n_missing), P0, P1, Q1, Y)
+    return _from_complete_rows(jit, transposed, rc, cc, int(n_missing), P0, P1, Q1, Y)
 
 
-def _from_complete_rows(transposed, rc, cc, n_missing, P0, P1, Q1, Y) -> A1GMSums:
-    """Sums from column sums ``Q1`` over complete rows and ``Y`` over the others."""
-    Q0 = Q1 + Y
-    return A1GMSums(transposed, rc, cc, n_missing, P0, P1, Q0, Q1,
-                    SX=float(Q1[cc].sum()), SY=float(P1[~rc].sum()), SZ=float(Q1[~cc].sum()))
+def _from_complete_rows(jit, transposed, rc, cc, n_missing, P0, P1, Q1, Y) -> A1GMSums:
+    """Sums from column sums ``Q1`` over complete rows and ``Y`` over the others
+    (``rc``, ``cc``: complete rows and columns as 0/1 bytes)."""
+    SX, SZ = jit.split_sums(Q1, cc)
+    SY = jit.split_sums(P1, rc)[1]
+    return A1GMSums(transposed, rc.view(bool), cc.view(bool), n_missing, P0, P1, Q1 + Y, Q1, SX=SX, SY=SY, SZ=SZ)
 
 
 def _nan_sums(jit, X, Xs, transposed) -> A1GMSums:
@@ -173,7 +175,7 @@ def _nan_sums(jit, X, Xs, transposed) -> A1GMSums:
         raise_bad_observed(X, ~np.isnan(X))
     if n_missing == X.size:
         mask_and_missing(None, X)  # raises its "every entry of X is missing"
-    rc, cc = rc.view(bool), K == 0
+    cc = (K == 0).view(np.uint8)
     # Q holds column sums over all rows (exact on complete columns). On
     # incomplete columns A1GM needs them over complete rows only: when the
     # missing entries form a grid, incomplete rows are missing on every
@@ -186,20 +188,21 @@ def _nan_sums(jit, X, Xs, transposed) -> A1GMSums:
     trusted = True
     if n_missing != n_rows_gaps * n_cols_gaps:
         Ysum = np.zeros(m)
-        jit.incomplete_col_sums(Xs, rc.view(np.uint8), K, Ysum)
+        jit.incomplete_col_sums(Xs, rc, K, Ysum)
         Q1 = Q - Ysum
-        trusted = bool(np.all(Ysum[~cc] <= _SUBTRACT_LIMIT * Q[~cc]))
-    SY, SZ = float(P1[~rc].sum()), float(Q1[~cc].sum())
-    SX_SZ, SX_SY = float(P0[rc].sum()), float(Q[cc].sum())
+        trusted = bool(np.all(Ysum[K != 0] <= _SUBTRACT_LIMIT * Q[K != 0]))
+    SY = jit.split_sums(P1, rc)[1]
+    SZ = jit.split_sums(Q1, cc)[1]
+    SX_SZ, SX_SY = jit.split_sums(P0, rc)[0], jit.split_sums(Q, cc)[0]
     if SZ <= SY:
         SX, trusted = SX_SZ - SZ, trusted and SZ <= _SUBTRACT_LIMIT * SX_SZ
     else:
         SX, trusted = SX_SY - SY, trusted and SY <= _SUBTRACT_LIMIT * SX_SY
     if not trusted:
         Q1, Y = np.zeros(m), np.zeros(m)
-        jit.known_pass(Xs, rc.view(np.uint8), cc.view(np.uint8), P0, P1, Q1, Y, np.zeros(n, np.uint8))
-        return _from_complete_rows(transposed, rc, cc, int(n_missing), P0, P1, Q1, Y)
-    return A1GMSums(transposed, rc, cc, int(n_missing), P0, P1, Q, Q1, SX=SX, SY=SY, SZ=SZ)
+        jit.known_pass(Xs, rc, cc, P0, P1, Q1, Y, np.zeros(n, np.uint8))
+        return _from_complete_rows(jit, transposed, rc, cc, int(n_missing), P0, P1, Q1, Y)
+    return A1GMSums(transposed, rc.view(bool), cc.view(bool), int(n_missing), P0, P1, Q, Q1, SX=SX, SY=SY, SZ=SZ)
 
 
 # --- NumPy fallback ---------------------------------------------------------------------------
