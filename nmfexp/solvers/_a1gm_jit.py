@@ -197,8 +197,10 @@ def known_pass(X, rc, cc, P0, P1, Q1, Y, suspect):
     that may hold a NaN, inf or negative value, for the caller to check
     against the mask.
 
-    Returns -1 when a complete row holds a NaN, inf or negative value or its
-    sum overflows, else 0.
+    Returns ``(status, n_suspect, SX, SY, SZ, total)``: status -1 when a
+    complete row holds a NaN, inf or negative value or its sum overflows, else
+    0; the three block totals; and a total of every sum the caller uses (all
+    are non-negative, so it is finite exactly when they all are).
     """
     n, m = X.shape
     zero = np.zeros(m)
@@ -212,12 +214,13 @@ def known_pass(X, rc, cc, P0, P1, Q1, Y, suspect):
         if _group(rows, Q1, S, False):
             for row in rows:
                 if _has_negative(row):
-                    return -1
+                    return -1, 0, 0.0, 0.0, 0.0, 0.0
         for g in range(min(GROUP, full.size - k)):
             if not np.isfinite(S[g]):
-                return -1
+                return -1, 0, 0.0, 0.0, 0.0, 0.0
             P0[idx[g]] = S[g]
     gaps = np.flatnonzero(rc == 0)
+    n_suspect = 0
     for k in range(0, gaps.size, GROUP):
         for g in range(GROUP):
             idx[g] = gaps[k + g] if k + g < gaps.size else -1
@@ -225,7 +228,11 @@ def known_pass(X, rc, cc, P0, P1, Q1, Y, suspect):
         for g in range(min(GROUP, gaps.size - k)):
             P1[idx[g]] = S[g]
             suspect[idx[g]] = bad
-    return 0
+            n_suspect += bad
+    SX, SZ = _split(Q1, cc)
+    SY = _split(P1, rc)[1]
+    total = SX + SY + SZ + _split(P0, rc)[0] + _split(Y, cc)[0]
+    return 0, n_suspect, SX, SY, SZ, total
 
 
 @njit(**_OPTS)
@@ -254,9 +261,11 @@ def nan_pass(X, rc, P0, P1, Q, K):
     last column was marked are summed again at the end, so ``P1`` is exactly
     the sum over complete columns (``K[j] == 0``) on every incomplete row.
 
-    Returns ``(status, n_missing)``; status is -1 for a negative value or a row
-    without NaN whose sum is infinite (an inf, or an overflow), else 0. An inf
-    in a row with a NaN shows as an infinite ``Q`` for the caller to reject.
+    Returns ``(status, n_missing, rows with gaps, columns with gaps, Q finite,
+    sum of P0 on complete rows, sum of P1 on incomplete rows, sums of Q on
+    complete and on incomplete columns)``. Status is -1 for a negative value or
+    a row without NaN whose sum is infinite (an inf, or an overflow), else 0.
+    An inf in a row with a NaN shows as an infinite ``Q``.
     """
     n, m = X.shape
     zero = np.zeros(m)
@@ -272,7 +281,7 @@ def nan_pass(X, rc, P0, P1, Q, K):
         if _group(rows, Q, S, True):
             for row in rows:
                 if _has_negative(row):
-                    return -1, 0
+                    return -1, 0, 0, 0, True, 0.0, 0.0, 0.0, 0.0
         for g in range(min(GROUP, n - i0)):
             i = i0 + g
             s = S[g]
@@ -280,7 +289,7 @@ def nan_pass(X, rc, P0, P1, Q, K):
             rc[i] = s == s
             if s == s:
                 if s == np.inf:
-                    return -1, 0
+                    return -1, 0, 0, 0, True, 0.0, 0.0, 0.0, 0.0
                 continue
             t, nan = _clear_sum(X[i], K)
             if t != t:  # a NaN in a column not known to be incomplete yet
@@ -292,11 +301,19 @@ def nan_pass(X, rc, P0, P1, Q, K):
     for i in range(n):
         if not rc[i] and known[i] < n_known:
             P1[i] = _clear_sum(X[i], K)[0]
-    return 0, n_missing
+    q_finite = True
+    for j in range(m):
+        q_finite &= np.isfinite(Q[j])
+    gap_rows = 0
+    for i in range(n):
+        gap_rows += rc[i] == 0
+    clear = K == 0
+    return (0, n_missing, gap_rows, n_known, q_finite, _split(P0, rc)[0], _split(P1, rc)[1],
+            _split(Q, clear)[0], _split(Q, clear)[1])
 
 
 @njit(**_OPTS)
-def split_sums(v, flags):
+def _split(v, flags):
     """``(sum of v[i] where flags[i], sum of v[i] where not flags[i])``."""
     yes = 0.0
     no = 0.0

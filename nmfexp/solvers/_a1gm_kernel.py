@@ -50,6 +50,8 @@ _SUBTRACT_LIMIT = 0.75
 
 _jit_module = None
 
+_NAN_MARKS_GAPS = object()  # stands for the mask ~isnan(X), built only to report a bad value
+
 
 def numba_enabled() -> bool:
     """Whether :func:`a1gm_sums` uses the compiled kernel (numba installed and not disabled)."""
@@ -75,8 +77,8 @@ def _jit():
 class A1GMSums:
     """The sums of A1GM's closed form, for ``X`` or for ``X.T`` when ``transposed``.
 
-    Each per-row or per-column array is meaningful only where the class
-    docstring of :mod:`._a1gm_kernel` says; elsewhere it may hold anything.
+    Each per-row or per-column array is meaningful only where the module
+    docstring says; elsewhere it may hold anything.
     """
 
     transposed: bool
@@ -115,20 +117,7 @@ def a1gm_sums(X: np.ndarray, mask=None) -> A1GMSums:
         else:  # 0/1 masks are converted (and bad masks rejected) by the shared validation
             observed = mask_and_missing(mask, X)[0]
         sums = _masked_sums(jit, X, Xs, mask, observed, transposed)
-    # Every sum used below is one of these non-negative totals or a part of one.
-    totals = (jit.split_sums(sums.row_sums, sums.row_complete.view(np.uint8))[0],
-              jit.split_sums(sums.col_sums, sums.col_complete.view(np.uint8))[0], sums.SY, sums.SZ)
-    if not np.isfinite(totals).all():
-        raise_bad_observed(X, None if mask is None and sums.n_missing == 0 else _observed(X, mask))
     return sums
-
-
-def _observed(X, mask):
-    """The boolean mask of observed entries, for error messages only."""
-    if mask is None:
-        return ~np.isnan(X)
-    observed = mask_and_missing(mask, X)[0]
-    return np.ones(X.shape, bool) if observed is None else observed
 
 
 def _masked_sums(jit, X, Xs, mask, observed, transposed) -> A1GMSums:
@@ -147,20 +136,23 @@ def _masked_sums(jit, X, Xs, mask, observed, transposed) -> A1GMSums:
             n_missing = jit.mask_facts(np.ascontiguousarray(Ms), rc, cc)
         if n_missing == X.size:
             mask_and_missing(mask, X)  # raises its "every entry of X is missing"
-    P0, P1 = np.empty(n), np.zeros(n)
+    return _from_known(jit, X, Xs, observed, Ms, transposed, rc, cc, int(n_missing))
+
+
+def _from_known(jit, X, Xs, observed, Ms, transposed, rc, cc, n_missing) -> A1GMSums:
+    """Sums when complete rows ``rc`` and columns ``cc`` (0/1 bytes) are known.
+
+    ``Ms`` is the mask (in the streamed orientation, as bytes) to check suspect
+    rows against, None when ``X`` was checked already; ``observed`` is what
+    error messages name entries by.
+    """
+    n, m = Xs.shape
+    P0, P1 = np.zeros(n), np.zeros(n)
     Q1, Y = np.zeros(m), np.zeros(m)
     suspect = np.zeros(n, np.uint8)
-    if jit.known_pass(Xs, rc, cc, P0, P1, Q1, Y, suspect) < 0 or (
-            Ms is not None and suspect.any() and jit.observed_bad(Xs, Ms, suspect)):
-        raise_bad_observed(X, observed)
-    return _from_complete_rows(jit, transposed, rc, cc, int(n_missing), P0, P1, Q1, Y)
-
-
-def _from_complete_rows(jit, transposed, rc, cc, n_missing, P0, P1, Q1, Y) -> A1GMSums:
-    """Sums from column sums ``Q1`` over complete rows and ``Y`` over the others
-    (``rc``, ``cc``: complete rows and columns as 0/1 bytes)."""
-    SX, SZ = jit.split_sums(Q1, cc)
-    SY = jit.split_sums(P1, rc)[1]
+    status, n_suspect, SX, SY, SZ, total = jit.known_pass(Xs, rc, cc, P0, P1, Q1, Y, suspect)
+    if status < 0 or (Ms is not None and n_suspect and jit.observed_bad(Xs, Ms, suspect)) or not np.isfinite(total):
+        raise_bad_observed(X, ~np.isnan(X) if observed is _NAN_MARKS_GAPS else observed)
     return A1GMSums(transposed, rc.view(bool), cc.view(bool), n_missing, P0, P1, Q1 + Y, Q1, SX=SX, SY=SY, SZ=SZ)
 
 
@@ -170,8 +162,8 @@ def _nan_sums(jit, X, Xs, transposed) -> A1GMSums:
     P0, P1 = np.empty(n), np.empty(n)
     Q = np.zeros(m)
     K = np.zeros(m, np.uint8)
-    status, n_missing = jit.nan_pass(Xs, rc, P0, P1, Q, K)
-    if status < 0 or not np.isfinite(Q).all():
+    status, n_missing, n_gap_rows, n_gap_cols, q_finite, SX_SZ, SY, SX_SY, SZ = jit.nan_pass(Xs, rc, P0, P1, Q, K)
+    if status < 0 or not q_finite:
         raise_bad_observed(X, ~np.isnan(X))
     if n_missing == X.size:
         mask_and_missing(None, X)  # raises its "every entry of X is missing"
@@ -184,24 +176,21 @@ def _nan_sums(jit, X, Xs, transposed) -> A1GMSums:
     # difference is trusted while the part is not the larger one; if one is,
     # the complete rows are summed again exactly.
     Q1 = Q
-    n_rows_gaps, n_cols_gaps = n - np.count_nonzero(rc), m - np.count_nonzero(cc)
     trusted = True
-    if n_missing != n_rows_gaps * n_cols_gaps:
+    if n_missing != n_gap_rows * n_gap_cols:
         Ysum = np.zeros(m)
         jit.incomplete_col_sums(Xs, rc, K, Ysum)
         Q1 = Q - Ysum
         trusted = bool(np.all(Ysum[K != 0] <= _SUBTRACT_LIMIT * Q[K != 0]))
-    SY = jit.split_sums(P1, rc)[1]
-    SZ = jit.split_sums(Q1, cc)[1]
-    SX_SZ, SX_SY = jit.split_sums(P0, rc)[0], jit.split_sums(Q, cc)[0]
+        SZ = float(Q1[K != 0].sum())
     if SZ <= SY:
         SX, trusted = SX_SZ - SZ, trusted and SZ <= _SUBTRACT_LIMIT * SX_SZ
     else:
         SX, trusted = SX_SY - SY, trusted and SY <= _SUBTRACT_LIMIT * SX_SY
+    if not np.isfinite(SX_SZ + SX_SY + SY + SZ):
+        raise_bad_observed(X, ~np.isnan(X))  # sums overflow
     if not trusted:
-        Q1, Y = np.zeros(m), np.zeros(m)
-        jit.known_pass(Xs, rc, cc, P0, P1, Q1, Y, np.zeros(n, np.uint8))
-        return _from_complete_rows(jit, transposed, rc, cc, int(n_missing), P0, P1, Q1, Y)
+        return _from_known(jit, X, Xs, _NAN_MARKS_GAPS, None, transposed, rc, cc, int(n_missing))
     return A1GMSums(transposed, rc.view(bool), cc.view(bool), int(n_missing), P0, P1, Q, Q1, SX=SX, SY=SY, SZ=SZ)
 
 
