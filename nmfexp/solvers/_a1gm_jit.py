@@ -55,17 +55,17 @@ def _bits(typingctx, x):
     return types.uint64(x), codegen
 
 
-@njit(inline="always")
+@njit(**_OPTS)
 def _pos(x):
     return x if x > 0.0 else 0.0
 
 
-@njit(inline="always")
+@njit(**_OPTS)
 def _umax(a, b):
     return a if a > b else b
 
 
-@njit(inline="always")
+@njit(**_OPTS)
 def _rows(X, idx, zero):
     """The eight rows ``X[idx[g]]``, a row of zeros where ``idx[g] < 0``."""
     return (X[idx[0]] if idx[0] >= 0 else zero, X[idx[1]] if idx[1] >= 0 else zero,

@@ -151,7 +151,10 @@ def _from_known(jit, X, Xs, observed, Ms, transposed, rc, cc, n_missing) -> A1GM
     Q1, Y = np.zeros(m), np.zeros(m)
     suspect = np.zeros(n, np.uint8)
     status, n_suspect, SX, SY, SZ, total = jit.known_pass(Xs, rc, cc, P0, P1, Q1, Y, suspect)
-    if status < 0 or (Ms is not None and n_suspect and jit.observed_bad(Xs, Ms, suspect)) or not np.isfinite(total):
+    # Suspect rows (a NaN, inf or negative value somewhere) are checked against the mask; one
+    # memory layout for it keeps to one compiled version of the check.
+    if status < 0 or (Ms is not None and n_suspect and jit.observed_bad(Xs, np.ascontiguousarray(Ms), suspect)) \
+            or not np.isfinite(total):
         raise_bad_observed(X, ~np.isnan(X) if observed is _NAN_MARKS_GAPS else observed)
     return A1GMSums(transposed, rc.view(bool), cc.view(bool), n_missing, P0, P1, Q1 + Y, Q1, SX=SX, SY=SY, SZ=SZ)
 
