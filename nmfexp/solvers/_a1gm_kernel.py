@@ -16,7 +16,10 @@ Two implementations give them:
 - a compiled one (numba, :mod:`._a1gm_jit`) that reads ``X`` once along its
   memory order. With a boolean mask, the mask is read once first (an eighth
   of the bytes of ``X``) to learn ``rc`` and ``cc``; without one, NaN entries
-  are found inside the same pass, with no ``n x m`` temporary.
+  are found inside the same pass, with no ``n x m`` temporary (rows with a
+  NaN are read a second time from cache; when the NaNs do not form a grid,
+  those rows are read once more at the end, and where a difference of sums
+  would lose accuracy the complete rows are summed again exactly).
 - a NumPy one (row blocks and two small matrix products per block), used when
   numba is not installed, when the environment variable
   ``NMFEXP_DISABLE_NUMBA`` is set to anything but ``0``, or when

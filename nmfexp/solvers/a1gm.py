@@ -21,6 +21,7 @@ from ._base import FactorizationResult, register
 
 __all__ = ["a1gm", "rank1_nmmf", "grid_completion"]
 
+
 def _nonneg_matrix(M, name: str, allow_empty: bool = False) -> np.ndarray:
     arr = np.asarray(M)
     if allow_empty and arr.ndim == 2 and arr.size == 0:
