@@ -53,7 +53,7 @@ def bench_a1gm_vs_read(sizes: tuple[int, ...], repeats: int, cases=tuple(A1GM_CA
                 t = _time_a1gm_and_read(*_a1gm_case(case, n), kernels, repeats)
                 for label in kernels:
                     lines.append(ratio_line(
-                        f"  {n}x{n} ({case}) {A1GM_CASES[case]:<44} {label:>5} / read", t[label], t["read"],
+                        f"  {n}x{n} {'(' + case + ')':<8} {A1GM_CASES[case]:<44} {label:>5} / read", t[label], t["read"],
                         f"goal <= 1.3x; median {np.median(t[label]) * 1e3:.1f} vs {np.median(t['read']) * 1e3:.1f} ms"))
     finally:
         kernel.BACKEND = saved
