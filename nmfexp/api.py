@@ -102,7 +102,8 @@ def resolve_solver(solver) -> SolverSpec:
     raise ValueError(f"solver must be a name, a SolverSpec or a callable, got {solver!r}.")
 
 
-def accepted_parameters(spec: SolverSpec) -> set[str] | None:
+@functools.lru_cache(maxsize=256)
+def accepted_parameters(spec: SolverSpec) -> frozenset[str] | None:
     """Names of the solver's own keyword parameters, or None when it takes any (``**params``).
 
     ``inspect.signature`` follows ``functools.wraps``, so a wrapped user
@@ -111,8 +112,8 @@ def accepted_parameters(spec: SolverSpec) -> set[str] | None:
     params = list(inspect.signature(spec.func).parameters.values())
     if any(p.kind == p.VAR_KEYWORD for p in params):
         return None
-    return {p.name for p in params[2:] if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-            and p.name not in ("rank", "random_state")}
+    return frozenset(p.name for p in params[2:] if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+                     and p.name not in ("rank", "random_state"))
 
 
 def _check_params(spec: SolverSpec, params: dict) -> None:

@@ -50,9 +50,10 @@ def test_a1gm_matches_dense_oracle(kind, shape, rate):
 
 
 def test_a1gm_streams_across_many_blocks(monkeypatch):
-    """Force tiny blocks so the block loop (and its slow path) is exercised."""
-    from nmfexp.solvers import a1gm as mod
+    """Force tiny blocks so the NumPy kernel's block loop (and its slow path) is exercised."""
+    from nmfexp.solvers import _a1gm_kernel as mod
 
+    monkeypatch.setattr(mod, "BACKEND", "numpy")
     monkeypatch.setattr(mod, "_BLOCK_BYTES", 8 * 30 * 3)  # 3 rows per block
     rng = np.random.default_rng(0)
     X = rng.random((50, 30))

@@ -4,26 +4,22 @@ Ghalamkari & Sugiyama, "Fast Rank-1 NMF for Missing Data with KL Divergence",
 AISTATS 2022 (arXiv 2110.12595): Theorem 1 (best rank-1 NMMF) and the A1GM
 algorithm built on it.
 
-A1GM is computed in factored form in a single streamed pass over ``X``: the
-data are read in row blocks small enough to stay in cache, and for each block
-the four sums the closed form needs (full row sums, row sums over complete
-columns, column sums over all rows and over complete rows) are taken with two
-tiny matrix products, while the same block is validated. No dense
-reconstruction, no block copies, and the caller's array is never written to.
+A1GM is computed in factored form from four kinds of sums (full row sums,
+row sums over complete columns, column sums over all rows and over complete
+rows), which :mod:`._a1gm_kernel` reads off ``X`` in about one pass along its
+memory order while validating it. No dense reconstruction, and the caller's
+array is never written to.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_matrix, check_rank, mask_and_missing, raise_bad_observed
+from .._validation import as_matrix, check_rank
+from ._a1gm_kernel import a1gm_sums
 from ._base import FactorizationResult, SolverRefused, register
 
 __all__ = ["a1gm", "rank1_nmmf", "grid_completion"]
-
-# Rows per streamed block are chosen so that one block is about this many bytes:
-# small enough to stay in L2 cache while it is read three times.
-_BLOCK_BYTES = 1 << 21
 
 
 def _nonneg_matrix(M, name: str, allow_empty: bool = False) -> np.ndarray:
@@ -94,63 +90,20 @@ def grid_completion(observed: np.ndarray | None, shape: tuple[int, int], n_missi
         col_complete = observed.all(axis=0)
         if n_missing is None:
             n_missing = int(observed.size - np.count_nonzero(observed))
-    nr = int(n - np.count_nonzero(row_complete))
-    nc = int(m - np.count_nonzero(col_complete))
+    return {"row_complete": row_complete, "col_complete": col_complete,
+            **_completion_facts(row_complete, col_complete, n_missing)}
+
+
+def _completion_facts(row_complete: np.ndarray, col_complete: np.ndarray, n_missing: int) -> dict:
+    """The counts of :func:`grid_completion` from complete rows and columns."""
+    nr = int(row_complete.size - np.count_nonzero(row_complete))
+    nc = int(col_complete.size - np.count_nonzero(col_complete))
     return {
-        "row_complete": row_complete,
-        "col_complete": col_complete,
         "n_missing": n_missing,
         "n_missing_added": nr * nc - n_missing,
         "n_rows_with_missing": nr,
         "n_cols_with_missing": nc,
     }
-
-
-def _streamed_sums(X: np.ndarray, observed, row_complete, col_complete):
-    """One pass over C-ordered ``X``: P[:, 0] full row sums, P[:, 1] row sums over
-    complete columns, Q[0] column sums, Q[1] column sums over complete rows.
-
-    Sums that would involve missing entries are only ever used where no missing
-    entry exists, so junk at missing entries is harmless as long as it is finite
-    and non-negative (junk * 0 == 0 exactly). The fast path reads every block
-    once and checks the totals at the end; only if some block held NaN, inf or
-    a negative value is it re-read with its missing entries zeroed, and
-    rejected if the bad values are observed.
-    """
-    n, m = X.shape
-    Cw = np.ones((m, 2))
-    Cw[:, 1] = col_complete
-    Rw = np.ones((2, n))
-    Rw[1] = row_complete
-    P = np.empty((n, 2))
-    Q = np.zeros((2, m))
-    q = np.empty((2, m))
-    step = max(1, _BLOCK_BYTES // (8 * m))
-    starts = range(0, n, step)
-    lows = np.empty(len(starts))
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf here only send us to the slow path
-        for k, s in enumerate(starts):
-            blk = X[s : s + step]
-            np.matmul(blk, Cw, out=P[s : s + step])
-            np.matmul(Rw[:, s : s + step], blk, out=q)
-            Q += q
-            lows[k] = blk.min()
-    if lows.min() >= 0 and np.isfinite(P).all() and np.isfinite(Q).all():
-        return P, Q
-    # Slow path: some block holds NaN/inf/negative values (legal only at missing entries).
-    if observed is None:
-        raise_bad_observed(X, None)
-    Q[:] = 0.0
-    for s in starts:
-        blk = X[s : s + step]
-        clean = np.where(observed[s : s + step], blk, 0.0)
-        if not (clean.min() >= 0 and np.isfinite(clean.max())):
-            raise_bad_observed(X, observed)
-        np.matmul(clean, Cw, out=P[s : s + step])
-        Q += Rw[:, s : s + step] @ clean
-    if not (np.isfinite(P).all() and np.isfinite(Q).all()):
-        raise_bad_observed(X, observed)  # overflow of huge observed values
-    return P, Q
 
 
 @register(
@@ -196,17 +149,14 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
     if check_rank(rank, X.shape) != 1:
         raise SolverRefused(f"a1gm computes rank-1 factorizations only, got rank={rank!r}; "
                             "use wnmf_kl for higher ranks.")
-    observed, n_missing = mask_and_missing(mask, X)
-    transposed = not X.flags.c_contiguous and X.flags.f_contiguous
-    if transposed:  # stream along the memory order; A1GM is symmetric under transposition
-        X = X.T
-        observed = None if observed is None else observed.T
-    elif not X.flags.c_contiguous:
-        X = np.ascontiguousarray(X)
-    n, m = X.shape
+    # Streamed along the memory order: for Fortran-ordered X the sums are those
+    # of X.T (A1GM is symmetric under transposition).
+    sums = a1gm_sums(X, mask)
+    transposed = sums.transposed
+    rc, cc = sums.row_complete, sums.col_complete
+    n, m = rc.size, cc.size
 
-    step1 = grid_completion(observed, (n, m), n_missing)
-    rc, cc = step1.pop("row_complete"), step1.pop("col_complete")
+    step1 = _completion_facts(rc, cc, sums.n_missing)
     if not rc.any() or not cc.any():
         what = "row" if (not rc.any()) != transposed else "column"
         raise SolverRefused(
@@ -216,19 +166,18 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
             "such as wnmf_kl, or a mask with fewer gaps."
         )
 
-    P, Q = _streamed_sums(X, observed, rc, cc)
-    SX = P[rc, 1].sum()  # complete rows x complete columns
-    SY = P[~rc, 1].sum()  # incomplete rows x complete columns
-    SZ = Q[1, ~cc].sum()  # complete rows x incomplete columns
+    SX = sums.SX  # complete rows x complete columns
+    SY = sums.SY  # incomplete rows x complete columns
+    SZ = sums.SZ  # complete rows x incomplete columns
 
     u = np.empty(n)
     v = np.empty(m)
     if SX > 0:
         # Theorem 1 applied to the blocks X, Y, Z; u v^T equals w h^T, a h^T, w b^T and a b^T blockwise.
-        u[rc] = P[rc, 0] * (SX / (SX + SZ))
-        u[~rc] = P[~rc, 1]
-        v[cc] = Q[0, cc] / (SX + SY)
-        v[~cc] = Q[1, ~cc] / SX
+        u[rc] = sums.row_sums[rc] * (SX / (SX + SZ))
+        u[~rc] = sums.row_sums_cc[~rc]
+        v[cc] = sums.col_sums[cc] / (SX + SY)
+        v[~cc] = sums.col_sums_cr[~cc] / SX
     elif SY == 0 and SZ == 0:
         u[:] = 0.0  # every entry A1GM uses is zero: the exact answer is the zero matrix
         v[:] = 0.0
