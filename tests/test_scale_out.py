@@ -63,8 +63,10 @@ def test_a_killed_job_is_reported_and_completed_by_the_rerun(tmp_path, launcher)
     assert "sweep finished: 4 jobs" in log and "lost (no record): " in log and "solver.params.seed=1" in log
     assert "run the same command again" in log
     recorded = {read_record(p).attrs["job"] for p in (tmp_path / "r").glob("*.h5")}
-    assert 1 <= len(recorded) <= 3 and all(read_record(p).attrs["status"] == "ok"
-                                           for p in (tmp_path / "r").glob("*.h5"))
+    # The killed job left no record; how many others finished first depends on the launcher (a dead joblib
+    # worker stops the pool, and jobs still queued are lost with it). Every job without a record is named.
+    assert len(recorded) <= 3 and all(read_record(p).attrs["status"] == "ok" for p in (tmp_path / "r").glob("*.h5"))
+    assert log.count("lost (no record): ") == 4 - len(recorded)
     second = nmfexp_run(*args, cwd=tmp_path)
     log2 = second.stdout + second.stderr
     assert second.returncode == 0, log2
