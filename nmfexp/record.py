@@ -695,16 +695,17 @@ def _incomplete(rec: Record) -> str | None:
     return f"incomplete record (no {' and no '.join(missing)} attribute; damaged)" if missing else None
 
 
-def _read_file(path: str) -> tuple[list[Record], list[tuple[str, str]]]:
+def _read_file(path: str, header_only: bool = False) -> tuple[list[Record], list[tuple[str, str]]]:
     """Every record in one file (a record or a merged file), and ``(where, why)`` for what could not be read.
 
     A record must have the root attributes ``job`` and ``status`` (strings).
+    With ``header_only``, a record file yields only its root attributes.
     """
     try:
         with h5py.File(path, "r") as f:
             fmt = _python(f.attrs.get("format"))
             if fmt == FORMAT:
-                rec = _read_group(f, path)
+                rec = Record(attrs=_read_attrs(f), location=path) if header_only else _read_group(f, path)
                 problem = _incomplete(rec)
                 return ([], [(path, problem)]) if problem else ([rec], [])
             if fmt == MERGED_FORMAT:
@@ -928,9 +929,16 @@ def read_record(path: str | os.PathLike) -> Record:
 
 def read_record_header(path: str | os.PathLike) -> dict:
     """The root attributes of a usable record, or ``{}`` (missing, damaged, not a record); never raises
-    for the file's content. Read as safely as :func:`read_record`."""
+    for the file's content. Read as safely as :func:`read_record`: a file with a checksum is verified
+    first and then only its root attributes are read (what resuming a sweep needs, fast)."""
+    path = Path(path)
     try:
-        return read_record(path).attrs
+        if not path.is_file():
+            return {}
+        if _verify(path):
+            records, problems = _read_file(str(path), header_only=True)
+            return records[0].attrs if records and not problems and records[0].location == str(path) else {}
+        return read_record(path).attrs  # no checksum (format 1): the protected full read
     except (OSError, ValueError):
         return {}
 

@@ -220,3 +220,34 @@ def test_two_sweeps_on_one_folder_at_once_compute_each_job_once(tmp_path):
     assert started == 12, logs  # every job computed by exactly one of the two sweeps
     assert len(list((tmp_path / "r").glob("*.h5"))) == 12
     assert not list((tmp_path / "r").glob("*.tmp")) and not list((tmp_path / "r").glob("*.lock"))
+
+
+def test_planned_jobs_equal_jobs_composed_one_by_one(tmp_path):
+    """The planner sets each job's values on a shared base config and restores it; every job must be
+    exactly what Hydra composes for its overrides alone (no value leaks from one job to the next)."""
+    import json
+
+    from hydra import compose, initialize_config_dir
+
+    from nmfexp.experiment import Job
+    from nmfexp.experiment.config import config_dir, register_configs
+
+    results = tmp_path / "r"
+    sweep = {"solver": ["a1gm", "wnmf_kl"], "mask.rate": ["0.05", "0.2"], "seed": ["0", "3"]}
+    out = nmfexp_run("-m", "+experiment=smoke", "solver=a1gm,wnmf_kl", "mask.rate=0.05,0.2", "seed=0,3",
+                     "dataset.n_rows=9", "timing=quick", f"results_dir={results}", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    recorded = {read_record(p).attrs["job"]: json.loads(read_record(p).attrs["config_json"])
+                for p in results.glob("*.h5")}
+    assert len(recorded) == 2 * 2 * 2 * 2  # the preset also sweeps mask kinds (grid, random)
+    register_configs()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        for solver in sweep["solver"]:
+            for rate in sweep["mask.rate"]:
+                for seed in sweep["seed"]:
+                    for mask in ("grid", "random"):
+                        cfg = compose("config", overrides=["+experiment=smoke", f"solver={solver}", f"mask={mask}",
+                                                           f"mask.rate={rate}", f"seed={seed}", "dataset.n_rows=9",
+                                                           "timing=quick", f"results_dir={results}"])
+                        job = Job.from_config(cfg)
+                        assert recorded[job.key] == job.config

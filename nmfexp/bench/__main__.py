@@ -8,7 +8,7 @@ from threadpoolctl import threadpool_limits
 
 from . import __doc__ as _doc
 
-SUITES = ("core", "zoo", "all")
+SUITES = ("core", "zoo", "runner", "all")
 
 
 def main(argv=None) -> None:
@@ -28,6 +28,11 @@ def main(argv=None) -> None:
             from .zoo import zoo_suite
 
             for line in zoo_suite(args.quick):
+                print(line, flush=True)
+        if args.suite in ("runner", "all"):
+            from .runner import runner_suite
+
+            for line in runner_suite(args.quick):
                 print(line, flush=True)
 
 

@@ -112,6 +112,7 @@ class Planner:
         return self._bases[groups]
 
     def compose(self, overrides: list[str]) -> DictConfig:
+        """The job's config: a copy of its groups' base with its value overrides applied."""
         from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
         parsed = [self._parse(line) for line in overrides]
@@ -119,6 +120,45 @@ class Planner:
         cfg = copy.deepcopy(self._base(groups))
         ConfigLoaderImpl._apply_overrides_to_config([o for o in parsed if not self._is_group(o)], cfg)
         return cfg
+
+    @staticmethod
+    def _leaf(cfg: DictConfig, key: str):
+        """``(parent node, last key, raw value)`` of an existing scalar key, else None."""
+        from omegaconf import ValueNode
+
+        head, _, last = key.rpartition(".")
+        parent = OmegaConf.select(cfg, head) if head else cfg
+        if not isinstance(parent, DictConfig) or last not in parent:
+            return None
+        node = parent._get_node(last)
+        return (parent, last, node._value()) if isinstance(node, ValueNode) else None
+
+    def job(self, overrides: list[str], cwd) -> Job:
+        """The validated :class:`Job` of one sweep entry.
+
+        Plain value overrides of existing scalar keys (``seed=3``) are set on the
+        shared base config, the job is built from it, and the base is restored:
+        no copy of the config per job. Anything else (``+key``, ``~key``, a
+        mapping) goes through :meth:`compose`.
+        """
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+        parsed = [self._parse(line) for line in overrides]
+        groups = tuple(o.input_line for o in parsed if self._is_group(o))
+        values = [o for o in parsed if not self._is_group(o)]
+        base = self._base(groups)
+        plain = all(not (o.is_delete() or o.is_add() or o.is_force_add()) and not isinstance(o.value(), (dict, list))
+                    for o in values)
+        saved = [self._leaf(base, o.key_or_group) for o in values] if plain else [None]
+        if any(s is None for s in saved):
+            cfg = self.compose(overrides)
+            return Job.from_config(cfg, job_results_dir(cfg, cwd))
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config(values, base)
+            return Job.from_config(base, job_results_dir(base, cwd))
+        finally:
+            for parent, last, raw in reversed(saved):
+                parent[last] = raw
 
 
 def _mentions_hydra(cfg: DictConfig) -> bool:
@@ -144,8 +184,7 @@ def _plan(sweeper, arguments: list[str]) -> list[tuple[list[str], Job]]:
     planned = []
     for ov in batches:
         try:
-            cfg = planner.compose(list(ov))
-            planned.append((list(ov), Job.from_config(cfg, job_results_dir(cfg, cwd))))
+            planned.append((list(ov), planner.job(list(ov), cwd)))
         except ConfigError as exc:
             log.error("invalid job (%s): %s", " ".join(ov), exc)
             log.error("nothing was run; fix the config and start the sweep again.")
