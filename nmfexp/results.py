@@ -6,7 +6,8 @@
 
 Command line::
 
-    nmfexp-results summary results/              # jobs per solver and status, damaged files, duplicates, versions
+    nmfexp-results summary results/              # jobs per solver and status, damaged files, duplicates, versions,
+                                                 # and the progress of the latest sweep into that folder
     nmfexp-results merge results/ -o all.h5      # every record in one HDF5 file
     nmfexp-results csv results/ -o table.csv     # the load() table as CSV (--history: the long table)
     nmfexp-results parquet results/ -o table.parquet
@@ -461,7 +462,32 @@ def _summary(path: str, duplicates: str) -> list[str]:
     versions = found.version_lines()
     mixed = any(len(c) > 1 for c in found.versions.values())
     lines.append("versions: " + ("MIXED: " if mixed else "") + ("; ".join(versions) if versions else "unknown"))
-    return lines
+    return lines + sweep_progress(path)
+
+
+def sweep_progress(path: str | Path) -> list[str]:
+    """Progress of the latest sweep that wrote into ``path``, from its plan and the records alone.
+
+    Every sweep leaves ``logs/multirun_*/plan.json`` (each planned job's
+    record path) under its results folder; the newest one is compared with
+    the records that exist now, so this works while the sweep still runs,
+    whatever launcher runs it.
+    """
+    import json
+
+    from .record import read_record_header
+
+    root = Path(path)
+    plans = sorted(root.glob("logs/multirun_*/plan.json"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
+    if not plans:
+        return []
+    plan = json.loads(plans[-1].read_text())
+    statuses = [read_record_header(job["path"]).get("status") for job in plan["jobs"]]
+    counts = {s: statuses.count(s) for s in ("ok", "skipped", "failed")}
+    done = sum(counts.values())
+    return [f"latest sweep (planned {plan['created']}, {plans[-1].parent.name}): {done} of {len(statuses)} jobs "
+            f"recorded ({counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed), "
+            f"{len(statuses) - done} without a record yet"]
 
 
 def main(argv: list[str] | None = None) -> int:

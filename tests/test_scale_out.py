@@ -67,6 +67,9 @@ def test_a_killed_job_is_reported_and_completed_by_the_rerun(tmp_path, launcher)
     # worker stops the pool, and jobs still queued are lost with it). Every job without a record is named.
     assert len(recorded) <= 3 and all(read_record(p).attrs["status"] == "ok" for p in (tmp_path / "r").glob("*.h5"))
     assert log.count("lost (no record): ") == 4 - len(recorded)
+    summary = subprocess.run([sys.executable, "-m", "nmfexp.results", "summary", "r"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120).stdout
+    assert f"{len(recorded)} of 4 jobs recorded" in summary and f"{4 - len(recorded)} without a record yet" in summary
     second = nmfexp_run(*args, cwd=tmp_path)
     log2 = second.stdout + second.stderr
     assert second.returncode == 0, log2
