@@ -76,7 +76,7 @@ def _real_file(dcfg: dict) -> Path | None:
 
 
 def _digest_key(paths: list[Path]) -> str:
-    from ..experiment.inputs import file_digest
+    from .digests import file_digest
 
     return ",".join(file_digest(p) for p in paths if p.is_file())
 

@@ -7,7 +7,7 @@
 
 Modules: :mod:`.config` (schemas, config folders), :mod:`.job` (the job and
 its data), :mod:`.evaluate` (the metric table), :mod:`.provenance`
-(environment facts), :mod:`.inputs` (content digests of input files),
+(environment facts),
 :mod:`.run` (``run_job``). The command line, the sweeper and progress live
 in :mod:`nmfexp.cli` and never inside a job.
 """

@@ -37,11 +37,11 @@ from omegaconf import DictConfig, OmegaConf
 from .._validation import check_number
 from ..api import accepted_parameters, factorize, resolve_solver, solver_spec
 from ..data import Dataset
+from ..data.digests import input_digests
 from ..data.masks import MASK_KINDS, experiment_mask, holdout_split
 from ..data.registry import build_dataset, dataset_inputs, dataset_label, import_target
 from ..solvers import FactorizationResult, SolverSpec
 from .config import RUN_CONTROL_KEYS, DatasetConfig, ExperimentConfig, solver_schema
-from .inputs import input_digests
 
 __all__ = ["ConfigError", "Job", "JobData", "Seeds", "job_config", "stable_int"]
 
