@@ -297,6 +297,26 @@ def test_a_target_data_set_is_called_with_its_keys_and_rng(tmp_path):
     assert rec.groups["data"]["n_rows"] == 7 and rec.groups["data"]["n_missing_own"] == 1
 
 
+CALLS: list[int] = []
+
+
+def counted_table(n: int, *, rng):
+    """A deterministic target (ignores rng): built once per process for all jobs that use it."""
+    CALLS.append(n)
+    return np.arange(1.0, n * n + 1).reshape(n, n)
+
+
+counted_table.deterministic = True
+
+
+def test_a_deterministic_target_is_built_once_per_process(tmp_path):
+    c = conf("wnmf_kl", mask="none")
+    c["dataset"] = {"_target_": f"{__name__}.counted_table", "n": 6}
+    CALLS.clear()
+    outs = [run({**c, "seed": seed}, tmp_path) for seed in (0, 1, 2)]
+    assert [o["status"] for o in outs] == ["ok"] * 3 and CALLS == [6]
+
+
 def test_an_unimportable_target_is_a_clear_failure(tmp_path):
     c = conf()
     c["solver"] = {"name": "x", "_target_": "no_such_module_here.solve"}

@@ -557,6 +557,10 @@ def load_rdataset(
 # ---------------------------------------------------------------------------
 
 
+
+load_rdataset.deterministic = True  # ignores rng: a sweep builds each table once per process
+
+
 def quick_subset(tables: pd.DataFrame, size: int = QUICK_SIZE, max_cells: int = QUICK_MAX_CELLS) -> list[str]:
     """Choose the quick subset: spread over missing rates and sizes, each pick a typical table.
 

@@ -15,6 +15,12 @@ A ``dataset`` config names its builder in one of two ways:
       name: sensors            # label in tables (not passed to the target)
       path: /data/sensors.csv
 
+Deterministic targets. A target that ignores ``rng`` (it reads a file or a
+package's table) may say so with the attribute ``deterministic = True``; its
+data sets are then built once per process and shared by every job of a sweep
+that uses the same config (and the same input-file contents), as the built-in
+real data sets are.
+
 Input files. The files a data set is read from take part in the job's
 identity through a content digest (:func:`dataset_inputs`), so that editing
 such a file makes the next run recompute instead of reusing stale records.
@@ -155,9 +161,12 @@ def build_dataset(dcfg: dict, rng: np.random.Generator) -> Dataset:
     """
     if dcfg.get(_TARGET) is not None:
         func = import_target(dcfg[_TARGET], "dataset")
-        kwargs = {k: v for k, v in dcfg.items() if k not in _NOT_PASSED}
-        out = func(**kwargs, rng=rng)
-        data = out if isinstance(out, Dataset) else _as_dataset(out, dataset_label(dcfg), dcfg[_TARGET])
+        if getattr(func, "deterministic", False):
+            kwargs = json.dumps({k: v for k, v in dcfg.items() if k not in _NOT_PASSED}, sort_keys=True, default=str)
+            digests = _digest_key(dataset_inputs(dcfg))
+            data = _build_deterministic(dcfg[_TARGET], kwargs, dataset_label(dcfg), digests)
+        else:
+            data = _call_target(func, dcfg, rng)
     else:
         kind = dcfg.get("kind")
         if kind not in DATASET_KINDS:
@@ -169,6 +178,17 @@ def build_dataset(dcfg: dict, rng: np.random.Generator) -> Dataset:
         raise ValueError(f"data set {data.name!r} must be a 2-D float64 matrix, got "
                          f"{getattr(X, 'dtype', type(X).__name__)} {getattr(X, 'shape', '')}.")
     return data
+
+
+def _call_target(func, dcfg: dict, rng) -> Dataset:
+    out = func(**{k: v for k, v in dcfg.items() if k not in _NOT_PASSED}, rng=rng)
+    return out if isinstance(out, Dataset) else _as_dataset(out, dataset_label(dcfg), dcfg[_TARGET])
+
+
+@functools.lru_cache(maxsize=8)
+def _build_deterministic(target: str, kwargs_json: str, label: str, digests: str) -> Dataset:
+    dcfg = {_TARGET: target, "name": label, **json.loads(kwargs_json)}
+    return _call_target(import_target(target, "dataset"), dcfg, None)
 
 
 def _as_dataset(out, name: str, target: str) -> Dataset:
