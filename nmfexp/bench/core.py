@@ -160,5 +160,5 @@ def core_suite(quick: bool) -> list[str]:
             + bench_memory(600, 10, 0.3, 2))
     return (bench_a1gm_vs_read((4000, 8000), 15) + bench_a1gm_vs_read_haswell(4000, 15, threads)
             + bench_a1gm_first_call(1000) + bench_a1gm_vs_wnmf(1995, 5)
-            + bench_peers(2000, 10, 10, 5) + bench_sparse(5000, 0.99, 10, 20, 5, 2000, 20)
+            + bench_peers(2000, 10, 20, 7) + bench_sparse(5000, 0.99, 10, 20, 5, 5000, 20)
             + bench_memory(4000, 10, 0.3, 3))

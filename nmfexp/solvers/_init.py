@@ -200,14 +200,26 @@ class MaskOps:
             self.W = observed  # boolean, True = observed; the caller's array is only read
 
     def _col_blocks(self):
+        """``(columns, W[:, columns] as floats)`` block by block; one buffer serves every block."""
         n, m = self.W.shape
+        buf = None
         for cols in row_blocks(m, n):  # blocks of columns, each about BLOCK_BYTES as floats
-            yield cols, np.asarray(self.W[:, cols], dtype=np.float64, order="C")
+            if buf is None:
+                buf = np.empty(n * (cols.stop - cols.start))
+            Wb = buf[: n * (cols.stop - cols.start)].reshape(n, cols.stop - cols.start)
+            np.copyto(Wb, self.W[:, cols])
+            yield cols, Wb
 
     def _row_blocks(self):
+        """``(rows, W[rows] as floats)`` block by block; one buffer serves every block."""
         n, m = self.W.shape
+        buf = None
         for rows in row_blocks(n, m):
-            yield rows, self.W[rows].astype(np.float64)
+            if buf is None:
+                buf = np.empty((rows.stop - rows.start) * m)
+            Wb = buf[: (rows.stop - rows.start) * m].reshape(rows.stop - rows.start, m)
+            np.copyto(Wb, self.W[rows])
+            yield rows, Wb
 
     def left(self, A: np.ndarray) -> np.ndarray:
         """``A^T W``: shape (r, m), or (r, 1) broadcastable when fully observed."""
