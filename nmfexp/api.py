@@ -24,6 +24,7 @@ from collections.abc import Callable
 from importlib import metadata
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._validation import as_mask, as_matrix, check_number, check_rank
 from .solvers import SOLVERS, FactorizationResult, SolverRefused, SolverSpec
@@ -135,9 +136,13 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
     X : array_like of shape (n, m)
         Non-negative data. Values at missing entries (NaN or anything else
         where ``mask`` is False) never influence the result.
-    mask : array_like of bool of shape (n, m), optional
+    mask : array_like of bool of shape (n, m), or "stored", optional
         True (or 1) where ``X`` is observed, False (0) where missing.
-        Default: missing exactly where ``X`` is NaN.
+        Default: missing exactly where ``X`` is NaN. With a ``scipy.sparse``
+        ``X``, ``"stored"`` means exactly the stored entries are observed (a
+        stored zero is an observed zero); the iterative solvers then work on
+        the stored entries only, at a cost per iteration proportional to
+        their number times the rank (:mod:`nmfexp.solvers._sparse`).
     solver : str, SolverSpec or callable
         A name from ``nmfexp.SOLVERS`` (``"a1gm"``, ``"wnmf_kl"``, ...), the
         name of an installed ``nmfexp.solvers`` entry point, or any callable
@@ -177,7 +182,14 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
         For malformed input or parameters, with a message saying what to do.
     """
     spec = resolve_solver(solver)
-    Xa = as_matrix(X)
+    if sp.issparse(X):  # validated by the solver (the sparse path when mask == "stored")
+        _check_sparse_route(spec, mask)
+        if len(X.shape) != 2 or min(X.shape) == 0:
+            raise ValueError(f"X must be a non-empty 2-D matrix, got a sparse array of shape {X.shape}; "
+                             "it needs at least one row and one column.")
+        Xa = X
+    else:
+        Xa = as_matrix(X)
     rank = check_rank(rank, Xa.shape)
     if spec.rank1_only and rank != 1:
         raise SolverRefused(f"{spec.name} computes rank-1 factorizations only, got rank={rank}.")
@@ -195,6 +207,16 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
     res.info["restart_objectives"] = finals
     res.info["best_restart"] = k
     return res
+
+
+def _check_sparse_route(spec: SolverSpec, mask) -> None:
+    from .solvers._sparse import SPARSE_SOLVERS
+
+    if isinstance(mask, str) and mask == "stored" and not (spec.name in SPARSE_SOLVERS and SOLVERS.get(spec.name) is spec):
+        raise ValueError(
+            f"solver {spec.name!r} does not take sparse input with mask='stored'; the iterative solvers "
+            f"{', '.join(SPARSE_SOLVERS)} do. Pass a dense X (X.toarray()) with a boolean mask instead."
+        )
 
 
 def _check_restarts(n_restarts, spec) -> int:

@@ -401,7 +401,8 @@ def _history(records: list[Record]) -> pd.DataFrame:
         length = len(series["objective"])
         row = record_row(rec)
         frame = pd.DataFrame({k: np.asarray(v) for k, v in series.items() if np.ndim(v) == 1 and len(v) == length})
-        frame.insert(0, "iteration", np.arange(length))
+        if "iteration" not in frame:  # records before eval_every: one value per iteration
+            frame.insert(0, "iteration", np.arange(length))
         for i, key in enumerate(_HISTORY_KEYS):
             frame.insert(i, key, row.get(key))
         frame["path"] = rec.location

@@ -1,15 +1,14 @@
-"""Core benchmarks: A1GM against one read pass and against WNMF-KL, WNMF-KL against scikit-learn."""
+"""Core benchmarks: A1GM against one read pass and against WNMF-KL; the iterative solvers against
+scikit-learn, the sparse path and peak memory (:mod:`.peers`)."""
 
 from __future__ import annotations
-
-import time
-import warnings
 
 import numpy as np
 
 from .. import factorize
 from ..data.masks import make_mask
 from . import interleaved, ratio_line
+from .peers import bench_memory, bench_peers, bench_sparse
 
 __all__ = ["core_suite"]
 
@@ -150,39 +149,6 @@ def bench_a1gm_vs_wnmf(n: int, repeats: int) -> list[str]:
     ]
 
 
-def bench_wnmf_vs_sklearn(n: int, rank: int, iters: int, repeats: int) -> list[str]:
-    try:
-        from sklearn.decomposition import NMF
-    except ImportError:
-        return ["WNMF-KL vs scikit-learn: skipped (pip install scikit-learn, or the 'bench' extra)"]
-    X = np.random.default_rng(2).random((n, n))
-    ours, theirs = [], []
-
-    def run_ours():
-        res = factorize(X, solver="wnmf_kl", rank=rank, tol=0.0, max_iter=iters, random_state=0)
-        ours.append(res.history["time"][-1] / res.n_iter)  # update time only: objective off the clock
-
-    def sk(k):
-        t0 = time.perf_counter()
-        # tol=0: scikit-learn then never evaluates its objective.
-        NMF(rank, solver="mu", beta_loss="kullback-leibler", init="random", tol=0, max_iter=k,
-            random_state=0).fit_transform(X)
-        return time.perf_counter() - t0
-
-    def run_theirs():  # difference of two run lengths cancels set-up and initialisation
-        theirs.append((sk(2 * iters) - sk(iters)) / iters)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        interleaved({"ours": run_ours, "theirs": run_theirs}, repeats)
-    ours, theirs = np.asarray(ours), np.asarray(theirs)
-    return [
-        f"WNMF-KL per iteration, rank {rank}, fully observed {n}x{n}: ours {np.median(ours) * 1e3:.1f} ms, "
-        f"scikit-learn NMF(mu, KL) {np.median(theirs) * 1e3:.1f} ms (objective evaluation left out on both sides)",
-        ratio_line("  WNMF-KL / scikit-learn per iteration", ours, theirs, "goal <= 1.2x"),
-    ]
-
-
 def core_suite(quick: bool) -> list[str]:
     from threadpoolctl import threadpool_info
 
@@ -190,7 +156,9 @@ def core_suite(quick: bool) -> list[str]:
     if quick:
         return (bench_a1gm_vs_read((1000,), 5) + bench_a1gm_vs_read_haswell(1000, 5, threads)
                 + bench_a1gm_first_call(200) + bench_a1gm_vs_wnmf(204, 3)
-                + bench_wnmf_vs_sklearn(300, 10, 5, 2))
+                + bench_peers(300, 10, 10, 3) + bench_sparse(1000, 0.99, 10, 10, 3, 300, 5)
+            + bench_memory(600, 10, 0.3, 2))
     return (bench_a1gm_vs_read((4000, 8000), 15) + bench_a1gm_vs_read_haswell(4000, 15, threads)
             + bench_a1gm_first_call(1000) + bench_a1gm_vs_wnmf(1995, 5)
-            + bench_wnmf_vs_sklearn(2000, 10, 20, 3))
+            + bench_peers(2000, 10, 20, 7) + bench_sparse(5000, 0.99, 10, 20, 5, 5000, 20)
+            + bench_memory(4000, 10, 0.3, 3))

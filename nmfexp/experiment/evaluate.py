@@ -17,6 +17,12 @@ divergence of a solver that does not minimise KL is ``inf`` where its
 reconstruction is exactly zero at a positive entry. A reconstruction that is
 zero on every training entry of data with positive entries is meaningless
 (every relative error is 1, and at tiny scales it rounds to 0) and fails too.
+
+Large matrices (more than :data:`DENSE_MAX_ENTRIES` entries) never get an
+``n x m`` reconstruction: the same metrics are computed from the factors a
+block of rows at a time (training entries, truth) and at the held-out entries
+only, with the same formulas (:mod:`nmfexp.solvers._losses`); the values
+equal the dense computation's up to rounding (sums taken in another order).
 """
 
 from __future__ import annotations
@@ -28,9 +34,13 @@ import numpy as np
 
 from .. import metrics
 from ..solvers import FactorizationResult, SolverSpec
+from ..solvers._losses import row_blocks
 from .job import JobData
 
-__all__ = ["METRICS", "Metric", "MetricError", "evaluate"]
+__all__ = ["METRICS", "Metric", "MetricError", "evaluate", "DENSE_MAX_ENTRIES"]
+
+#: Above this many entries the metrics are computed without the dense reconstruction.
+DENSE_MAX_ENTRIES = 1 << 22
 
 
 class MetricError(ArithmeticError):
@@ -91,14 +101,19 @@ def _applies(metric: Metric, data: JobData) -> bool:
 
 def evaluate(data: JobData, result: FactorizationResult, spec: SolverSpec) -> dict[str, float]:
     """Every metric of :data:`METRICS` for ``result``; raise :class:`MetricError` for a broken one."""
-    R = result.reconstruct()
-    x_train = data.X if data.train is None else data.X[data.train]
-    if np.nansum(x_train) > 0 and not np.any(R if data.train is None else R[data.train]):
+    if data.X.size > DENSE_MAX_ENTRIES:
+        values, zero_fit = _values_from_factors(data, result)
+    else:
+        R = result.reconstruct()
+        x_train = data.X if data.train is None else data.X[data.train]
+        zero_fit = np.nansum(x_train) > 0 and not np.any(R if data.train is None else R[data.train])
+        values = None if zero_fit else {metric.name: metric.compute(data, R) for metric in METRICS}
+    if zero_fit:
         raise MetricError(f"{spec.name} returned a reconstruction that is zero on every training entry of "
                           "data with positive entries; its metrics would be meaningless.")
     out = {}
     for metric in METRICS:
-        value = metric.compute(data, R)
+        value = values[metric.name]
         if _applies(metric, data) and not np.isfinite(value):
             kl_of_other_loss = metric.loss == "kl" and spec.loss != "kl" and value == np.inf
             if not kl_of_other_loss:
@@ -106,3 +121,54 @@ def evaluate(data: JobData, result: FactorizationResult, spec: SolverSpec) -> di
                                   "(overflow, underflow or a non-finite factor).")
         out[metric.name] = float(value)
     return out
+
+
+def _values_from_factors(data: JobData, result: FactorizationResult) -> tuple[dict[str, float], bool]:
+    """The metrics of :data:`METRICS` from ``A`` and ``B`` without an ``n x m`` array (see the module docstring)."""
+    from scipy.special import kl_div
+
+    X, A, B = data.X, np.asarray(result.A, dtype=float), np.asarray(result.B, dtype=float)
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
+        nan = float("nan")
+        return {m.name: nan for m in METRICS}, False
+    n, m = X.shape
+    kl = sq_err = sq_x = sum_x = 0.0
+    any_fit = False
+    T = data.dataset.truth
+    sq_dt = sq_t = 0.0
+    for rows in row_blocks(n, m):
+        R = A[rows] @ B
+        if T is not None:
+            D = R - T[rows]
+            sq_dt += float(np.vdot(D, D))
+            sq_t += float(np.vdot(T[rows], T[rows]))
+        keep = slice(None) if data.train is None else data.train[rows]
+        x, r = X[rows][keep].ravel(), R[keep].ravel()
+        if not (x.size == 0 or (x.min() >= 0 and np.isfinite(x.max()))):
+            metrics.observed_values(X[rows], R, None if data.train is None else data.train[rows])  # raises
+        kl += float(kl_div(x, r).sum())
+        d = x - r
+        sq_err += float(np.vdot(d, d))
+        sq_x += float(np.vdot(x, x))
+        sum_x += float(np.nansum(x))
+        any_fit = any_fit or bool(np.any(r))
+    if sum_x > 0 and not any_fit:
+        return {}, True
+    fro, norm_x = float(np.sqrt(sq_err)), float(np.sqrt(sq_x))
+    out = {"weighted_kl": kl, "weighted_frobenius": fro,
+           "relative_error": (0.0 if fro == 0 else float("inf")) if norm_x == 0 else fro / norm_x,
+           "heldout_relative_error": float("nan"), "truth_relative_error": float("nan")}
+    if data.heldout.size:
+        i, j = np.divmod(np.sort(data.heldout), m)
+        xh = X[i, j]
+        rh = np.einsum("kr,kr->k", A[i], B.T[j])
+        out["heldout_relative_error"] = _loss_relative(xh, rh)
+    if T is not None:
+        out["truth_relative_error"] = float(np.sqrt(sq_dt) / max(np.sqrt(sq_t), np.finfo(float).tiny))
+    return out, False
+
+
+def _loss_relative(x: np.ndarray, r: np.ndarray) -> float:
+    from ..solvers._losses import relative_error
+
+    return relative_error(x, r)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from omegaconf import DictConfig, OmegaConf
 
 from .._validation import check_number
@@ -290,7 +291,34 @@ class Job:
         return JobData(dataset=data, observed=observed, train=None if train.all() else train, heldout=heldout)
 
     def solve(self, data: JobData) -> FactorizationResult:
-        """The solver on the training entries, through :func:`nmfexp.factorize` (the one route)."""
+        """The solver on the training entries, through :func:`nmfexp.factorize` (the one route).
+
+        When at most :data:`SPARSE_MAX_OBSERVED` of the entries are training
+        entries, an iterative built-in solver gets them as a CSR matrix with
+        ``mask="stored"`` (the sparse path: each iteration costs
+        O(training entries x rank) instead of O(n m rank); the iterates equal
+        the dense path's to rounding). A1GM and other solvers always get the
+        dense matrix and mask.
+        """
         s = self.config["solver"]
-        return factorize(data.X, data.train, solver=self.solver, rank=self.config["rank"],
+        X, mask = data.X, data.train
+        if _sparse_path(self.solver, mask):
+            rows, cols = np.nonzero(mask)
+            X, mask = sp.csr_array((data.X[rows, cols], (rows, cols)), shape=data.X.shape), "stored"
+        return factorize(X, mask, solver=self.solver, rank=self.config["rank"],
                          random_state=self.seeds.init, n_restarts=s["n_restarts"], **(s.get("params") or {}))
+
+
+#: Training fraction at or below which iterative solvers take the sparse path. Per observed entry
+#: the sparse path costs about 1-3 times what the dense path costs per entry of the matrix
+#: (``python -m nmfexp.bench``), so at 10% observed it is several times faster and far lighter.
+SPARSE_MAX_OBSERVED = 0.1
+
+
+def _sparse_path(spec: SolverSpec, train: np.ndarray | None) -> bool:
+    from ..solvers import SOLVERS
+    from ..solvers._sparse import SPARSE_SOLVERS
+
+    if train is None or spec.name not in SPARSE_SOLVERS or SOLVERS.get(spec.name) is not spec:
+        return False
+    return np.count_nonzero(train) <= SPARSE_MAX_OBSERVED * train.size

@@ -38,9 +38,11 @@ class FactorizationResult:
         Iterations performed (0 for closed forms).
     history : dict of str to ndarray
         ``"objective"``: the solver's own loss on the observed entries, the
-        value at the initial factors first, then one value per iteration;
+        value at the initial factors first, then one value per evaluated
+        iteration (every iteration unless ``eval_every`` says otherwise);
         ``"time"``: seconds spent in the updates up to that point, objective
-        evaluation excluded (so ``time[0] == 0``). Empty for closed forms.
+        evaluation excluded (so ``time[0] == 0``); ``"iteration"``: the
+        iteration number of each value. Empty for closed forms.
     info : dict
         Solver facts (for A1GM: ``n_missing``, ``n_missing_added``, ...).
     solver : str

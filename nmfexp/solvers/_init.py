@@ -43,8 +43,9 @@ from .._validation import (
 )
 from ._base import FactorizationResult
 from ._driver import Run, iterate
+from ._losses import row_blocks
 
-__all__ = ["INITS", "MaskOps", "Problem", "initial_factors", "rng_from", "start"]
+__all__ = ["INITS", "MaskOps", "Problem", "check_eval_every", "initial_factors", "rng_from", "start"]
 
 INITS = ("random", "nndsvda", "a1gm")
 
@@ -176,8 +177,10 @@ class MaskOps:
     """Products with the 0/1 observation matrix W in their cheapest exact form.
 
     Fully observed data need no mask at all (sums of the factors); a few
-    missing entries are handled as ``1 - M`` with ``M`` sparse; many missing
-    entries use a dense float mask and BLAS.
+    missing entries are handled as ``1 - M`` with ``M`` the sparse matrix of
+    the missing entries; many missing entries use the boolean mask itself,
+    converted to floats a block of about :data:`~._losses.BLOCK_BYTES` at a
+    time for BLAS, so that no ``n x m`` float copy of the mask is kept.
     """
 
     def __init__(self, observed: np.ndarray | None, n_missing: int):
@@ -186,12 +189,37 @@ class MaskOps:
             return
         if n_missing <= _SPARSE_MISSING_MAX * observed.size:
             self.kind = "sparse"
-            self.rows, self.cols = np.nonzero(~observed)
-            M = sp.csr_array((np.ones(self.rows.size), (self.rows, self.cols)), shape=observed.shape)
-            self.M, self.MT = M, M.T.tocsr()
+            rows, cols = np.nonzero(~observed)
+            idx = np.int32 if max(observed.shape) < 2**31 else np.int64
+            self.rows = rows.astype(idx)  # sorted by row; the columns are M.indices
+            M = sp.csr_array((np.ones(rows.size), (rows, cols)), shape=observed.shape)
+            self.M = M
+            self.cols = M.indices
         else:
             self.kind = "dense"
-            self.W = observed.astype(np.float64)
+            self.W = observed  # boolean, True = observed; the caller's array is only read
+
+    def _col_blocks(self):
+        """``(columns, W[:, columns] as floats)`` block by block; one buffer serves every block."""
+        n, m = self.W.shape
+        buf = None
+        for cols in row_blocks(m, n):  # blocks of columns, each about BLOCK_BYTES as floats
+            if buf is None:
+                buf = np.empty(n * (cols.stop - cols.start))
+            Wb = buf[: n * (cols.stop - cols.start)].reshape(n, cols.stop - cols.start)
+            np.copyto(Wb, self.W[:, cols])
+            yield cols, Wb
+
+    def _row_blocks(self):
+        """``(rows, W[rows] as floats)`` block by block; one buffer serves every block."""
+        n, m = self.W.shape
+        buf = None
+        for rows in row_blocks(n, m):
+            if buf is None:
+                buf = np.empty((rows.stop - rows.start) * m)
+            Wb = buf[: (rows.stop - rows.start) * m].reshape(rows.stop - rows.start, m)
+            np.copyto(Wb, self.W[rows])
+            yield rows, Wb
 
     def left(self, A: np.ndarray) -> np.ndarray:
         """``A^T W``: shape (r, m), or (r, 1) broadcastable when fully observed."""
@@ -199,8 +227,11 @@ class MaskOps:
         if self.kind == "full":
             return colsum
         if self.kind == "sparse":
-            return colsum - (self.MT @ A).T
-        return A.T @ self.W
+            return colsum - (self.M.T @ A).T
+        out = np.empty((A.shape[1], self.W.shape[1]))
+        for cols, Wb in self._col_blocks():
+            np.matmul(A.T, Wb, out=out[:, cols])
+        return out
 
     def right(self, B: np.ndarray) -> np.ndarray:
         """``W B^T``: shape (n, r), or (1, r) broadcastable when fully observed."""
@@ -209,17 +240,20 @@ class MaskOps:
             return rowsum
         if self.kind == "sparse":
             return rowsum - self.M @ B.T
-        return self.W @ B.T
+        out = np.empty((self.W.shape[0], B.shape[0]))
+        for rows, Wb in self._row_blocks():
+            np.matmul(Wb, B.T, out=out[rows])
+        return out
 
     def gram_rows(self, B: np.ndarray) -> np.ndarray:
         """Per-row Gram matrices ``G[:, :, i] = B diag(W[i, :]) B^T``: shape (r, r, n), or (r, r, 1)."""
-        return self._grams(B, self.M if self.kind == "sparse" else None, self.W if self.kind == "dense" else None)
+        return self._grams(B, rows=True)
 
     def gram_cols(self, A: np.ndarray) -> np.ndarray:
         """Per-column Gram matrices ``G[:, :, k] = A^T diag(W[:, k]) A``: shape (r, r, m), or (r, r, 1)."""
-        return self._grams(A.T, self.MT if self.kind == "sparse" else None, self.W.T if self.kind == "dense" else None)
+        return self._grams(A.T, rows=False)
 
-    def _grams(self, F: np.ndarray, missing, weights) -> np.ndarray:
+    def _grams(self, F: np.ndarray, rows: bool) -> np.ndarray:
         # F is (r, p); pair products P[(l, j), k] = F[l, k] F[j, k] for l <= j, then
         # one product with the mask: W P^T (dense) or F F^T - M_missing P^T (sparse).
         r = F.shape[0]
@@ -228,9 +262,15 @@ class MaskOps:
         iu, ju = np.triu_indices(r)
         P = F[iu] * F[ju]  # (r(r+1)/2, p)
         if self.kind == "sparse":
+            missing = self.M if rows else self.M.T
             Gu = (F @ F.T)[iu, ju][:, None] - (missing @ P.T).T
         else:
-            Gu = P @ weights.T
+            Gu = np.empty((iu.size, self.W.shape[0 if rows else 1]))
+            for part, Wb in (self._row_blocks() if rows else self._col_blocks()):
+                if rows:
+                    np.matmul(P, Wb.T, out=Gu[:, part])
+                else:
+                    np.matmul(P, Wb, out=Gu[:, part])
         G = np.empty((r, r, Gu.shape[1]))
         G[iu, ju] = Gu
         G[ju, iu] = Gu
@@ -241,23 +281,44 @@ class MaskOps:
         if self.kind == "sparse":
             L[self.rows, self.cols] = 0.0
         elif self.kind == "dense":
-            L *= self.W
+            np.multiply(L, self.W, out=L)
+        return L
+
+    def apply_rows(self, L: np.ndarray, rows: slice) -> np.ndarray:
+        """``W[rows] * L`` in place, for a block ``L`` of rows ``rows`` (a slice with step 1)."""
+        if self.kind == "sparse":
+            lo, hi = self.M.indptr[rows.start], self.M.indptr[rows.stop]
+            L[self.rows[lo:hi] - rows.start, self.cols[lo:hi]] = 0.0
+        elif self.kind == "dense":
+            np.multiply(L, self.W[rows], out=L)
         return L
 
 
 @dataclass
 class Problem:
     """What every iterative solver starts from: validated data, mask products,
-    private initial factors, its random generator and its stopping parameters."""
+    private initial factors, its random generator and its stopping parameters.
+
+    For sparse input with ``mask="stored"`` (see :func:`start`) ``data`` is a
+    :class:`~nmfexp.solvers._sparse.SparseData`, ``W`` is None and
+    :attr:`sparse` is True; the solver then runs its updates from
+    :mod:`nmfexp.solvers._sparse`.
+    """
 
     data: MaskedData
-    W: MaskOps
+    W: MaskOps | None
     A: np.ndarray
     B: np.ndarray
     rng: np.random.Generator
     max_iter: int
     tol: float
     max_time: float | None
+    eval_every: int = 1
+
+    @property
+    def sparse(self) -> bool:
+        """True when the observed entries are held in sparse form (cost per iteration ~ observed x rank)."""
+        return self.W is None
 
     @property
     def WX(self) -> np.ndarray:
@@ -267,7 +328,7 @@ class Problem:
     def iterate(self, update, objective, *, two_sided: bool = False, goal: float | None = None) -> Run:
         """The shared loop (:func:`nmfexp.solvers._driver.iterate`) with this problem's stopping parameters."""
         return iterate(update, objective, max_iter=self.max_iter, tol=self.tol, max_time=self.max_time,
-                       two_sided=two_sided, goal=goal)
+                       two_sided=two_sided, goal=goal, eval_every=self.eval_every)
 
     def result(self, solver: str, A: np.ndarray, B: np.ndarray, run: Run, **info) -> FactorizationResult:
         """The solver's :class:`FactorizationResult`; ``info`` always has ``n_missing``."""
@@ -275,11 +336,33 @@ class Problem:
                                    converged=run.converged, info={"n_missing": self.data.n_missing, **info})
 
 
-def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init) -> Problem:
-    """Validate the common arguments of an iterative solver and build its :class:`Problem`."""
+def check_eval_every(eval_every) -> int:
+    return check_number(eval_every, "eval_every", kind="integer", low=1,
+                        hint="It is how many iterations pass between evaluations of the objective (1 = every one).")
+
+
+def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init, eval_every=1) -> Problem:
+    """Validate the common arguments of an iterative solver and build its :class:`Problem`.
+
+    A ``scipy.sparse`` ``X`` with ``mask="stored"`` (only the stored entries
+    are observed; a stored zero is an observed zero) takes the sparse path:
+    the data stay in sparse form, validated here (shape, finite non-negative
+    stored values) by :func:`nmfexp.solvers._sparse.sparse_data`, and every
+    update costs O(observed entries x rank). Everything else goes through
+    :func:`nmfexp._validation.masked_data`.
+    """
     max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
+    eval_every = check_eval_every(eval_every)
+    if sp.issparse(X) and isinstance(mask, str) and mask == "stored":
+        from ._sparse import sparse_data, sparse_initial_factors
+
+        sdata = sparse_data(X)
+        rank = check_rank(rank, sdata.shape)
+        rng = rng_from(random_state)
+        A, B = sparse_initial_factors(sdata, rank, init, rng)
+        return Problem(sdata, None, A, B, rng, max_iter, tol, max_time, eval_every)
     data = masked_data(X, mask)
     rank = check_rank(rank, data.shape)
     rng = rng_from(random_state)
     A, B = initial_factors(data, rank, init, rng)
-    return Problem(data, MaskOps(data.observed, data.n_missing), A, B, rng, max_iter, tol, max_time)
+    return Problem(data, MaskOps(data.observed, data.n_missing), A, B, rng, max_iter, tol, max_time, eval_every)

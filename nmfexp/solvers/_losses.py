@@ -25,6 +25,14 @@ order), so each caller keeps its own:
   multiplicative updates already hold as ``sum(A * (W B^T))``. It needs
   ``AB > 0`` everywhere (the KL updates keep the factors positive).
   :func:`frobenius` also takes zero-filled matrices ``W*X``, ``W*(AB)``.
+  :func:`blocked_frobenius` is :func:`masked_frobenius` computed a block of
+  rows at a time (no ``n x m`` work array). :func:`gram_frobenius` is the
+  fully observed Frobenius loss from the products an update already holds,
+
+      ||X - AB||^2 = ||X||^2 - 2 <A, X B^T> + <A^T A, B B^T>,
+
+  three sums of size ``(n + m) r`` instead of an ``n x m`` product; it is
+  used only where it is accurate (see its docstring).
 
 ``tests/test_losses.py`` checks that the two KL forms agree to rounding.
 """
@@ -34,7 +42,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import kl_div, xlogy
 
-__all__ = ["kl_divergence", "frobenius", "relative_error", "MaskedKL", "masked_frobenius"]
+__all__ = ["kl_divergence", "frobenius", "relative_error", "MaskedKL", "masked_frobenius", "blocked_frobenius",
+           "gram_frobenius", "kl_from_ratio", "row_blocks"]
+
+# Work arrays of the blocked forms hold about this many bytes (fits in L2 cache).
+BLOCK_BYTES = 1 << 21
+
+# gram_frobenius is trusted when the squared loss is at least this fraction of ||X||^2 + ||AB||^2.
+GRAM_SAFE = 1e-2
 
 
 def kl_divergence(x: np.ndarray, r: np.ndarray) -> float:
@@ -78,3 +93,58 @@ def masked_frobenius(WX: np.ndarray, W, A: np.ndarray, B: np.ndarray, out: np.nd
     W.apply(out)
     np.subtract(WX, out, out=out)
     return float(np.linalg.norm(out))
+
+
+def row_blocks(n: int, m: int, block_bytes: int = BLOCK_BYTES):
+    """Slices of about ``block_bytes / (8 m)`` rows covering ``range(n)``."""
+    step = max(1, block_bytes // (8 * max(m, 1)))
+    for start in range(0, n, step):
+        yield slice(start, min(start + step, n))
+
+
+def blocked_frobenius(WX: np.ndarray, W, A: np.ndarray, B: np.ndarray) -> float:
+    """``||W * (X - A B)||_F`` a block of rows at a time; ``W`` a :class:`~nmfexp.solvers._init.MaskOps`.
+
+    The same terms as :func:`masked_frobenius`, summed block by block (so the
+    last bits may differ), with work arrays of :data:`BLOCK_BYTES` instead
+    of ``n x m``.
+    """
+    n, m = WX.shape
+    total = 0.0
+    for rows in row_blocks(n, m):
+        T = A[rows] @ B
+        W.apply_rows(T, rows)
+        np.subtract(WX[rows], T, out=T)
+        total += float(np.vdot(T, T))
+    return float(np.sqrt(total))
+
+
+def gram_frobenius(xx: float, cross: float, quad: float) -> float | None:
+    """``||X - A B||_F`` from ``xx = ||X||^2``, ``cross = <A, X B^T>`` and ``quad = <A^T A, B B^T>``; or None.
+
+    The difference cancels when the fit is close: each term carries a
+    rounding error of a few ulps of ``||X||^2 + ||AB||^2``. The value is
+    returned only when the squared loss is at least :data:`GRAM_SAFE` of
+    that scale (its relative error is then below about 1e-12); otherwise
+    None, and the caller computes the loss directly.
+    """
+    s = xx - 2.0 * cross + quad
+    if s >= GRAM_SAFE * (xx + quad):
+        return float(np.sqrt(s))
+    return None
+
+
+def kl_from_ratio(WX: np.ndarray, Q: np.ndarray, sum_x: float, mass: float) -> float:
+    """The weighted KL divergence from ``Q = (W*X) / (A B)`` (0 at missing entries), a block of rows at a time.
+
+    ``sum_obs X log(X / AB) - X + AB = sum xlogy(W*X, Q) - sum_obs X + mass``
+    with ``sum_x = sum_obs X`` and ``mass = sum_obs AB``; ``xlogy(0, .) = 0``
+    covers zeros in the data and missing entries alike.
+    """
+    n, m = WX.shape
+    total = 0.0
+    buf = np.empty(min(n, max(1, BLOCK_BYTES // (8 * max(m, 1)))) * m)
+    for rows in row_blocks(n, m):
+        out = buf[: (rows.stop - rows.start) * m].reshape(rows.stop - rows.start, m)
+        total += float(xlogy(WX[rows], Q[rows], out=out).sum())
+    return float(total - sum_x + mass)

@@ -30,9 +30,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 
+from . import _sparse
 from ._base import FactorizationResult, register
 from ._init import start
-from ._losses import masked_frobenius
+from ._losses import blocked_frobenius
 
 __all__ = ["als"]
 
@@ -103,14 +104,15 @@ def _fallback(F: np.ndarray, data, axis: int):
     reference="Kim & Park, SIAM J. Matrix Anal. Appl. 30(2), 2008 (masked)",
 )
 def als(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
-        random_state=None, init=None, max_time: float | None = None) -> FactorizationResult:
+        random_state=None, init=None, max_time: float | None = None, eval_every: int = 1) -> FactorizationResult:
     """NMF with missing values by alternating exact NNLS on observed entries.
 
     Parameters
     ----------
-    X : array_like of shape (n, m)
-    mask : array_like of bool of shape (n, m), optional
-        True where observed; default: missing where X is NaN.
+    X : array_like or scipy.sparse matrix of shape (n, m)
+    mask : array_like of bool of shape (n, m), or "stored", optional
+        True where observed; default: missing where X is NaN. ``"stored"``
+        with a ``scipy.sparse`` X: exactly its stored entries are observed.
     rank : int
     max_iter : int, default 200
     tol : float, default 1e-4
@@ -120,15 +122,20 @@ def als(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
     max_time : float, optional
         Stop after the iteration at which the update time reaches this many
         seconds (objective evaluation not counted).
+    eval_every : int, default 1
+        Evaluate the objective after every ``eval_every``-th iteration and
+        the last one only (see :mod:`nmfexp.solvers._driver`).
 
     Returns
     -------
     FactorizationResult
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
-    p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
+    p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
+              eval_every=eval_every)
+    if p.sparse:
+        return _sparse.als(p)
     data, WX, W, A, B = p.data, p.WX, p.W, p.A, p.B
-    scratch = np.empty_like(WX)
 
     def update():
         nonlocal A, B
@@ -138,5 +145,5 @@ def als(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
         # Columns of B: G_k = A^T diag(M[:, k]) A, N_k = A^T (M*X)[:, k].
         B = nnls_block(A.T @ WX, W.gram_cols(A), _fallback(A.T, data, 1))
 
-    run = p.iterate(update, lambda: masked_frobenius(WX, W, A, B, scratch))
+    run = p.iterate(update, lambda: blocked_frobenius(WX, W, A, B))
     return p.result("als", np.ascontiguousarray(A), np.ascontiguousarray(B), run)

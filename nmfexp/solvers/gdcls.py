@@ -28,9 +28,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_number
+from . import _sparse
 from ._base import FactorizationResult, register
 from ._init import start
-from ._losses import masked_frobenius
+from ._losses import blocked_frobenius
 
 __all__ = ["gdcls"]
 
@@ -42,15 +43,16 @@ __all__ = ["gdcls"]
     reference="Shahnaz, Berry, Pauca & Plemmons, Inf. Process. Manage. 42(2), 2006; Antonov's Mathematica NNMF package",
 )
 def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0, random_state=None, init=None,
-          max_time: float | None = None, regularization: float = 0.01, precision_goal: float | None = 4,
+          max_time: float | None = None, eval_every: int = 1, regularization: float = 0.01, precision_goal: float | None = 4,
           epsilon: float = 1e-9) -> FactorizationResult:
     """NMF with missing values by GD-CLS (masked).
 
     Parameters
     ----------
-    X : array_like of shape (n, m)
-    mask : array_like of bool of shape (n, m), optional
-        True where observed; default: missing where X is NaN.
+    X : array_like or scipy.sparse matrix of shape (n, m)
+    mask : array_like of bool of shape (n, m), or "stored", optional
+        True where observed; default: missing where X is NaN. ``"stored"``
+        with a ``scipy.sparse`` X: exactly its stored entries are observed.
     rank : int
     max_iter : int, default 200
         The package's ``MaxSteps``.
@@ -65,6 +67,9 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
     max_time : float, optional
         Stop after the iteration at which the update time reaches this many
         seconds (objective evaluation not counted).
+    eval_every : int, default 1
+        Evaluate the objective after every ``eval_every``-th iteration and
+        the last one only (see :mod:`nmfexp.solvers._driver`).
     regularization : float, default 0.01
         The ridge parameter lambda (the package's ``RegularizationParameter``).
     precision_goal : float or None, default 4
@@ -83,16 +88,19 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
     pgoal = check_number(precision_goal, "precision_goal", low=0, closed="neither", allow_none=True,
                          hint="None disables the precision goal.")
     eps = check_number(epsilon, "epsilon", low=0, closed="neither")
-    p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
-    WX, W, A, B = p.WX, p.W, p.A, p.B
-    scratch = np.empty_like(WX)
+    p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
+              eval_every=eval_every)
     ridge = lam * np.eye(rank)
-    norm_x = float(np.linalg.norm(WX))
+    norm_x = float(np.linalg.norm(p.data.X.data if p.sparse else p.WX))
     # The package's precision goal: stop once ||M*(X - A B)||_F <= 10^-precision_goal ||M*X||_F.
     if norm_x == 0:
         goal = np.inf  # no observed mass: the relative residual is undefined; one iteration ends the run
     else:
         goal = None if pgoal is None else norm_x * 10.0 ** (-pgoal)
+    if p.sparse:
+        return _sparse.gdcls(p, ridge, eps, goal, norm_x)
+    WX, W, A, B = p.WX, p.W, p.A, p.B
+    scratch = np.empty_like(WX)  # W * (A B) of the GD step
 
     def update():
         nonlocal A, B
@@ -106,6 +114,6 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
         W.apply(scratch)
         A = A * (WX @ B.T) / (scratch @ B.T + eps)
 
-    run = p.iterate(update, lambda: masked_frobenius(WX, W, A, B, scratch), two_sided=True, goal=goal)
+    run = p.iterate(update, lambda: blocked_frobenius(WX, W, A, B), two_sided=True, goal=goal)
     return p.result("gdcls", A, np.ascontiguousarray(B), run,
                     relative_residual=run.history.objective[-1] / norm_x if norm_x > 0 else 0.0)

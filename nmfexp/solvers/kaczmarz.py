@@ -65,9 +65,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_number
+from . import _sparse
 from ._base import FactorizationResult, register
 from ._init import start
-from ._losses import masked_frobenius
+from ._losses import blocked_frobenius
 
 __all__ = ["kaczmarz"]
 
@@ -82,101 +83,202 @@ class _ObservedSampler:
     with probability ``w[t] / sum of w over q's observed positions``, where
     ``w`` is one weight per position shared by all lines (the squared row
     norms of the fixed factor).
+
+    Memory: the observed positions are held once, in the narrowest integer
+    type that fits the line length, and every pass over them (building them,
+    the cumulative sums of ``w``) runs over blocks of lines of about
+    :data:`_BLOCK_ENTRIES` positions, so that no temporary is as large as the
+    number of observed entries.
     """
 
-    def __init__(self, observed_lines: np.ndarray | None, n_lines: int, length: int):
-        # observed_lines is (n_lines, length) boolean, or None when fully observed.
+    def __init__(self, observed_lines, n_lines: int, length: int):
+        # observed_lines: (n_lines, length) boolean, None when fully observed, or a scipy CSR matrix of
+        # that shape whose stored entries are the observed ones (then ``values`` are its stored values).
         self.length = length
+        self.values = None
         if observed_lines is None:
             self.index = None
             self.count = np.full(n_lines, length)
             self.has = np.ones(n_lines, dtype=bool)
             return
-        lines, pos = np.nonzero(observed_lines)  # sorted by line
-        self.index = pos.astype(np.intp)
-        self.count = np.bincount(lines, minlength=n_lines)
-        self.start = np.concatenate(([0], np.cumsum(self.count)[:-1]))
+        if hasattr(observed_lines, "indptr"):  # CSR: sorted indices, one row per line
+            self.index = observed_lines.indices
+            self.count = np.diff(observed_lines.indptr).astype(np.intp)
+            self.values = observed_lines.data
+        else:
+            self.count = np.count_nonzero(observed_lines, axis=1).astype(np.intp)
+            self.index = np.empty(int(self.count.sum()), dtype=_position_type(length))
+        self.start = np.concatenate(([0], np.cumsum(self.count)[:-1])).astype(np.intp)
         self.has = self.count > 0
+        # Blocks of whole lines with about _BLOCK_ENTRIES observed positions each.
+        ends = self.start + self.count
+        self.blocks, a = [], 0
+        while a < n_lines:
+            b = max(a + 1, int(np.searchsorted(ends, self.start[a] + _BLOCK_ENTRIES, side="right")))
+            self.blocks.append((a, b))
+            a = b
+        if self.values is None:
+            for a, b in self.blocks:  # positions sorted by line, then by position (as np.nonzero gives them)
+                lo = self.start[a]
+                self.index[lo:lo + int(self.count[a:b].sum())] = np.nonzero(observed_lines[a:b])[1]
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         """Position for each line that has an observed entry (lines without one are left out)."""
+        return self._draw_uniform(rng)[0]
+
+    def _draw_uniform(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         u = rng.random(int(np.count_nonzero(self.has)))
         cnt = self.count[self.has]
         k = np.minimum((u * cnt).astype(np.intp), cnt - 1)
         if self.index is None:
-            return k
-        return self.index[self.start[self.has] + k]
+            return k, None
+        k = self.start[self.has] + k
+        return self.index[k], k
 
     def prepare(self, w: np.ndarray) -> np.ndarray:
         """Set the position weights ``w`` (length,), >= 0; returns the lines that can be drawn.
 
-        One cumulative sum over all observed (line, position) pairs, O(nnz):
-        the weights are the fixed factor's squared row norms, constant during
-        a half-step, so this is done once per half-step, not per step.
-        Lines whose observed positions all have zero weight are left out
-        (every step on them would be zero).
+        One cumulative sum over all observed (line, position) pairs, O(nnz),
+        taken block by block (each block's sum continues from the last
+        value of the one before, so the values are those of one sum over all
+        pairs): the weights are the fixed factor's squared row norms,
+        constant during a half-step, so this is done once per half-step, not
+        per step. Lines whose observed positions all have zero weight are
+        left out (every step on them would be zero).
         """
+        self.w = w
         if self.index is None:
             self.cum = np.cumsum(w)
             total = self.cum[-1] if self.length else 0.0
             self.lo = np.zeros(1)
             self.total = np.full(self.count.shape, total)
         else:
-            self.cum = np.cumsum(w[self.index])
-            end = self.start + self.count
-            before = np.concatenate(([0.0], self.cum))
-            self.lo = before[self.start]
-            self.total = before[end] - self.lo
+            self.lo = np.empty(self.count.shape)
+            self.total = np.empty(self.count.shape)
+            self.carry = []
+            carry = 0.0
+            for a, b in self.blocks:
+                self.carry.append(carry)
+                before = self._before(a, b, carry)
+                first = self.start[a]
+                self.lo[a:b] = before[self.start[a:b] - first]
+                self.total[a:b] = before[self.start[a:b] + self.count[a:b] - first] - self.lo[a:b]
+                carry = before[-1]
         self.drawable = np.flatnonzero(self.total > 0)
         return self.drawable
+
+    def _before(self, a: int, b: int, carry: float) -> np.ndarray:
+        """``[carry, cumulative sums of w over the positions of lines a..b-1]`` (the running sum of all pairs)."""
+        lo, hi = self.start[a], self.start[a] + int(self.count[a:b].sum())
+        out = np.empty(hi - lo + 1)
+        out[0] = carry
+        np.take(self.w, self.index[lo:hi], out=out[1:])
+        return np.cumsum(out, out=out)
 
     def draw_weighted(self, rng: np.random.Generator) -> np.ndarray:
         """Weighted position for each line of the last ``prepare``'s drawable lines.
 
         Inverse-CDF per line: a uniform target in the line's slice of the
-        cumulative sum, found by one ``searchsorted`` for all lines.
+        cumulative sum, found by ``searchsorted`` for all lines of a block.
         """
         q = self.drawable
         u = rng.random(q.size)
         if self.index is None:
             k = np.searchsorted(self.cum, u * self.total[q], side="right")
             return np.minimum(k, self.length - 1)
-        k = np.searchsorted(self.cum, self.lo[q] + u * self.total[q], side="right")
+        pos = np.empty(q.size, dtype=np.intp)
+        for blk, sel in self._drawable_blocks():
+            pos[sel] = self.index[self._search(blk, q[sel], u[sel])]
+        return pos
+
+    def _drawable_blocks(self):
+        """``(block number, slice of drawable lines in it)`` for every block with a drawable line."""
+        q = self.drawable
+        for i, (a, b) in enumerate(self.blocks):
+            lo, hi = np.searchsorted(q, a), np.searchsorted(q, b)
+            if hi > lo:
+                yield i, slice(lo, hi)
+
+    def _search(self, blk: int, q: np.ndarray, u: np.ndarray, before: np.ndarray | None = None) -> np.ndarray:
+        """Indices into the observed pairs drawn for lines ``q`` of block ``blk`` with uniforms ``u``."""
+        a, b = self.blocks[blk]
+        if before is None:
+            before = self._before(a, b, self.carry[blk])
+        first = self.start[a]
+        k = np.searchsorted(before[1:], self.lo[q] + u * self.total[q], side="right") + first
         # Rounding can land one past the line's slice; clamp into it.
-        k = np.clip(k, self.start[q], self.start[q] + self.count[q] - 1)
-        return self.index[k]
+        return np.clip(k, self.start[q], self.start[q] + self.count[q] - 1)
 
 
-def _rk_steps(F: np.ndarray, C: np.ndarray, data_lines: np.ndarray, sampler: _ObservedSampler,
+# Observed positions per block of lines in the sampler's passes (a few MB of work arrays).
+_BLOCK_ENTRIES = 1 << 18
+
+
+def _position_type(length: int):
+    for t in (np.uint8, np.uint16, np.uint32):
+        if length <= np.iinfo(t).max + 1:
+            return t
+    return np.intp
+
+
+def _rk_steps(F: np.ndarray, C: np.ndarray, data_lines, sampler: _ObservedSampler,
               n_steps: int, rng: np.random.Generator, sampling: str = "norm",
               relaxation: float = 1.0) -> None:
     """``n_steps`` projected RK steps on every line q: F[q] from C[pos] and data_lines[q, pos].
 
     F is (p, r) (the lines' unknowns), C (length, r) (the system's rows), held
-    fixed here. ``sampling="norm"`` draws row ``pos`` with probability
-    proportional to ``||C[pos]||^2`` among the line's observed positions
-    (Strohmer & Vershynin); ``"uniform"`` draws uniformly (the seed's rule).
+    fixed here; ``data_lines`` is (p, length), or None when the sampler
+    holds the observed values itself (sparse input). ``sampling="norm"``
+    draws row ``pos`` with probability proportional to ``||C[pos]||^2``
+    among the line's observed positions (Strohmer & Vershynin);
+    ``"uniform"`` draws uniformly (the seed's rule).
+
+    Lines are independent (each changes only its own row of F), so with a
+    mask the weighted steps run block of lines by block of lines, every step
+    of a block before the next block, with each step's uniforms drawn in
+    advance: the draws, and so the results, are those of all lines stepped
+    together.
     """
     if sampling == "norm":
         lines = sampler.prepare(np.einsum("tr,tr->t", C, C))
-        draw = sampler.draw_weighted
     else:
         lines = np.flatnonzero(sampler.has)
-        draw = sampler.draw
     if lines.size == 0:
         return
-    for _ in range(n_steps):
-        pos = draw(rng)
-        c = C[pos]  # (p', r) sampled rows of the system
-        f = F[lines]
-        norm2 = np.einsum("pr,pr->p", c, c)
-        resid = data_lines[lines, pos] - np.einsum("pr,pr->p", c, f)
-        step = np.divide(resid, norm2, out=np.zeros_like(resid), where=norm2 > 0)
-        if relaxation != 1.0:
-            step *= relaxation
-        f += step[:, None] * c
-        np.maximum(f, 0.0, out=f)
-        F[lines] = f
+    if sampling != "norm" or sampler.index is None:
+        for _ in range(n_steps):
+            if sampling == "norm":
+                pos, k = sampler.draw_weighted(rng), None
+            else:
+                pos, k = sampler._draw_uniform(rng)
+            values = data_lines[lines, pos] if sampler.values is None else sampler.values[k]
+            _rk_step(F, C, lines, pos, values, relaxation)
+        return
+    U = [rng.random(lines.size) for _ in range(n_steps)]  # the draws of draw_weighted, step after step
+    for blk, sel in sampler._drawable_blocks():
+        a, b = sampler.blocks[blk]
+        before = sampler._before(a, b, sampler.carry[blk])
+        q = lines[sel]
+        for u in U:
+            k = sampler._search(blk, q, u[sel], before)
+            pos = sampler.index[k]
+            values = data_lines[q, pos] if sampler.values is None else sampler.values[k]
+            _rk_step(F, C, q, pos, values, relaxation)
+
+
+def _rk_step(F: np.ndarray, C: np.ndarray, lines: np.ndarray, pos: np.ndarray, values: np.ndarray,
+             relaxation: float) -> None:
+    """One projected RK step on each line in ``lines`` with the sampled rows ``pos`` and data ``values``."""
+    c = C[pos]  # (p', r) sampled rows of the system
+    f = F[lines]
+    norm2 = np.einsum("pr,pr->p", c, c)
+    resid = values - np.einsum("pr,pr->p", c, f)
+    step = np.divide(resid, norm2, out=np.zeros_like(resid), where=norm2 > 0)
+    if relaxation != 1.0:
+        step *= relaxation
+    f += step[:, None] * c
+    np.maximum(f, 0.0, out=f)
+    F[lines] = f
 
 
 def _rebalance(A: np.ndarray, Bt: np.ndarray) -> None:
@@ -201,15 +303,16 @@ def _rebalance(A: np.ndarray, Bt: np.ndarray) -> None:
     reference="Strohmer & Vershynin, J. Fourier Anal. Appl. 15, 2009 (NMF use as in the seed notebook)",
 )
 def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4, random_state=None,
-             init=None, max_time: float | None = None, kaczmarz_iter: int = 5, sampling: str = "norm",
+             init=None, max_time: float | None = None, eval_every: int = 1, kaczmarz_iter: int = 5, sampling: str = "norm",
               relaxation: float = 1.0) -> FactorizationResult:
     """NMF with missing values by projected randomized Kaczmarz steps.
 
     Parameters
     ----------
-    X : array_like of shape (n, m)
-    mask : array_like of bool of shape (n, m), optional
-        True where observed; default: missing where X is NaN.
+    X : array_like or scipy.sparse matrix of shape (n, m)
+    mask : array_like of bool of shape (n, m), or "stored", optional
+        True where observed; default: missing where X is NaN. ``"stored"``
+        with a ``scipy.sparse`` X: exactly its stored entries are observed.
     rank : int
     max_iter : int, default 200
         Outer iterations.
@@ -222,6 +325,9 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
     max_time : float, optional
         Stop after the iteration at which the update time reaches this many
         seconds (objective evaluation not counted).
+    eval_every : int, default 1
+        Evaluate the objective after every ``eval_every``-th iteration and
+        the last one only (see :mod:`nmfexp.solvers._driver`).
     kaczmarz_iter : int, default 5
         RK steps per column of B and per row of A in each outer iteration
         (the seed's ``kacziters``).
@@ -243,14 +349,16 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
     if not isinstance(sampling, str) or sampling not in _SAMPLINGS:
         raise ValueError(f"sampling must be one of {_SAMPLINGS}, got {sampling!r}.")
     relaxation = check_number(relaxation, "relaxation", low=0, high=2, closed="neither")
-    p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init)
+    p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
+              eval_every=eval_every)
+    if p.sparse:
+        return _sparse.kaczmarz(p, kaczmarz_iter, sampling, relaxation)
     WX, W, A, rng, obs = p.WX, p.W, p.A, p.rng, p.data.observed  # A is updated in place
-    WXt = np.ascontiguousarray(WX.T)
+    WXt = WX.T  # a view: column k of X as a line
     Bt = np.ascontiguousarray(p.B.T)  # (m, r): column k of B as a row, updated in place
     n, m = WX.shape
     col_sampler = _ObservedSampler(None if obs is None else obs.T, m, n)  # observed rows of each column
     row_sampler = _ObservedSampler(obs, n, m)  # observed columns of each row
-    scratch = np.empty_like(WX)
     # B for the objective: p.B at the start, then a view of Bt. Its memory order is that of the losses
     # recorded so far; BLAS may round A @ B differently for another order.
     B = p.B
@@ -265,5 +373,5 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
         _rebalance(A, Bt)  # A @ B unchanged; keeps the factors' scales from drifting
         B = Bt.T
 
-    run = p.iterate(update, lambda: masked_frobenius(WX, W, A, B, scratch), two_sided=True)
+    run = p.iterate(update, lambda: blocked_frobenius(WX, W, A, B), two_sided=True)
     return p.result("kaczmarz", A, np.ascontiguousarray(Bt.T), run)

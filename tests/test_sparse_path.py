@@ -1,0 +1,144 @@
+"""The sparse path (scipy.sparse X, mask="stored"): same iterates as the dense path, validation, routing.
+
+Tolerance. The two paths compute the same products in a different order
+(BLAS over dense rows and columns, against sums over the stored entries), so
+they agree to rounding, not bit for bit: after 25 iterations the factors
+differ by a few 1e-15 relative to their largest entry (ALS up to ~3e-14: its
+Cholesky solves amplify rounding by the condition of the Gram matrices), and
+the objective histories by ~1e-15. The tests allow 1e-11 (factors) and 1e-12
+(objective), far below any algorithmic difference (one iteration changes the
+factors by ~1e-2 here). Kaczmarz draws the same entries from the same
+uniforms and does the same arithmetic per step, so its factors are equal
+exactly.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import nmfexp
+from nmfexp.solvers import _sparse
+from nmfexp.solvers._sparse import SPARSE_SOLVERS
+
+
+def data(n=70, m=55, missing=0.6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, 4)) @ rng.random((4, m)) + 0.2 * rng.random((n, m))
+    obs = rng.random((n, m)) >= missing
+    obs[3, 5] = True
+    X[3, 5] = 0.0  # an observed zero: stored explicitly
+    S = sp.csr_array((X[obs], np.nonzero(obs)), shape=(n, m))
+    return X, obs, S
+
+
+def both(name, X, obs, S, **kw):
+    kw = {"rank": 3, "max_iter": 25, "tol": 0.0, "random_state": 1, **kw}
+    return nmfexp.factorize(X, obs, solver=name, **kw), nmfexp.factorize(S, "stored", solver=name, **kw)
+
+
+def close(a, b, rtol):
+    return np.abs(a - b).max() <= rtol * np.abs(a).max()
+
+
+@pytest.mark.parametrize("init", ["random", "nndsvda", "a1gm"])
+@pytest.mark.parametrize("name", SPARSE_SOLVERS)
+def test_sparse_stored_equals_dense_with_the_mask(name, init):
+    X, obs, S = data()
+    assert S.nnz == obs.sum() and S[3, 5] == 0  # the explicit zero is stored
+    d, s = both(name, X, obs, S, init=init)
+    assert d.n_iter == s.n_iter == 25
+    assert close(d.A, s.A, 1e-11) and close(d.B, s.B, 1e-11)
+    assert close(d.history["objective"], s.history["objective"], 1e-12)
+    assert s.info["n_missing"] == d.info["n_missing"] == obs.size - obs.sum()
+    if name == "kaczmarz":
+        assert np.array_equal(d.A, s.A) and np.array_equal(d.B, s.B)
+
+
+@pytest.mark.parametrize("name", SPARSE_SOLVERS)
+def test_stored_zero_is_observed_and_unstored_entry_is_missing(name):
+    X, obs, S = data(seed=2)
+    # Storing a missing entry's position with value 0 makes it an observed zero: the result changes.
+    i, j = np.argwhere(~obs)[0]
+    obs2 = obs.copy()
+    obs2[i, j] = True
+    X2 = X.copy()
+    X2[i, j] = 0.0
+    S2 = sp.csr_array((X2[obs2], np.nonzero(obs2)), shape=X.shape)
+    d2, s2 = both(name, X2, obs2, S2, max_iter=5)
+    assert close(d2.A, s2.A, 1e-11)
+    _, s = both(name, X, obs, S, max_iter=5)
+    assert not np.allclose(s.A, s2.A)
+
+
+def test_every_sparse_format_and_duplicates_are_summed():
+    X, obs, S = data()
+    ref = nmfexp.factorize(S, "stored", solver="hals", rank=3, max_iter=5, random_state=0)
+    for fmt in (sp.coo_array(S), sp.csc_array(S), sp.csr_matrix(S), sp.lil_array(S)):
+        res = nmfexp.factorize(fmt, "stored", solver="hals", rank=3, max_iter=5, random_state=0)
+        assert np.array_equal(res.A, ref.A)
+    # Two stored values at one position are one observed entry, their sum (scipy's convention).
+    coo = sp.coo_array(S)
+    half = coo.data / 2
+    dup = sp.coo_array((np.concatenate([half, coo.data - half]), (np.concatenate([coo.row, coo.row]),
+                                                                   np.concatenate([coo.col, coo.col]))), shape=S.shape)
+    res = nmfexp.factorize(dup, "stored", solver="hals", rank=3, max_iter=5, random_state=0)
+    np.testing.assert_allclose(res.A, ref.A, rtol=1e-12)
+
+
+def test_caller_sparse_matrix_is_not_modified():
+    X, obs, S = data()
+    S = sp.coo_array(S)
+    before = (S.data.copy(), S.row.copy(), S.col.copy())
+    nmfexp.factorize(S, "stored", solver="wnmf_kl", rank=2, max_iter=3)
+    for a, b in zip(before, (S.data, S.row, S.col), strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize(("bad", "match"), [
+    (-1.0, "negative stored value"),
+    (np.nan, "non-finite stored value"),
+    (np.inf, "non-finite stored value"),
+])
+def test_bad_stored_values_are_refused_with_the_position(bad, match):
+    X, obs, S = data()
+    S = S.copy()
+    S.data[7] = bad
+    row = int(np.searchsorted(S.indptr, 7, side="right") - 1)
+    with pytest.raises(ValueError, match=match) as err:
+        nmfexp.factorize(S, "stored", solver="hals", rank=2)
+    assert f"X[{row}, {S.indices[7]}]" in str(err.value)
+
+
+def test_empty_and_misused_sparse_input_is_refused():
+    with pytest.raises(ValueError, match="every entry of X is missing"):
+        nmfexp.factorize(sp.csr_array((5, 4)), "stored", solver="hals", rank=1)
+    with pytest.raises(ValueError, match="non-empty") as err:
+        nmfexp.factorize(sp.csr_array((0, 4)), "stored", solver="hals", rank=1)
+    assert not isinstance(err.value, nmfexp.SolverRefused)
+    with pytest.raises(ValueError, match="empty"):
+        _sparse.sparse_data(sp.csr_array((0, 4)))
+    with pytest.raises(ValueError, match="real numbers"):
+        nmfexp.factorize(sp.csr_array(np.ones((3, 3), dtype=complex)), "stored", solver="hals", rank=1)
+    X, obs, S = data()
+    with pytest.raises(ValueError, match="does not take sparse input"):
+        nmfexp.factorize(S, "stored", solver="a1gm")
+    with pytest.raises(nmfexp.SolverRefused, match="larger than"):
+        nmfexp.factorize(S, "stored", solver="hals", rank=60)
+
+
+def test_numpy_fallback_of_the_sampled_product_agrees(monkeypatch):
+    X, obs, S = data()
+    rng = np.random.default_rng(0)
+    A, B = rng.random((70, 3)), rng.random((3, 55))
+    expect = (A @ B)[obs]  # CSR order is row-major, as boolean indexing
+    for backend in ("numba", "numpy"):
+        monkeypatch.setattr(_sparse, "BACKEND", backend)
+        got = _sparse.sampled_product(S.indptr, S.indices, A, B)
+        np.testing.assert_allclose(got, expect, rtol=1e-14)
+
+
+def test_eval_every_on_the_sparse_path():
+    X, obs, S = data()
+    d, s = both("wnmf_fro", X, obs, S, max_iter=23, eval_every=5)
+    assert list(s.history["iteration"]) == [0, 5, 10, 15, 20, 23]
+    assert close(d.history["objective"], s.history["objective"], 1e-12)
