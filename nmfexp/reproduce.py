@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from .figures.artifacts import ARTIFACTS, DEFAULT_ARTIFACTS
@@ -110,9 +111,17 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(preset)
 
     from .figures import plot_all
+    from .results import RecordsWarning
 
     print(f"\n=== figures and tables from the records in {results_dir} -> {plots_dir}", flush=True)
-    out = plot_all(results_dir, plots_dir, report=True, errors="report")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RecordsWarning)
+        out = plot_all(results_dir, plots_dir, report=True, errors="report")
+    for w in caught:  # damaged files, duplicates, records of several versions: one line each
+        if issubclass(w.category, RecordsWarning):
+            print(f"nmfexp-reproduce: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     print(f"\nnmfexp-reproduce: {len(artifacts)} sweep(s) in {time.perf_counter() - t0:.0f} s; "
           f"figures and tables in {plots_dir}; report: {plots_dir / 'index.html'}")
     if out.outcome.errors:

@@ -164,7 +164,7 @@ def plot_fig5(df: pd.DataFrame, plots_dir: Path, statistic: str = "median") -> l
         _incomplete(ax, s["n"].to_numpy(), s["runtime"].to_numpy(), k.to_numpy(), planned, st["color"])
     ax.set(xscale="log", yscale="log", xlabel="matrix size n (n x n)", ylabel="running time (s)",
            title="(a) running time, 5% grid-like missing")
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left" if statistic != "mean" else "best")
     if statistic == "mean":
         sm = per.pivot(index="n", columns="solver", values="runtime")
         ratio = (sm.get("wnmf_kl") / sm.get("a1gm")).dropna()
@@ -179,10 +179,13 @@ def plot_fig5(df: pd.DataFrame, plots_dir: Path, statistic: str = "median") -> l
     axr.axhline(1.0, color="grey", linewidth=0.8)
     axr.set(xscale="log", yscale="log", xlabel="matrix size n (n x n)", ylabel="WNMF time / A1GM time",
             title="speed ratio WNMF / A1GM on the same matrix")
-    axr.legend(loc="upper left")
+    axr.legend(loc="best")
     stat = {"median": "each job's median timing sample; median over seeds, band = IQR",
             "min": "each job's fastest timing sample; median over seeds, band = IQR",
             "mean": "mean +/- SD of all timing samples pooled over seeds (reference code)"}[statistic]
+    if statistic == "mean":
+        cut = int((per["low"] <= 0).sum())
+        stat += f"; {cut} of {len(per)} lower bars cut at the axis (SD larger than the mean)" if cut else ""
     footer(fig, f"Runtime statistic: {stat}.\n{foot}")
     written += save_figure(fig, plots_dir, "fig5_runtime")
 

@@ -142,7 +142,8 @@ def plot_missing_patterns(df: pd.DataFrame, plots_dir: Path, statistic: str = "m
         ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.axhline(0.01, color="0.4", linewidth=0.8, linestyle="--", zorder=1)
         ax.set_title(f"n = {n} ({n} x {n})")
-        ax2.set_ylim(bottom=0)
+        top_added = float(np.nanmax(table["entries added / missing (median)"].to_numpy(float), initial=0.0))
+        ax2.set_ylim(0, max(1.0, top_added * 1.1))  # the same scale in every column
         ax2.set(xscale="log", xlabel="missing rate")
         ax2.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{100 * v:g}%"))
         ax2.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())

@@ -222,7 +222,11 @@ def _human(entry: str) -> str:
     """One line for a BibTeX entry: authors, title, venue, year."""
     def field(name):
         m = re.search(rf"^\s*{name}\s*=\s*\{{(.*)\}},?\s*$", entry, flags=re.M)
-        return re.sub(r"[{}]", "", m.group(1)).replace("\\&", "&").replace("\\_", "_") if m else ""
+        if not m:
+            return ""
+        text = re.sub(r"\\url\{([^}]*)\}", r"\1", m.group(1))
+        text = re.sub(r"\\'\{?(\w)\}?", r"\1", text)  # Mor{\'e} -> More
+        return re.sub(r"[{}]", "", text).replace("\\&", "&").replace("\\_", "_").rstrip(".")
 
     parts = [field("author"), field("title"), field("journal") or field("booktitle") or field("howpublished")
              or field("organization"), field("year")]
