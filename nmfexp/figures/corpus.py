@@ -163,10 +163,10 @@ def plot_corpus(table: pd.DataFrame, sel: pd.DataFrame, plots_dir: Path) -> list
             title="(b) speed ratio (per seed, median)")
 
     if len(skipped):
-        labels = [("A1GM: " if s == "A1GM skipped" else "failed: ") + r for s, r in
+        labels = [("skipped: " if s == "A1GM skipped" else "failed: ") + r for s, r in
                   skipped[["status", "note"]].drop_duplicates().itertuples(index=False)]
         order = {lab: k for k, lab in enumerate(sorted(set(labels)))}
-        ys = [order[("A1GM: " if s == "A1GM skipped" else "failed: ") + r] for s, r in
+        ys = [order[("skipped: " if s == "A1GM skipped" else "failed: ") + r] for s, r in
               skipped[["status", "note"]].itertuples(index=False)]
         share = skipped["missing"].astype(float) / skipped["size"].astype(float)
         axc.scatter(share, ys, marker="x", s=30, color="0.2", zorder=3)
