@@ -11,5 +11,16 @@ from . import metrics
 from .api import factorize
 from .solvers import SOLVERS, FactorizationResult, SolverRefused, rank1_nmmf
 
-__all__ = ["factorize", "rank1_nmmf", "metrics", "SOLVERS", "FactorizationResult", "SolverRefused", "__version__"]
+__all__ = ["factorize", "rank1_nmmf", "metrics", "cite", "SOLVERS", "FactorizationResult", "SolverRefused",
+           "__version__"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # nmfexp.cite (nmfexp.citation.cite) is imported on first use, so that `python -m nmfexp.citation`
+    # runs its module only once
+    if name == "cite":
+        from .citation import cite
+
+        return cite
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,11 @@
 Runs the sweep of each experiment preset through ``nmfexp-run -m`` (so the
 presets in ``experiments/`` are the single source of truth, and every job
 lands as its own HDF5 record), then regenerates every figure and table from
-those records with :func:`nmfexp.plotting.plot_all` and prints the tables.
+those records with :func:`nmfexp.figures.plot_all`, prints the tables and
+writes ``<plots>/index.html``: every figure and table, the environment, the
+deviations from the paper and the references. The presets are those of
+:data:`nmfexp.figures.ARTIFACTS`; the default run makes the ones marked
+``default`` (the others need data files or an extra: ``--only real_data_corpus``).
 
 Rerunning resumes: jobs whose record exists are not run again. A failed or
 lost job does not stop the others; the command exits with status 1 if any job
@@ -16,6 +20,7 @@ which is how the paper runs on a cluster or on several cores:
     nmfexp-reproduce --quick               # small sizes (results/quick/, plots/quick/)
     nmfexp-reproduce --results-dir R --plots-dir P
     nmfexp-reproduce --only fig5_synthetic,real_data
+    nmfexp-reproduce --quick --only real_data_corpus,real_data_corpus_zoo   # pip install -e ".[corpus]"
     nmfexp-reproduce -- hydra/launcher=slurm hydra.launcher.partition=cpu
     nmfexp-reproduce --quick -- hydra/launcher=local_parallel
 """
@@ -27,12 +32,12 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
-__all__ = ["ARTIFACTS", "main", "run_preset"]
+from .figures.artifacts import ARTIFACTS, DEFAULT_ARTIFACTS
 
-#: The presets behind every artifact, in the order they run (``<name>_quick`` for --quick).
-ARTIFACTS = ("fig5_synthetic", "a1gm_missing_patterns", "real_data", "solver_comparison")
+__all__ = ["ARTIFACTS", "DEFAULT_ARTIFACTS", "main", "run_preset"]
 
 
 def run_preset(preset: str, results_dir: Path, extra: list[str] | None = None) -> int:
@@ -61,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots-dir", default=None,
                         help="where figures and tables go (default: plots, or plots/quick with --quick)")
     parser.add_argument("--only", default=None,
-                        help=f"comma-separated subset of: {', '.join(ARTIFACTS)}")
+                        help=f"comma-separated artifacts to run (default: {', '.join(DEFAULT_ARTIFACTS)}); "
+                             f"also: {', '.join(a for a in ARTIFACTS if a not in DEFAULT_ARTIFACTS)}")
     parser.add_argument("--jobs", type=int, default=1,
                         help="parallel jobs per sweep through hydra-joblib-launcher (pip install -e '.[parallel]'); "
                              "default 1 keeps runtimes undisturbed")
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                              "hydra.launcher.partition=cpu")
     args = parser.parse_args(argv)
 
-    artifacts = ARTIFACTS
+    artifacts = DEFAULT_ARTIFACTS
     if args.only:
         artifacts = tuple(a.strip() for a in args.only.split(",") if a.strip())
         unknown = sorted(set(artifacts) - set(ARTIFACTS))
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     t0 = time.perf_counter()
     for k, artifact in enumerate(artifacts, 1):
-        preset = f"{artifact}_quick" if args.quick else artifact
+        preset = ARTIFACTS[artifact].preset(quick=args.quick)
         print(f"\n=== [{k}/{len(artifacts)}] {preset} -> {results_dir / artifact}", flush=True)
         t1 = time.perf_counter()
         status = run_preset(preset, results_dir, extra)
@@ -104,18 +110,28 @@ def main(argv: list[str] | None = None) -> int:
         if status != 0:
             failed.append(preset)
 
-    from .plotting import plot_all
+    from .figures import plot_all
+    from .results import RecordsWarning
 
     print(f"\n=== figures and tables from the records in {results_dir} -> {plots_dir}", flush=True)
-    plot_all(results_dir, plots_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RecordsWarning)
+        out = plot_all(results_dir, plots_dir, report=True, errors="report")
+    for w in caught:  # damaged files, duplicates, records of several versions: one line each
+        if issubclass(w.category, RecordsWarning):
+            print(f"nmfexp-reproduce: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     print(f"\nnmfexp-reproduce: {len(artifacts)} sweep(s) in {time.perf_counter() - t0:.0f} s; "
-          f"figures and tables in {plots_dir}")
+          f"figures and tables in {plots_dir}; report: {plots_dir / 'index.html'}")
+    if out.outcome.errors:
+        print(f"nmfexp-reproduce: some figures could not be made: {', '.join(out.outcome.errors)} (tracebacks "
+              "above; the others were written).", file=sys.stderr)
     if failed:
         print(f"nmfexp-reproduce: incomplete: {', '.join(failed)}; the messages are above and in the records "
               f"(nmfexp-results summary {results_dir}); run the same command again to complete missing jobs.",
               file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed or out.outcome.errors else 0
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Command line::
     nmfexp-results merge results/ -o all.h5      # every record in one HDF5 file
     nmfexp-results csv results/ -o table.csv     # the load() table as CSV (--history: the long table)
     nmfexp-results parquet results/ -o table.parquet
+    nmfexp-results compare results/machineA results/machineB [-o side_by_side.csv]
 
 Runtimes are in seconds. Damaged or unreadable files are reported by name
 (a :class:`RecordsWarning`, or a line of the command's output) and left out;
@@ -42,7 +43,7 @@ from .record import (
 )
 
 __all__ = ["load", "load_history", "load_all", "scan", "Scan", "record_row", "main", "COLUMNS", "ENV_COLUMNS",
-           "RecordsWarning"]
+           "RecordsWarning", "compare", "compare_summary", "COMPARE_METRICS"]
 
 #: The leading columns of :func:`load`, in order; ``info.*``, ``env.*`` and the config follow.
 COLUMNS = [
@@ -415,6 +416,110 @@ def _history(records: list[Record]) -> pd.DataFrame:
     return _typed(df)
 
 
+# --------------------------------------------------------------------------- two result sets
+
+#: Metrics that :func:`compare` puts side by side (with their difference B - A).
+COMPARE_METRICS = ["weighted_kl", "weighted_frobenius", "relative_error", "heldout_relative_error",
+                   "truth_relative_error"]
+_COMPARE_KEYS = ["job", "tag", "solver", "dataset", "mask", "mask_rate", "n_rows", "n_cols", "rank", "seed",
+                 "holdout"]
+_RUNTIMES = {"median": "runtime_median", "min": "runtime_min", "mean": "runtime_mean"}
+
+
+def compare(a, b, *, runtime: str = "median", duplicates: str = "drop") -> pd.DataFrame:
+    """The jobs that two result sets both hold (same job hash), side by side.
+
+    Parameters
+    ----------
+    a, b : str or Path
+        Results folders, records or merged files (e.g. the same sweep on two machines).
+    runtime : {"median", "min", "mean"}
+        Which per-job runtime to compare (``runtime_median`` by default).
+    duplicates : {"drop", "keep"}
+        As for :func:`load`; with ``"keep"`` a job found twice on one side is an error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per job in both, sorted like :func:`load`: the job's identity
+        (``job, tag, solver, dataset, ...``), ``status_a, status_b``,
+        ``runtime_a, runtime_b, runtime_ratio`` (B / A), ``n_iter_a, n_iter_b``
+        and for each metric of :data:`COMPARE_METRICS` ``<metric>_a``,
+        ``<metric>_b`` and ``<metric>_diff`` (B - A). ``attrs`` holds
+        ``only_a`` and ``only_b`` (jobs on one side only), ``a``, ``b`` and ``runtime``.
+    """
+    if runtime not in _RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(_RUNTIMES)}, got {runtime!r}.")
+    tables = []
+    for side, path in (("a", a), ("b", b)):
+        if not Path(path).exists():
+            raise ValueError(f"{path} does not exist; give two results folders, records or merged files.")
+        df = load(path, duplicates=duplicates)
+        if df["job"].duplicated().any():
+            raise ValueError(f"{path} holds some jobs more than once; compare with duplicates='drop'.")
+        tables.append(df)
+    da, db = tables
+    only_a = int((~da["job"].isin(db["job"])).sum())
+    only_b = int((~db["job"].isin(da["job"])).sum())
+    col = _RUNTIMES[runtime]
+    keep = ["job", "status", col, "n_iter", *COMPARE_METRICS]
+    side = da[[c for c in _COMPARE_KEYS if c in da]].merge(
+        da[keep].add_suffix("_a").rename(columns={"job_a": "job"}), on="job").merge(
+        db[keep].add_suffix("_b").rename(columns={"job_b": "job"}), on="job")
+    side = side.rename(columns={f"{col}_a": "runtime_a", f"{col}_b": "runtime_b"})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        side.insert(side.columns.get_loc("runtime_b") + 1, "runtime_ratio", side["runtime_b"] / side["runtime_a"])
+    for m in COMPARE_METRICS:
+        side[f"{m}_diff"] = side[f"{m}_b"] - side[f"{m}_a"]
+    order = [c for c in _COMPARE_KEYS if c in side] + ["status_a", "status_b", "runtime_a", "runtime_b",
+                                                          "runtime_ratio", "n_iter_a", "n_iter_b"]
+    order += [f"{m}_{s}" for m in COMPARE_METRICS for s in ("a", "b", "diff")]
+    side = side[order].reset_index(drop=True)
+    side.attrs.update(only_a=only_a, only_b=only_b, a=str(a), b=str(b), runtime=col)
+    return side
+
+
+def compare_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per solver of a :func:`compare` table: jobs in both, jobs whose status differs,
+    the runtime ratio B/A (median and quartiles over jobs ok on both sides) and, per metric,
+    the largest absolute difference."""
+    rows = []
+    for solver, g in table.groupby("solver", sort=True):
+        both_ok = g[(g["status_a"] == "ok") & (g["status_b"] == "ok")]
+        ratio = both_ok["runtime_ratio"].replace([np.inf, -np.inf], np.nan).dropna()
+        q = np.percentile(ratio, [25, 50, 75]) if len(ratio) else (np.nan,) * 3
+        row = {"solver": solver, "jobs in both": len(g), "status differs": int((g["status_a"] != g["status_b"]).sum()),
+               "runtime ratio B/A (median)": q[1], "q25": q[0], "q75": q[2]}
+        for m in COMPARE_METRICS:
+            d = both_ok[f"{m}_diff"].abs().dropna()
+            if len(d):
+                row[f"max |{m} B - A|"] = float(d.max())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _compare_lines(table: pd.DataFrame, show: int) -> list[str]:
+    at = table.attrs
+    lines = [f"A = {at.get('a')}, B = {at.get('b')}: {len(table)} job(s) in both; only in A: {at.get('only_a', 0)}; "
+             f"only in B: {at.get('only_b', 0)}; runtimes: {at.get('runtime')}"]
+    for _, r in compare_summary(table).iterrows():
+        metrics = "; ".join(f"{k[5:-7]} max |B - A| {r[k]:.3g}" for k in r.index if k.startswith("max |")
+                            and pd.notna(r[k]))
+        lines.append(f"{r['solver']}: {r['jobs in both']} jobs, status differs for {r['status differs']}; runtime "
+                     f"B/A median {r['runtime ratio B/A (median)']:.3g}x [{r['q25']:.3g}, {r['q75']:.3g}]"
+                     + (f"; {metrics}" if metrics else ""))
+    if show and len(table):
+        cols = [c for c in ["solver", "dataset", "n_rows", "mask", "mask_rate", "rank", "seed", "status_a", "status_b",
+                            "runtime_a", "runtime_b", "runtime_ratio"] if c in table]
+        cols += [f"{m}_diff" for m in COMPARE_METRICS if table[f"{m}_diff"].notna().any()]
+        with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format",
+                               "{:.4g}".format):
+            lines += ["", table[cols].head(show).to_string(index=False)]
+        if len(table) > show:
+            lines.append(f"... {len(table) - show} more (all of them: -o FILE.csv)")
+    return lines
+
+
 # --------------------------------------------------------------------------- command line
 
 def _parquet_ready(df: pd.DataFrame) -> pd.DataFrame:
@@ -503,6 +608,14 @@ def main(argv: list[str] | None = None) -> int:
     p_csv.add_argument("-o", "--output", required=True, help="CSV file ('-' for standard output)")
     p_parquet = sub.add_parser("parquet", help="write the one-row-per-job table as Parquet (needs pyarrow)")
     p_parquet.add_argument("-o", "--output", required=True, help="Parquet file")
+    p_compare = sub.add_parser("compare", help="the jobs two result sets both hold, side by side, with runtime "
+                                                "ratios and metric differences")
+    p_compare.add_argument("a", help="results folder, record or merged file (A)")
+    p_compare.add_argument("b", help="results folder, record or merged file (B)")
+    p_compare.add_argument("-o", "--output", help="write the whole side-by-side table as CSV")
+    p_compare.add_argument("--runtime", choices=list(_RUNTIMES), default="median",
+                           help="per-job runtime compared (default: median of its timing samples)")
+    p_compare.add_argument("--show", type=int, default=20, help="jobs printed (default 20; 0: summary only)")
     for p in (p_summary, p_merge, p_csv, p_parquet):
         p.add_argument("path", help="a results folder, a record, or a merged file")
     for p in (p_summary, p_csv, p_parquet):
@@ -526,6 +639,16 @@ def main(argv: list[str] | None = None) -> int:
                 note(f"skipped {where}: {why}")
             for d in report.duplicates:
                 note(f"duplicate {_describe_duplicate(d)} (rule: {DUPLICATE_RULE})")
+        elif args.command == "compare":
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", RecordsWarning)
+                table = compare(args.a, args.b, runtime=args.runtime)
+            for w in caught:
+                note(str(w.message))
+            print("\n".join(_compare_lines(table, args.show)))
+            if args.output:
+                table.to_csv(args.output, index=False)
+                print(f"wrote {len(table)} rows to {args.output}")
         elif args.command in ("csv", "parquet"):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RecordsWarning)

@@ -1,10 +1,13 @@
-"""The reproduction pipeline: --quick end to end, figures from records alone,
-and the arithmetic behind the tables."""
+"""The reproduction pipeline: --quick end to end, figures from records alone, the HTML
+report (in a headless browser when one is installed), and the arithmetic behind the tables."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import matplotlib.image
 import numpy as np
@@ -13,9 +16,10 @@ import pytest
 
 from nmfexp import plotting
 from nmfexp.data.real import PACKAGED
+from nmfexp.figures.stats import select
 
 FIGURES = ["fig5_runtime", "fig5_error", "a1gm_good_enough", "zoo_objective_vs_time",
-           "zoo_objective_vs_iteration", "zoo_heldout_error", "zoo_time_to_tolerance"]
+           "zoo_objective_vs_iteration", "zoo_heldout_error", "zoo_time_to_target"]
 TABLES = ["fig5_table", "a1gm_good_enough_table", "real_data_table", "zoo_table"]
 
 
@@ -49,6 +53,9 @@ def test_quick_reproduction_writes_every_figure_and_table(quick_run):
     real = pd.read_csv(plots / "real_data_table.csv")
     assert sorted(real["dataset"]) == sorted(PACKAGED)
     assert "Real-data table:" in proc.stdout  # the tables are printed too
+    page = (plots / "index.html").read_text()
+    assert all(f"src='{stem}.png'" in page for stem in FIGURES)
+    assert "report: " in proc.stdout
 
 
 @pytest.mark.slow
@@ -73,12 +80,40 @@ def test_plots_come_from_records_alone(quick_run, tmp_path, monkeypatch):
 
     monkeypatch.setattr("nmfexp.api.factorize", no_solver)
     monkeypatch.setattr("nmfexp.factorize", no_solver)
-    out = plotting.plot_all(results, tmp_path / "plots", verbose=False)
+    out = plotting.plot_all(results, tmp_path / "plots", verbose=False)  # errors="raise": no figure may fail
     assert all(out[k] for k in ("fig5_synthetic", "a1gm_missing_patterns", "real_data", "solver_comparison"))
+    assert not out.outcome.errors
     cli = subprocess.run([sys.executable, "-m", "nmfexp.plotting", str(results), "--plots-dir", str(tmp_path / "p2")],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300)  # the old module still runs nmfexp-plot
     assert cli.returncode == 0, cli.stderr
     assert (tmp_path / "p2" / "fig5_runtime.png").exists()
+    assert plotting.main is __import__("nmfexp.figures.cli", fromlist=["main"]).main
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="no Chromium or Chrome installed (Debian: apt-get install chromium)")
+def test_report_opens_in_a_browser_with_every_image(quick_run):
+    _, _, plots = quick_run
+    page = plots / "index.html"
+    n_images = len(re.findall(r"<img ", page.read_text()))
+    assert n_images >= len(FIGURES)
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--virtual-time-budget=15000", "--dump-dom", page.resolve().as_uri()],
+            capture_output=True, text=True, timeout=180)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    # the page's own script marks each image after it loads (naturalWidth > 0) or fails
+    states = re.findall(r'data-state="(\w+)"', dom.stdout)
+    assert states.count("loaded") == n_images and "broken" not in states, states
 
 
 def test_nmfexp_plot_on_a_missing_folder_says_so(tmp_path, capsys):
@@ -91,41 +126,46 @@ def _fig5_rows():
     for n, (ta, tw) in {10: (1.0, 5.0), 100: (2.0, 30.0)}.items():
         for seed in (0, 1):
             rows.append(dict(tag="fig5_synthetic", status="ok", solver="a1gm", n_rows=n, seed=seed,
-                             runtime_mean=ta + seed, runtime_std=0.0, runtime_samples=10,
+                             runtime_mean=ta + seed, runtime_median=ta + seed, runtime_std=0.0, runtime_samples=10,
                              weighted_kl=100.0 * n, n_iter=0))
             rows.append(dict(tag="fig5_synthetic", status="ok", solver="wnmf_kl", n_rows=n, seed=seed,
-                             runtime_mean=tw, runtime_std=1.0, runtime_samples=10,
+                             runtime_mean=tw, runtime_median=tw, runtime_std=1.0, runtime_samples=10,
                              weighted_kl=100.0 * n * (1 + 1e-3 * seed), n_iter=3))
     return pd.DataFrame(rows)
 
 
-def test_fig5_summary_pools_seeds_and_pairs_errors():
+def test_fig5_summary_pairs_seeds():
     table = plotting.fig5_summary(_fig5_rows())
     row = table[table["n"] == 10].iloc[0]
-    assert row["A1GM runtime (s)"] == pytest.approx(1.5)  # mean over seeds
-    assert row["speed ratio (WNMF/A1GM)"] == pytest.approx(5.0 / 1.5)
+    assert row["A1GM runtime (s)"] == pytest.approx(1.5)  # median over two seeds
+    assert row["speed ratio (WNMF/A1GM)"] == pytest.approx(np.median([5.0 / 1.0, 5.0 / 2.0]))  # per seed, then median
     # Paired by seed: seed 0 equal, seed 1 A1GM better by ~1e-3 -> max is 0.
     assert row["max (KL_A1GM - KL_WNMF) / KL_WNMF"] == pytest.approx(0.0, abs=1e-15)
-    pooled = plotting._pooled_runtime(_fig5_rows().query("solver == 'a1gm' and n_rows == 10"))
-    assert pooled["runtime_sd"] == pytest.approx(0.5)  # between-seed spread, no within-job spread
+    ref = plotting.fig5_summary(_fig5_rows(), statistic="mean")
+    assert ref[ref["n"] == 10].iloc[0]["speed ratio (WNMF/A1GM)"] == pytest.approx(5.0 / 1.5)  # ratio of means
 
 
 def test_quick_records_are_used_only_without_full_ones():
     full, quick = _fig5_rows(), _fig5_rows().assign(tag="fig5_synthetic_quick", runtime_mean=99.0)
-    assert set(plotting._select(pd.concat([full, quick]), "fig5_synthetic")["tag"]) == {"fig5_synthetic"}
-    assert set(plotting._select(quick, "fig5_synthetic")["tag"]) == {"fig5_synthetic_quick"}
+    assert set(select(pd.concat([full, quick]), "fig5_synthetic")["tag"]) == {"fig5_synthetic"}
+    assert set(select(quick, "fig5_synthetic")["tag"]) == {"fig5_synthetic_quick"}
 
 
 def test_real_data_table_columns_follow_the_paper():
     base = dict(tag="real_data", dataset="toy", n_rows=10, n_cols=4, n_missing=3, seed=0)
     df = pd.DataFrame([
-        dict(base, solver="a1gm", status="ok", n_missing_added=2, weighted_kl=11.0, runtime_mean=0.001, message=""),
-        dict(base, solver="wnmf_kl", status="ok", n_missing_added=np.nan, weighted_kl=10.0, runtime_mean=0.01, message=""),
-        dict(base, solver="wnmf_kl", status="ok", seed=1, n_missing_added=np.nan, weighted_kl=12.0, runtime_mean=0.03,
+        dict(base, solver="a1gm", status="ok", n_missing_added=2, weighted_kl=11.0, runtime_median=0.001, message=""),
+        dict(base, solver="a1gm", status="ok", seed=1, n_missing_added=2, weighted_kl=11.0, runtime_median=0.003,
              message=""),
+        dict(base, solver="wnmf_kl", status="ok", n_missing_added=np.nan, weighted_kl=10.0, runtime_median=0.01,
+             message=""),
+        dict(base, solver="wnmf_kl", status="ok", seed=1, n_missing_added=np.nan, weighted_kl=12.0,
+             runtime_median=0.03, message=""),
     ])
     row = plotting.real_data_table(df).iloc[0]
     assert row["shape"] == "10 x 4" and row["size"] == 40 and row["missing"] == 3
     assert row["missing after A1GM completion"] == 5 and row["ratio"] == pytest.approx(5 / 3)
-    assert row["WNMF KL"] == pytest.approx(11.0) and row["relative KL (A1GM/WNMF)"] == pytest.approx(1.0)
-    assert row["relative runtime (A1GM/WNMF)"] == pytest.approx(0.001 / 0.02)
+    assert row["WNMF KL"] == pytest.approx(11.0)  # median over seeds
+    assert row["relative KL (A1GM/WNMF)"] == pytest.approx(np.median([11 / 10, 11 / 12]))  # per seed, then median
+    assert row["relative runtime (A1GM/WNMF)"] == pytest.approx(0.1)  # 0.1 on both seeds
+    assert row["status"] == "ok" and row["seeds"] == 2

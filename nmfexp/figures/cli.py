@@ -1,0 +1,110 @@
+"""``nmfexp-plot``: figures, tables and the HTML report from existing records (no solver runs).
+
+    nmfexp-plot results/ --plots-dir plots/                 # every artifact (and any other sweep)
+    nmfexp-plot results/ --plots-dir plots/ --report        # ... and plots/index.html
+    nmfexp-plot results/mysweep --x mask.rate --y heldout_relative_error --hue solver [--col rank]
+    nmfexp-plot results/mysweep --convergence --hue solver [--col mask_rate] [--iterations]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from ..record import ignore_sigxfsz
+from ..results import RecordsWarning
+from .stats import RUNTIME_STATISTICS
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nmfexp-plot",
+        description="Regenerate figures and tables from existing HDF5 records (no solver runs): every paper "
+                    "artifact found, generic figures for other sweeps, or one figure of your choice (--x/--y).")
+    p.add_argument("results", nargs="?", default="results", help="results folder, record or merged file (default: results)")
+    p.add_argument("--plots-dir", default="plots", help="where figures and tables go (default: plots)")
+    p.add_argument("--report", action="store_true", help="also write <plots-dir>/index.html with every figure and "
+                                                         "table, the environment, deviations and references")
+    p.add_argument("--runtime-statistic", choices=list(RUNTIME_STATISTICS), default="median",
+                   help="per-job runtime: median (default) or minimum of its timing samples, across seeds the median "
+                        "with the interquartile range; 'mean': mean and SD pooled over seeds (the reference code's)")
+    g = p.add_argument_group("one figure of any sweep")
+    g.add_argument("--x", help="column on the x axis (e.g. mask.rate, n_rows, rank)")
+    g.add_argument("--y", help="numeric column on the y axis (e.g. heldout_relative_error, runtime_median)")
+    g.add_argument("--hue", help="one line per value of this column (e.g. solver)")
+    g.add_argument("--col", help="one panel per value of this column")
+    g.add_argument("--tag", help="only records with this tag (the preset or your own 'tag=' override)")
+    g.add_argument("--logx", action=argparse.BooleanOptionalAction, default=None, help="force a log (or linear) x axis")
+    g.add_argument("--logy", action=argparse.BooleanOptionalAction, default=None, help="force a log (or linear) y axis")
+    g.add_argument("--name", help="file stem of the figure (default from the columns)")
+    g.add_argument("--convergence", action="store_true",
+                   help="objective vs update time (or --iterations) with quantile bands, per --hue and --col")
+    g.add_argument("--iterations", action="store_true", help="with --convergence: iterations on the x axis")
+    return p
+
+
+def _one_figure(args, parser) -> int:
+    from .artifacts import read_results
+    from .sweep import write_convergence, write_sweep
+
+    df, hist, _ = read_results(args.results)
+    if args.tag is not None:
+        df, hist = df[df["tag"] == args.tag], hist[hist["tag"] == args.tag] if not hist.empty else hist
+    if df.empty:
+        print(f"nmfexp-plot: no records in {args.results}" + (f" with tag {args.tag!r}" if args.tag else ""),
+              file=sys.stderr)
+        return 2
+    try:
+        if args.convergence:
+            written = write_convergence(hist, args.plots_dir, hue=args.hue, col=args.col,
+                                        x="iteration" if args.iterations else "time", stem=args.name)
+        else:
+            if not (args.x and args.y):
+                parser.error("a figure of your choice needs both --x and --y (or --convergence)")
+            written = write_sweep(df, args.plots_dir, args.x, args.y, args.hue, args.col, stem=args.name,
+                                  logx=args.logx, logy=args.logy)
+    except ValueError as exc:
+        print(f"nmfexp-plot: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script ``nmfexp-plot``."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    ignore_sigxfsz()
+    if not Path(args.results).exists():
+        print(f"nmfexp-plot: {args.results} does not exist; run nmfexp-reproduce or nmfexp-run first.", file=sys.stderr)
+        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RecordsWarning)
+        if args.x or args.y or args.convergence or args.hue or args.col:
+            status = _one_figure(args, parser)
+        else:
+            from .artifacts import plot_all
+
+            out = plot_all(args.results, args.plots_dir, statistic=args.runtime_statistic, report=args.report,
+                           errors="report")
+            status = 1 if out.outcome.errors else 0
+            if not any(out.values()):
+                print("nmfexp-plot: nothing to draw (no records with status ok). For a figure of your own: "
+                      "nmfexp-plot PATH --x COLUMN --y COLUMN [--hue COLUMN] [--col COLUMN]", file=sys.stderr)
+            if args.report:
+                print(f"report: {Path(args.plots_dir) / 'index.html'}")
+    for w in caught:
+        if issubclass(w.category, RecordsWarning):
+            print(f"nmfexp-plot: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""Figures and tables over the corpus of R tables with genuine gaps (:mod:`nmfexp.data.corpus`).
+
+Two presets:
+
+* ``real_data_corpus`` (A1GM against WNMF-KL, each table's own gaps):
+  ``corpus_a1gm`` (figure), ``corpus_summary`` and ``corpus_table`` (the
+  paper's columns, one row per table);
+* ``real_data_corpus_zoo`` (the zoo at rank 2 with 10% held out):
+  ``corpus_zoo_profiles`` (performance profiles, Dolan & More, Math.
+  Programming 91, 2002) and ``corpus_zoo_table``.
+
+Performance profiles: for each table, each solver's cost (held-out error, or
+time to come within 1% of the best objective on the common measure of
+:mod:`nmfexp.figures.zoo`) is divided by the best solver's on the same seed;
+the ratios are summarised per table by their median over seeds, and the
+profile of a solver at ``tau`` is the fraction of tables on which that ratio is
+at most ``tau``. A solver that failed, was skipped or never reached the target
+has ratio infinity there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from .patterns import FLOOR
+from .real_data import REAL_DATA_NOTE, real_data_table
+from .stats import (
+    RUNTIME_STATISTICS,
+    jobs_note,
+    ok,
+    paired,
+    profile_from_ratios,
+    profile_ratios,
+    quartiles,
+    select,
+    time_to_target,
+)
+from .style import footer, save_figure, solver_order, solver_style, styled, subplots, write_table
+from .zoo import MEASURE, MEASURE_LABEL
+
+__all__ = ["TAG", "ZOO_TAG", "corpus_table", "corpus_summary", "plot_corpus", "zoo_ratios", "plot_corpus_zoo",
+           "make_corpus", "make_corpus_zoo"]
+
+TAG = "real_data_corpus"
+ZOO_TAG = "real_data_corpus_zoo"
+LEVELS = (0.001, 0.01, 0.1)
+
+
+def corpus_table(df: pd.DataFrame, statistic: str = "median") -> pd.DataFrame:
+    """One row per corpus table: :func:`nmfexp.figures.real_data.real_data_table` with
+    ``share added`` (entries A1GM's step 1 adds over the table's size), ``KL excess``
+    (relative KL - 1) and ``speed ratio (WNMF/A1GM)`` (per seed, median over seeds)."""
+    table = real_data_table(df, TAG, statistic)
+    if table.empty:
+        return table
+    sel = select(df, TAG)
+    both = ok(sel[sel["solver"].isin(["a1gm", "wnmf_kl"])])
+    rt = paired(both, ["dataset", "seed"], RUNTIME_STATISTICS[statistic]) if len(both) else pd.DataFrame()
+    if {"a1gm", "wnmf_kl"} <= set(rt.columns):
+        speed = (rt["wnmf_kl"] / rt["a1gm"]).groupby(level="dataset").apply(lambda v: quartiles(v)[0])
+    else:
+        speed = pd.Series(dtype=float)
+    added = table["missing after A1GM completion"].astype(float) - table["missing"].astype(float)
+    table = table.assign(**{
+        "share added": added / table["size"].astype(float),
+        "KL excess": table["relative KL (A1GM/WNMF)"] - 1.0,
+        "speed ratio (WNMF/A1GM)": table["dataset"].map(speed).astype(float),
+    })
+    return table
+
+
+def corpus_summary(table: pd.DataFrame, statistic: str = "median") -> pd.DataFrame:
+    """The corpus in a few numbers (two columns, ``quantity`` and ``value``)."""
+    n = len(table)
+    runs = table[table["status"] == "ok"]
+    skipped = table[table["status"] == "A1GM skipped"]
+    failed = table[table["status"] == "failed"]
+    rows = [("tables with records", str(n)),
+            ("tables on which A1GM runs", f"{len(runs)} of {n}"),
+            ("tables on which A1GM cannot run (skipped)", f"{len(skipped)} of {n}")]
+    for reason, count in skipped["note"].value_counts().items():
+        rows.append((f"  skipped because: {reason}", str(count)))
+    if len(failed):
+        rows.append(("tables with a failed record", f"{len(failed)} of {n}"))
+    excess = runs["KL excess"].dropna()
+    for level in LEVELS:
+        k = int((excess <= level).sum())
+        rows.append((f"A1GM's KL within {level:.1%} of WNMF's", f"{k} of {len(excess)} ({k / len(excess):.0%})"
+                     if len(excess) else "0 of 0"))
+    k = int((excess < 0).sum())
+    rows.append(("A1GM's KL below WNMF's", f"{k} of {len(excess)}"))
+    med, q25, q75 = quartiles(runs["speed ratio (WNMF/A1GM)"])
+    rows.append(("speed ratio WNMF/A1GM over tables: median [q25, q75]", f"{med:.3g} [{q25:.3g}, {q75:.3g}]"))
+    stat = {"median": "median", "min": "fastest", "mean": "mean"}[statistic]
+    rows.append(("speed ratio statistic", f"per table: WNMF/A1GM per seed from each job's {stat} timing sample, "
+                                          "median over seeds; then quartiles over tables"))
+    rows.append(("KL statistic", "per table: (KL_A1GM / KL_WNMF) per seed on the same table, median over seeds"))
+    return pd.DataFrame(rows, columns=["quantity", "value"])
+
+
+def _x_with_floor(values: np.ndarray) -> tuple[np.ndarray, float]:
+    positive = values[values > 0]
+    floor = 10.0 ** np.floor(np.log10(positive.min() / 3)) if positive.size else 1e-5
+    return np.where(values > 0, values, floor), floor
+
+
+@styled
+def plot_corpus(table: pd.DataFrame, sel: pd.DataFrame, plots_dir: Path) -> list[Path]:
+    """``corpus_a1gm``: (a) A1GM's KL excess over WNMF against the share of entries step 1
+    adds, one point per table; (b) the speed ratio against table size; (c) the tables where
+    A1GM cannot run, by reason."""
+    runs = table[table["status"] == "ok"]
+    skipped = table[table["status"].isin(["A1GM skipped", "failed"])]
+    fig, (ax, axs, axc) = subplots(1, 3, figsize=(11.6, 3.5), layout="constrained",
+                                   gridspec_kw={"width_ratios": [1.25, 1.1, 0.9]})
+    x, xfloor = _x_with_floor(runs["share added"].to_numpy(float))
+    y = runs["KL excess"].to_numpy(float)
+    top = 10.0 ** max(0, int(np.ceil(np.log10(max(np.nanmax(y, initial=1.0), 1.0) * 1.5))))
+    shown = np.where(y <= FLOOR, FLOOR, y)
+    exact = (runs["share added"].to_numpy(float) == 0) & (y <= FLOOR)
+    ax.axhspan(FLOOR / 3, FLOOR * 1.6, color="0.93", zorder=0)
+    ax.axvspan(xfloor / 2, xfloor * 1.6, color="0.93", zorder=0)
+    planned = int(sel["seed"].nunique()) if len(sel) else 0
+    few = runs["seeds"].to_numpy() < planned  # tables backed by fewer seeds than planned: hollow
+    for mask, colour, marker, label in ((exact, "tab:red", "^", "grid-like gaps (A1GM exact)"),
+                                        (~exact, "tab:blue", "o", "other tables")):
+        ax.scatter(x[mask & ~few], shown[mask & ~few], s=22, color=colour, marker=marker, zorder=3, label=label)
+        ax.scatter(x[mask & few], shown[mask & few], s=22, facecolors="white", edgecolors=colour, marker=marker,
+                   zorder=3, label=f"{label}, fewer seeds than planned ({planned})" if (mask & few).any() else None)
+    stacked = pd.Series(1, index=pd.MultiIndex.from_arrays([x, shown])).groupby(level=[0, 1]).size()
+    for (xi, yi), count in stacked[stacked > 1].items():  # tables drawn on the same spot (e.g. the corner)
+        ax.annotate(f"{count} tables", (xi, yi), textcoords="offset points", xytext=(6, 3), fontsize=7)
+    for level in LEVELS:
+        ax.axhline(level, color="0.5", linewidth=0.7, linestyle=":")
+    ax.set(xscale="log", yscale="log", ylim=(FLOOR / 3, top * 2), xlim=(xfloor / 2, None),
+           xlabel="entries A1GM's step 1 adds / table size",
+           ylabel="(KL_A1GM - KL_WNMF) / KL_WNMF", title=f"(a) A1GM's KL relative to WNMF's, {len(runs)} tables")
+    ticks = [FLOOR] + [10.0 ** k for k in range(-3, int(np.log10(top)) + 1)]
+    ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FixedFormatter(["<= 0.01%"] + [f"{100 * v:g}%" for v in ticks[1:]]))
+    ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    xt = [xfloor] + [v for v in 10.0 ** np.arange(np.log10(xfloor) + 1, 1) if v <= 1]
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(xt))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter(["none"] + [f"{100 * v:g}%" for v in xt[1:]]))
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.legend(loc="upper left", fontsize=7)
+
+    size = runs["size"].astype(float).to_numpy()
+    speed = runs["speed ratio (WNMF/A1GM)"].to_numpy(float)
+    axs.scatter(size[~few], speed[~few], s=18, color="tab:blue", zorder=3)
+    axs.scatter(size[few], speed[few], s=18, facecolors="white", edgecolors="tab:blue", zorder=3)
+    axs.axhline(1.0, color="0.4", linewidth=0.8)
+    med = quartiles(speed)[0]
+    if np.isfinite(med):
+        axs.axhline(med, color="tab:blue", linewidth=0.8, linestyle="--", label=f"median over tables: {med:.3g}x")
+        axs.legend(loc="upper left", fontsize=7)
+    axs.set(xscale="log", yscale="log", xlabel="table size (rows x columns)", ylabel="WNMF time / A1GM time",
+            title="(b) speed ratio (per seed, median)")
+
+    if len(skipped):
+        labels = [("skipped: " if s == "A1GM skipped" else "failed: ") + r for s, r in
+                  skipped[["status", "note"]].drop_duplicates().itertuples(index=False)]
+        order = {lab: k for k, lab in enumerate(sorted(set(labels)))}
+        ys = [order[("skipped: " if s == "A1GM skipped" else "failed: ") + r] for s, r in
+              skipped[["status", "note"]].itertuples(index=False)]
+        share = skipped["missing"].astype(float) / skipped["size"].astype(float)
+        axc.scatter(share, ys, marker="x", s=30, color="0.2", zorder=3)
+        axc.set_yticks(range(len(order)), [_wrap(k) for k in order], fontsize=6)
+        axc.set_ylim(len(order) - 0.5, -0.5)
+        axc.set_xscale("log")
+    else:
+        axc.text(0.5, 0.5, "A1GM ran on every table", ha="center", va="center", transform=axc.transAxes)
+        axc.set_yticks([])
+    axc.set(xlabel="missing entries / table size", title=f"(c) A1GM cannot run: {len(skipped)} table{'s' if len(skipped) != 1 else ''}")
+    footer(fig, f"{jobs_note(sel)}; {len(table)} tables; hollow: fewer seeds with both solvers ok than planned "
+                f"({planned}). Floor band: A1GM within 0.01% of WNMF or better; "
+                "'none': step 1 adds nothing (the gaps are grid-like). KL and speed ratios per seed on the same "
+                "table, median over seeds.")
+    return save_figure(fig, plots_dir, "corpus_a1gm")
+
+
+def _wrap(text: str, width: int = 34) -> str:
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        if len(line) + len(w) + 1 > width and line:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    lines.append(line)
+    return "\n".join(lines[:3]) + ("..." if len(lines) > 3 else "")
+
+
+def make_corpus(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, *, statistic: str = "median") -> list[Path]:
+    """``corpus_a1gm``, ``corpus_summary`` and ``corpus_table`` (the entry of
+    :data:`nmfexp.figures.ARTIFACTS`)."""
+    table = corpus_table(df, statistic)
+    if table.empty:
+        return []
+    sel = select(df, TAG)
+    written = plot_corpus(table, sel, Path(plots_dir))
+    written += write_table(corpus_summary(table, statistic), plots_dir, "corpus_summary")
+    stat = {"median": "each job's median timing sample", "min": "each job's fastest timing sample",
+            "mean": "each job's mean timing sample"}[statistic]
+    written += write_table(table, plots_dir, "corpus_table", note=REAL_DATA_NOTE.format(stat=stat)
+                           + " Share added: entries A1GM's step 1 adds / size; KL excess: relative KL - 1.")
+    return written
+
+
+# ------------------------------------------------------------------------- the zoo over the corpus
+
+
+def zoo_ratios(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Performance ratios per table (rows) and solver (columns), median over seeds, for
+    ``"held-out error"`` and ``"time to 1% of best"``."""
+    sel = select(df, ZOO_TAG)
+    if sel.empty:
+        return {}
+    solvers = solver_order(sel["solver"])
+    good = ok(sel)
+    err = sel.assign(cost=np.where(sel["status"] == "ok", sel["heldout_relative_error"], np.inf))
+    cost = err.pivot_table(index=["dataset", "seed"], columns="solver", values="cost", aggfunc="first")
+    out = {"held-out error": _per_table(profile_ratios(cost.reindex(columns=solvers)))}
+    t = time_to_target(good, hist, (0.01,), MEASURE)
+    if not t.empty:
+        tc = t.pivot_table(index=["dataset", "seed"], columns="solver", values="time", aggfunc="first")
+        tc = tc.reindex(index=cost.index, columns=solvers)  # failed / skipped jobs: no time, ratio inf
+        out["time to 1% of best"] = _per_table(profile_ratios(tc))
+    return out
+
+
+def _per_table(r: pd.DataFrame) -> pd.DataFrame:
+    return r.groupby(level="dataset").median() if len(r) else r
+
+
+@styled
+def plot_corpus_zoo(ratios: dict[str, pd.DataFrame], sel: pd.DataFrame, plots_dir: Path) -> list[Path]:
+    """``corpus_zoo_profiles``: one performance-profile panel per cost."""
+    fig, axes = subplots(1, len(ratios), figsize=(4.0 * len(ratios) + 1.6, 3.2), squeeze=False, sharey=True,
+                         layout="constrained")
+    solvers = solver_order(sel["solver"])
+    titles = {"held-out error": "held-out relative error",
+              "time to 1% of best": f"update time to within 1% of the best objective\n(common measure: "
+                                    f"{MEASURE_LABEL})"}
+    for ax, (name, r) in zip(axes[0], ratios.items(), strict=True):
+        prof = profile_from_ratios(r)
+        finite = r.to_numpy()[np.isfinite(r.to_numpy())]
+        right = max(2.0, float(finite.max()) * 1.2) if finite.size else 2.0
+        for solver in solvers:
+            p = prof[prof["solver"] == solver]
+            if p.empty:
+                continue
+            st = solver_style(solver)
+            ax.step(p["tau"], p["fraction"], where="post", color=st["color"], linestyle=st["linestyle"],
+                    linewidth=1.4)
+        ax.set(xscale="log", xlim=(1, right), ylim=(-0.02, 1.02), xlabel="tau (ratio to the best solver)",
+               title=f"{titles.get(name, name)}, {len(r)} tables")
+    axes[0][0].set_ylabel("fraction of tables within tau of the best")
+    handles = [Line2D([], [], **{k: v for k, v in solver_style(s).items() if k != "marker"}) for s in solvers]
+    fig.legend(handles=handles, loc="outside right center", fontsize=7)
+    footer(fig, f"{jobs_note(sel)}. Ratios per seed (same table, seed and held-out entries), median over seeds per "
+                "table; failed, skipped or never reaching the target: ratio infinite.\nKL solvers (wnmf_kl) are "
+                "known on the common measure only at their end: their times are upper bounds.")
+    return save_figure(fig, plots_dir, "corpus_zoo_profiles")
+
+
+def make_corpus_zoo(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, *,
+                    statistic: str = "median") -> list[Path]:
+    """``corpus_zoo_profiles`` and ``corpus_zoo_table`` (the entry of :data:`nmfexp.figures.ARTIFACTS`)."""
+    sel = select(df, ZOO_TAG)
+    if ok(sel).empty:
+        return []
+    h = hist[hist["job"].isin(sel["job"])] if hist is not None and not hist.empty else hist
+    ratios = zoo_ratios(sel, h)
+    written = plot_corpus_zoo(ratios, sel, Path(plots_dir))
+    rows = []
+    for solver in solver_order(sel["solver"]):
+        s = sel[sel["solver"] == solver]
+        row = {"solver": solver, "jobs": len(s), "ok": int((s["status"] == "ok").sum()),
+               "held-out error (median)": quartiles(ok(s)["heldout_relative_error"])[0]}
+        for name, r in ratios.items():
+            if solver not in r:
+                continue
+            v = r[solver].to_numpy(float)
+            for tau in (1.0, 1.1, 2.0, 10.0):
+                row[f"{name}: within {tau:g}x of best"] = float(np.mean(v <= tau)) if len(v) else np.nan
+        rows.append(row)
+    note = ("Fractions of tables (performance profile at tau = 1, 1.1, 2, 10; Dolan & More 2002). Ratios per seed "
+            "to the best solver on the same table, seed and held-out entries, median over seeds per table; "
+            f"time to 1% of best on the common measure {MEASURE_LABEL} (KL solvers: upper bounds).")
+    written += write_table(pd.DataFrame(rows), plots_dir, "corpus_zoo_table", note=note)
+    return written
+

@@ -1,0 +1,143 @@
+"""The paper's real-data table: A1GM against WNMF-KL on tables with their own gaps.
+
+Artifacts: ``real_data_table`` (preset ``real_data``, the packaged data sets)
+and ``real_data_paper_table`` (preset ``real_data_paper``, the paper's 23 data
+sets once their files are in place). The corpus of R tables has its own
+module (:mod:`nmfexp.figures.corpus`) built on :func:`real_data_table`.
+
+A data set whose records failed (its file is missing, say) still gets a row:
+its shape and counts are left empty and the note says what went wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .stats import RUNTIME_STATISTICS, check_statistic, first_sentence, ok, paired, quartiles, select
+from .style import write_table
+
+__all__ = ["real_data_table", "REAL_DATA_NOTE", "make_real_data", "make_real_data_paper"]
+
+#: How the columns of :func:`real_data_table` are computed.
+REAL_DATA_NOTE = (
+    "WNMF KL, A1GM KL and runtimes: median over seeds ({stat}); relative KL and relative runtime: "
+    "A1GM/WNMF per seed on the same table, median over seeds; missing after A1GM completion: the "
+    "missing entries plus those A1GM's step 1 adds; ratio: that over the missing entries.")
+
+
+def _int_or_nan(value) -> float | int:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return np.nan
+    return int(v) if np.isfinite(v) else np.nan
+
+
+def _facts(g: pd.DataFrame) -> pd.Series | None:
+    """The data facts of a data set from its first record that has them (None if none has)."""
+    have = g[pd.to_numeric(g["n_rows"], errors="coerce").notna()] if "n_rows" in g else g.iloc[0:0]
+    return have.iloc[0] if len(have) else None
+
+
+def real_data_table(df: pd.DataFrame, tag: str = "real_data", statistic: str = "median") -> pd.DataFrame:
+    """The paper's real-data table, one row per data set.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        :func:`nmfexp.results.load` table; records tagged ``tag`` (or
+        ``<tag>_quick``) are used, whatever their status.
+    tag : str
+        The preset (``real_data``, ``real_data_paper``, ``real_data_corpus``).
+    statistic : {"median", "min", "mean"}
+        Per-job runtime (``runtime_median``, ``runtime_min``, ``runtime_mean``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The paper's columns (dataset, shape, size, missing, missing after A1GM
+        completion, ratio, WNMF KL, A1GM KL, relative KL (A1GM/WNMF), WNMF
+        runtime, A1GM runtime, relative runtime (A1GM/WNMF)), then ``status``
+        (``ok``; ``A1GM skipped``; ``failed``), ``note`` (why A1GM was skipped or
+        what failed) and ``seeds`` (seeds with both solvers ok).
+    """
+    check_statistic(statistic)
+    sel = select(df, tag)
+    if sel.empty:
+        return pd.DataFrame()
+    rt_col = RUNTIME_STATISTICS[statistic]
+    rows = []
+    for name, g in sel.groupby("dataset", dropna=False):
+        a, w = g[g["solver"] == "a1gm"], g[g["solver"] == "wnmf_kl"]
+        a_ok, w_ok = ok(a), ok(w)
+        facts = _facts(g)
+        n_rows = _int_or_nan(facts["n_rows"]) if facts is not None else np.nan
+        n_cols = _int_or_nan(facts["n_cols"]) if facts is not None else np.nan
+        n_missing = _int_or_nan(facts["n_missing"]) if facts is not None else np.nan
+        added = _int_or_nan(a_ok["n_missing_added"].iloc[0]) if len(a_ok) else np.nan
+        after = n_missing + added if not (np.isnan(n_missing) or np.isnan(added)) else np.nan
+        both = ok(g[g["solver"].isin(["a1gm", "wnmf_kl"])])
+        kl = paired(both, ["seed"], "weighted_kl") if len(both) else pd.DataFrame()
+        rt = paired(both, ["seed"], rt_col) if len(both) else pd.DataFrame()
+        has_both = {"a1gm", "wnmf_kl"} <= set(kl.columns)
+        rel_kl = quartiles(kl["a1gm"] / kl["wnmf_kl"])[0] if has_both else np.nan
+        rel_rt = quartiles(rt["a1gm"] / rt["wnmf_kl"])[0] if has_both else np.nan
+        if statistic == "mean" and has_both:
+            rel_rt = a_ok["runtime_mean"].mean() / w_ok["runtime_mean"].mean()
+        failed = g[g["status"] == "failed"]
+        if len(failed):
+            status, note = "failed", first_sentence(failed["message"].iloc[0], short=False)
+        elif len(a) and not len(a_ok):
+            status, note = "A1GM skipped", first_sentence(a["message"].iloc[0])
+        elif not len(a):
+            status, note = "A1GM not run", ""
+        else:
+            status, note = "ok", ""
+        pair_seeds = int((kl["a1gm"].notna() & kl["wnmf_kl"].notna()).sum()) if has_both else 0
+        rows.append({
+            "dataset": name,
+            "shape": f"{n_rows} x {n_cols}" if not (np.isnan(n_rows) or np.isnan(n_cols)) else "",
+            "size": n_rows * n_cols if not (np.isnan(n_rows) or np.isnan(n_cols)) else np.nan,
+            "missing": n_missing,
+            "missing after A1GM completion": after,
+            "ratio": after / n_missing if n_missing else np.nan,
+            "WNMF KL": quartiles(w_ok["weighted_kl"])[0],
+            "A1GM KL": quartiles(a_ok["weighted_kl"])[0],
+            "relative KL (A1GM/WNMF)": rel_kl,
+            "WNMF runtime (s)": quartiles(w_ok[rt_col])[0],
+            "A1GM runtime (s)": quartiles(a_ok[rt_col])[0],
+            "relative runtime (A1GM/WNMF)": rel_rt,
+            "status": status,
+            "note": note,
+            "seeds": pair_seeds,
+        })
+    table = pd.DataFrame(rows)
+    for col in ("size", "missing", "missing after A1GM completion"):
+        table[col] = pd.array(table[col].to_numpy(object), dtype="Int64") if table[col].notna().all() else table[col]
+    return table
+
+
+def _note(statistic: str) -> str:
+    stat = {"median": "each job's median timing sample", "min": "each job's fastest timing sample",
+            "mean": "each job's mean timing sample"}[statistic]
+    return REAL_DATA_NOTE.format(stat=stat)
+
+
+def _write(df: pd.DataFrame, plots_dir: Path, tag: str, stem: str, statistic: str) -> list[Path]:
+    table = real_data_table(df, tag, statistic)
+    return write_table(table, plots_dir, stem, note=_note(statistic)) if not table.empty else []
+
+
+def make_real_data(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, *, statistic: str = "median") -> list[Path]:
+    """``real_data_table`` (the entry of :data:`nmfexp.figures.ARTIFACTS`)."""
+    return _write(df, plots_dir, "real_data", "real_data_table", statistic)
+
+
+def make_real_data_paper(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, *,
+                         statistic: str = "median") -> list[Path]:
+    """``real_data_paper_table`` (the entry of :data:`nmfexp.figures.ARTIFACTS`)."""
+    return _write(df, plots_dir, "real_data_paper", "real_data_paper_table", statistic)
+

@@ -1,0 +1,146 @@
+"""The house style shared by every figure and table of :mod:`nmfexp.figures`.
+
+Nothing here changes matplotlib's global state: figures are made with
+:class:`matplotlib.figure.Figure` (no pyplot, no backend switch) and the
+settings of :data:`RC` apply only inside functions decorated with
+:func:`styled` (``matplotlib.rc_context``).
+"""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+__all__ = ["RC", "SOLVER_STYLE", "PATTERN_STYLE", "styled", "subplots", "solver_style", "solver_order",
+           "save_figure", "write_table", "footer", "percent_axis", "FIGURE_FORMATS", "TABLE_FORMATS"]
+
+# The paper's visual language: A1GM dotted with triangles, WNMF dashed with circles.
+SOLVER_STYLE = {
+    "a1gm": dict(color="tab:red", linestyle=":", marker="^", label="A1GM"),
+    "wnmf_kl": dict(color="tab:blue", linestyle="--", marker="o", label="WNMF (KL)"),
+    "wnmf_fro": dict(color="tab:cyan", linestyle="--", marker="s", label="WNMF (Frobenius)"),
+    "hals": dict(color="tab:green", linestyle="-", marker="D", label="HALS"),
+    "als": dict(color="tab:purple", linestyle="-", marker="v", label="ALS"),
+    "gdcls": dict(color="tab:orange", linestyle="-.", marker="P", label="GDCLS"),
+    "kaczmarz": dict(color="tab:brown", linestyle="-.", marker="X", label="Kaczmarz"),
+}
+PATTERN_STYLE = {
+    "grid": dict(color="tab:red", marker="^", label="grid-like (paper)"),
+    "corner": dict(color="tab:green", marker="s", label="bottom-right block"),
+    "random": dict(color="tab:blue", marker="o", label="uniformly random cells"),
+}
+#: Colours for anything without a fixed style (hue levels of generic sweeps).
+CYCLE = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray",
+         "tab:olive", "tab:cyan"]
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "*"]
+
+#: Matplotlib settings of every figure, applied inside the figure functions only
+#: (importing :mod:`nmfexp.figures` changes neither the backend nor any global rcParams).
+RC = {"figure.dpi": 110, "savefig.dpi": 200, "font.size": 9, "axes.grid": True, "grid.alpha": 0.3,
+      "legend.frameon": False, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8}
+
+FIGURE_FORMATS = ("png", "pdf")
+TABLE_FORMATS = ("csv", "md", "tex")
+
+
+def styled(func):
+    """Run a figure function under :data:`RC` (restored afterwards)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(RC):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, squeeze: bool = True, sharex=False, sharey=False,
+             gridspec_kw: dict | None = None, **fig_kw):
+    """Like ``pyplot.subplots``, without pyplot: no backend, no global figure list."""
+    fig = Figure(**fig_kw)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze, sharex=sharex, sharey=sharey, gridspec_kw=gridspec_kw)
+
+
+def solver_style(solver: str, k: int = 0) -> dict:
+    """Line and marker style of ``solver`` (a fixed one for the registered solvers)."""
+    if solver in SOLVER_STYLE:
+        return dict(SOLVER_STYLE[solver])
+    return dict(color=CYCLE[k % len(CYCLE)], linestyle="-", marker=_MARKERS[k % len(_MARKERS)], label=str(solver))
+
+
+def level_style(level, k: int, column: str | None) -> dict:
+    """Style of the ``k``-th level of a hue column (solvers keep their own style)."""
+    if column == "solver":
+        return solver_style(str(level), k)
+    return dict(color=CYCLE[k % len(CYCLE)], linestyle="-", marker=_MARKERS[k % len(_MARKERS)],
+                label=f"{column} = {level}" if column else str(level))
+
+
+def solver_order(solvers: Iterable[str]) -> list[str]:
+    """Registered solvers in the house order, then the others alphabetically."""
+    present = set(solvers)
+    return [s for s in SOLVER_STYLE if s in present] + sorted(present - set(SOLVER_STYLE))
+
+
+def footer(fig: Figure, text: str) -> None:
+    """A small note under the figure (how many jobs, which statistic), wrapped to its width.
+
+    Drawn as the figure's ``supxlabel``, for which the constrained layout keeps room;
+    figure legends of this package therefore go to the right or the top.
+    """
+    width = max(40, int(fig.get_figwidth() * 72 / 3.7))  # characters of 7 pt text per line
+    lines = [wrapped for para in text.splitlines() for wrapped in textwrap.wrap(para, width) or [""]]
+    fig.supxlabel("\n".join(lines), x=0.01, ha="left", fontsize=7, color="0.25", linespacing=1.3)
+
+
+def percent_axis(axis, decimals: int | None = None) -> None:
+    """Tick labels as percentages of 1 (0.05 -> 5%)."""
+    axis.set_major_formatter(matplotlib.ticker.PercentFormatter(xmax=1, decimals=decimals))
+
+
+def save_figure(fig: Figure, plots_dir: Path, stem: str) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.pdf``."""
+    plots_dir = Path(plots_dir)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    with matplotlib.rc_context(RC):  # savefig.dpi and friends, also for figures saved outside a styled function
+        for ext in FIGURE_FORMATS:
+            path = plots_dir / f"{stem}.{ext}"
+            fig.savefig(path, bbox_inches="tight", pad_inches=0.08)
+            out.append(path)
+    return out
+
+
+def _fmt(value, floatfmt: str) -> str:
+    if isinstance(value, float | np.floating):
+        return "" if np.isnan(value) else format(value, floatfmt)
+    return str(value)
+
+
+def write_table(table: pd.DataFrame, plots_dir: Path, stem: str, floatfmt: str = ".4g",
+                note: str = "") -> list[Path]:
+    """Write ``table`` as ``<stem>.csv``, ``<stem>.md`` and ``<stem>.tex``.
+
+    ``note`` (what the statistics are) follows the Markdown table as a paragraph
+    and the LaTeX table as a comment; the CSV holds the values only.
+    """
+    plots_dir = Path(plots_dir)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    paths = [plots_dir / f"{stem}.{ext}" for ext in TABLE_FORMATS]
+    table.to_csv(paths[0], index=False)
+    md = table.to_markdown(index=False, floatfmt=floatfmt) if not table.empty else "(no rows)"
+    paths[1].write_text(md + "\n" + (f"\n{note}\n" if note else ""))
+    fmt = {c: (lambda v, f=floatfmt: _fmt(v, f)) for c in table.columns if pd.api.types.is_float_dtype(table[c])}
+    tex = table.to_latex(index=False, formatters=fmt, escape=True)
+    if note:
+        tex = "".join(f"% {line}\n" for line in note.splitlines()) + tex
+    paths[2].write_text(tex)
+    return paths
