@@ -41,7 +41,7 @@ __all__ = ["gdcls"]
     summary="GD-CLS of the Mathematica NNMF package: MU for A, ridge-regularised clipped least squares for B; not monotone.",
     reference="Shahnaz, Berry, Pauca & Plemmons, Inf. Process. Manage. 42(2), 2006; Antonov's Mathematica NNMF package",
 )
-def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0, random_state=None, init=None,
+def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-10, random_state=None, init=None,
           max_time: float | None = None, regularization: float = 0.01, precision_goal: float | None = 4,
           epsilon: float = 1e-9) -> FactorizationResult:
     """NMF with missing values by GD-CLS (masked).
@@ -54,10 +54,12 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
     rank : int
     max_iter : int, default 200
         The package's ``MaxSteps``.
-    tol : float, default 0.0
-        Also stop when ``|previous loss - loss| / initial loss < tol``; the
-        default 0 leaves stopping to ``precision_goal`` and ``max_iter`` as in
-        the package.
+    tol : float, default 1e-10
+        Also stop when ``|previous loss - loss| / initial loss < tol``. The
+        package stops only on ``precision_goal`` and ``max_iter``; GD-CLS
+        often settles at an exact fixed point above the precision goal, where
+        it would then run to ``max_iter`` however large, so the default stops
+        once the loss has stopped moving (0 restores the package's rule).
     random_state : None, int or Generator
     init : None, "random", "nndsvda", "a1gm" or (A0, B0)
         Only A0 enters the updates (B is solved from A first, as the package
