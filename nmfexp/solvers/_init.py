@@ -21,10 +21,19 @@ at missing entries never changes them:
   mean). The remaining ``rank - 1`` components are uniform in
   ``[0, 0.1 sqrt(mean / (rank - 1)))``, small next to the first.
 - a pair ``(A0, B0)``: validated private copies.
+
+Scale. :func:`start` divides the data by ``2**k`` (``k`` from
+:func:`nmfexp._validation.scale_exponent`: the largest observed value then
+lies in [0.5, 4)), so the initialisations above and the solvers' fixed
+constants act on data of the same scale whatever the scale of ``X``; a given
+``(A0, B0)`` is divided by ``2**(k // 2)`` and ``2**(k - k // 2)``.
+:meth:`Problem.result` multiplies the factors back and reports the objective
+in the data's units. For data with ``k = 0`` nothing is scaled.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +88,43 @@ def initial_factors(data: MaskedData, rank: int, init, rng: np.random.Generator)
             return _a1gm_start(data, rank, rng)
         raise ValueError(f"unknown init {init!r}; use one of {', '.join(INITS)} or a pair of arrays (A0, B0).")
     return check_init_factors(init, (n, m), rank)
+
+
+# A start whose product is this many times larger or smaller than the (rescaled) data, whose largest
+# value is in [0.5, 4), is refused: squares of residuals would overflow, or the factors underflow to 0.
+_START_RANGE = 1e100
+_EPS = np.finfo(np.float64).eps
+
+
+def _largest_term(A: np.ndarray, B: np.ndarray) -> float:
+    """``max_l max(A[:, l]) max(B[l, :])``: the entries of ``A @ B`` lie between it and ``rank`` times it."""
+    with np.errstate(over="ignore"):
+        return float(np.max(A.max(axis=0) * B.max(axis=1)))
+
+
+def _check_start(A: np.ndarray, B: np.ndarray, W: MaskOps, data_max: float) -> None:
+    """Refuse a given start that would leave every solver at zero or overflow, on the rescaled data.
+
+    The product ``A @ B`` must not exceed the data by more than
+    :data:`_START_RANGE` (squares of residuals would overflow), and, when the
+    data have a positive observed value, its largest entry must not fall
+    below ``1 / _START_RANGE`` of the data (the factors underflow to zero) nor
+    may it vanish on every observed entry (no update can then move it).
+    """
+    top = _largest_term(A, B)
+    how = ("Give initial factors whose product A0 @ B0 has the magnitude of X, or a named init "
+           "('random', 'nndsvda', 'a1gm').")
+    if not top <= _START_RANGE:
+        raise ValueError(f"init (A0, B0) is too large for X: A0 @ B0 is more than {_START_RANGE:.0e} times X's "
+                         f"largest observed value (or does not fit in float64). {how}")
+    if data_max > 0:
+        if not top >= 1 / _START_RANGE:
+            what = "zero everywhere" if top == 0 else f"less than {1 / _START_RANGE:.0e} times X's largest value"
+            raise ValueError(f"init (A0, B0) gives A0 @ B0 {what}; every solver would stay at (or collapse to) "
+                             f"all-zero factors. {how}")
+        if not np.sum(A * W.right(B)) > 0:  # sum over observed entries of A @ B
+            raise ValueError("init (A0, B0) gives A0 @ B0 = 0 at every observed entry of X (it is positive only "
+                             f"where X is missing), so no update can move it away from zero. {how}")
 
 
 def _observed_means(data: MaskedData) -> tuple[np.ndarray, np.ndarray, float]:
@@ -248,7 +294,11 @@ class MaskOps:
 @dataclass
 class Problem:
     """What every iterative solver starts from: validated data, mask products,
-    private initial factors, its random generator and its stopping parameters."""
+    private initial factors, its random generator and its stopping parameters.
+
+    ``data.WX`` holds ``X / 2**scale`` and ``A``, ``B`` are on that scale;
+    :meth:`result` scales the factors and the objective back.
+    """
 
     data: MaskedData
     W: MaskOps
@@ -261,8 +311,13 @@ class Problem:
 
     @property
     def WX(self) -> np.ndarray:
-        """The data with zeros at missing entries (a private copy)."""
+        """The data with zeros at missing entries (a private copy), divided by ``2**scale``."""
         return self.data.WX
+
+    @property
+    def scale(self) -> int:
+        """The power of two the data were divided by (:func:`nmfexp._validation.scale_exponent`)."""
+        return self.data.scale
 
     def iterate(self, update, objective, *, two_sided: bool = False, goal: float | None = None) -> Run:
         """The shared loop (:func:`nmfexp.solvers._driver.iterate`) with this problem's stopping parameters."""
@@ -270,16 +325,57 @@ class Problem:
                        two_sided=two_sided, goal=goal)
 
     def result(self, solver: str, A: np.ndarray, B: np.ndarray, run: Run, **info) -> FactorizationResult:
-        """The solver's :class:`FactorizationResult`; ``info`` always has ``n_missing``."""
-        return FactorizationResult(A=A, B=B, n_iter=run.n_iter, history=run.history.as_dict(), solver=solver,
-                                   converged=run.converged, info={"n_missing": self.data.n_missing, **info})
+        """The solver's :class:`FactorizationResult` in the data's units; ``info`` always has ``n_missing``.
+
+        ``A`` is multiplied by ``2**(scale // 2)`` and ``B`` by the rest of
+        ``2**scale`` (exact while the products stay normal doubles), the
+        objective by ``2**scale`` (both losses are homogeneous of degree 1; a
+        value beyond float64's range, possible only for data near 1e308, is
+        reported as inf).
+        A run that ends with all-zero factors (``A @ B`` below round-off of the
+        data everywhere) on data with a positive observed entry is not
+        reported as converged, and says so in a warning.
+        """
+        history = run.history.as_dict()
+        converged = run.converged
+        # All-zero factors: every entry of A @ B below round-off of the data. The cheap bound first
+        # (rescaled data are at most 4), the data's largest value (a pass over them) only then.
+        top = A.shape[1] * _largest_term(A, B)
+        if converged and top <= 4 * _EPS:
+            data_max = float(self.data.WX.max())
+            if data_max > 0 and top <= _EPS * data_max:
+                converged = False
+                warnings.warn(f"{solver} ended with all-zero factors (A @ B is below round-off of X) although X "
+                              "has positive observed values; this is no fit. Try another init or random_state.",
+                              RuntimeWarning, stacklevel=3)
+        k = self.scale
+        if k:
+            A, B = np.ldexp(A, k // 2), np.ldexp(B, k - k // 2)
+            with np.errstate(over="ignore"):  # a loss beyond float64's range (data near 1e308) shows as inf
+                history["objective"] = np.ldexp(history["objective"], k)
+        return FactorizationResult(A=A, B=B, n_iter=run.n_iter, history=history, solver=solver,
+                                   converged=converged, info={"n_missing": self.data.n_missing, **info})
 
 
 def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init) -> Problem:
-    """Validate the common arguments of an iterative solver and build its :class:`Problem`."""
+    """Validate the common arguments of an iterative solver and build its :class:`Problem`.
+
+    ``X`` and ``mask`` mean what :func:`nmfexp._validation.read_data` says
+    (arrays, masked arrays, DataFrames, scipy.sparse with ``mask="stored"``
+    or ``"all"``). The data are rescaled by a power of two (see the module
+    docstring); a given ``init`` is validated and refused when its product
+    is all zero or far outside the data's scale.
+    """
     max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
-    data = masked_data(X, mask)
+    data = masked_data(X, mask, rescale=True)
     rank = check_rank(rank, data.shape)
     rng = rng_from(random_state)
     A, B = initial_factors(data, rank, init, rng)
-    return Problem(data, MaskOps(data.observed, data.n_missing), A, B, rng, max_iter, tol, max_time)
+    W = MaskOps(data.observed, data.n_missing)
+    if not (init is None or isinstance(init, str)):  # given factors: into the data's rescaled units
+        k = data.scale
+        if k:
+            with np.errstate(over="ignore"):
+                A, B = np.ldexp(A, -(k // 2)), np.ldexp(B, -(k - k // 2))
+        _check_start(A, B, W, float(data.WX.max()))
+    return Problem(data, W, A, B, rng, max_iter, tol, max_time)
