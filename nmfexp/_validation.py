@@ -160,6 +160,8 @@ def read_data(X, mask=None, name: str = "X") -> tuple[np.ndarray, object]:
     sparse matrix's pattern have been taken into account (see the module
     docstring). The caller's objects are never modified.
     """
+    if type(X) is np.ndarray and not isinstance(mask, str):  # the common case, first and cheap
+        return as_matrix(X, name), mask
     if is_sparse(X):
         return sparse_input(X, mask, name)
     if isinstance(mask, str):

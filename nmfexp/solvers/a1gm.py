@@ -21,6 +21,8 @@ kernel reports an overflow (no extra pass on the fast path),
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._validation import SumsOverflow, check_rank, is_sparse, read_data, wide_range_exponent
@@ -201,19 +203,19 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
             "divides by the sum over complete rows and columns, which is empty here. Use an iterative solver "
             "such as wnmf_kl, or a mask with fewer gaps."
         )
-    u, v = _closed_form(sums)
-    if not np.isfinite(float(u.sum()) + float(v.sum())) and scale == 0:  # sums of sums overflowed
+    if scale == 0 and not _fits(sums):  # block totals whose sums overflow (found without a pass)
         X, scale = _rescaled(X, mask)
-        u, v = _closed_form(a1gm_sums(X, mask))
+        sums = a1gm_sums(X, mask)
+    u, v = _closed_form(sums)
     if scale:
         # u v^T is 2**-scale times the answer; share the factor so that both factors stay finite.
         with np.errstate(over="ignore"):
             u, v = np.ldexp(u, scale // 2), np.ldexp(v, scale - scale // 2)
-    if not (np.isfinite(u).all() and np.isfinite(v).all()):
-        raise ValueError(
-            "A1GM's factors do not fit in float64 for this X: its observed values span too wide a range "
-            "(the ratio of the sums it divides exceeds about 1e308). Rescale or clip the extreme values."
-        )
+        if not (np.isfinite(u).all() and np.isfinite(v).all()):
+            raise ValueError(
+                "A1GM's factors do not fit in float64 for this X: its observed values span too wide a range "
+                "(the ratio of the sums it divides exceeds about 1e308). Rescale or clip the extreme values."
+            )
     if transposed:
         u, v = v, u
         step1["n_rows_with_missing"], step1["n_cols_with_missing"] = (
@@ -248,6 +250,17 @@ def _closed_form(sums) -> tuple[np.ndarray, np.ndarray]:
             "Use an iterative solver such as wnmf_kl."
         )
     return u, v
+
+
+def _fits(sums) -> bool:
+    """Whether :func:`_closed_form` stays finite, from the block totals alone (Python floats, no pass).
+
+    The row and column sums are finite (the kernel checked them); u is at
+    most a row sum, v at most 1 on complete columns and ``SZ / SX`` on the
+    others, and the denominators are ``SX + SZ`` and ``SX + SY``.
+    """
+    SX, SY, SZ = float(sums.SX), float(sums.SY), float(sums.SZ)
+    return math.isfinite(SX + SY + SZ + (SZ / SX if SX > 0 else 0.0))
 
 
 def _rescaled(X: np.ndarray, mask) -> tuple[np.ndarray, int]:
