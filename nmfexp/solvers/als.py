@@ -159,9 +159,29 @@ def _kkt_holds(G: np.ndarray, N: np.ndarray, f: np.ndarray) -> np.ndarray:
     Gram form loses what the observed entries keep) can leave a solution of
     the batched methods short of the optimum; those few problems go to step 3.
     """
-    w = N - np.einsum("ijq,jq->iq", G, f)
-    size = np.abs(N).max(axis=0) + np.abs(G).max(axis=(0, 1)) * np.abs(f).sum(axis=0)
+    w = N - _gram_times(G, f)
+    size = np.abs(N).max(axis=0) + _diagonal_max(G) * f.sum(axis=0)  # f >= 0
     return w.max(axis=0) <= _KKT_TOL * size
+
+
+def _gram_times(G: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """``G[:, :, q] @ f[:, q]`` for every q: r**2 vector operations (faster than einsum for small r)."""
+    r = f.shape[0]
+    out = np.empty(np.broadcast_shapes(f.shape, G.shape[1:]))
+    for i in range(r):
+        acc = G[i, 0] * f[0]
+        for j in range(1, r):
+            acc += G[i, j] * f[j]
+        out[i] = acc
+    return out
+
+
+def _diagonal_max(G: np.ndarray) -> np.ndarray:
+    """The largest ``|G[i, j, q]|`` for each q; for a positive semi-definite G, the largest diagonal entry."""
+    out = G[0, 0].copy()
+    for j in range(1, G.shape[0]):
+        np.maximum(out, G[j, j], out=out)
+    return out
 
 
 # Relative size of a positive gradient entry at which a batched step-2 solution is rechecked by step 3.
@@ -253,28 +273,40 @@ def _lawson_hanson_vec(G: np.ndarray, N: np.ndarray, solve=None) -> tuple[np.nda
     r, q = N.shape
     out = np.zeros((r, q))
     done = np.zeros(q, dtype=bool)
-    idx = np.arange(q)  # the problems still iterating; the arrays below are compacted to them
-    f = np.zeros((r, q))
-    passive = np.zeros((r, q), dtype=bool)
+    idx = np.arange(q)  # the problems still iterating; the arrays below are compacted to them now and then
     size_n = np.abs(N).max(axis=0)
-    size_g = np.abs(G).max(axis=(0, 1))
+    size_g = _diagonal_max(G)
+    # The first step from f = 0 needs no solve: the variable with the largest N_j > tol joins, and alone
+    # its minimiser N_j / G_jj is positive (G_jj > 0, or N_j would be 0).
+    tol = 10 * r * _EPS * size_n
+    j = np.argmax(N, axis=0)
+    cols = np.arange(q)
+    first = N[j, cols]
+    passive = np.zeros((r, q), dtype=bool)
+    passive[j, cols] = first > tol
+    f = np.zeros((r, q))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f[j, cols] = np.where(first > tol, first / np.broadcast_to(G[j, j, cols % G.shape[2]], (q,)), 0.0)
     for _ in range(3 * r):
-        w = N - np.einsum("ijq,jq->iq", G, f)
+        w = N - _gram_times(G, f)
         # Round-off in w is about eps (|N| + |G| |f|_1); only a larger gradient moves a variable.
-        tol = 10 * r * _EPS * (size_n + size_g * np.abs(f).sum(axis=0))
+        tol = 10 * r * _EPS * (size_n + size_g * f.sum(axis=0))  # f >= 0
         free = ~passive & (w > tol)
         moving = free.any(axis=0)
-        out[:, idx[~moving]] = f[:, ~moving]
-        done[idx[~moving]] = True
-        if not moving.all():
-            if not moving.any():
-                break
+        stop = ~moving & ~done[idx]
+        out[:, idx[stop]] = f[:, stop]
+        done[idx[stop]] = True
+        if not moving.any():
+            break
+        if 2 * np.count_nonzero(moving) < moving.size:  # compact once half the problems are done
             N, f, passive, w, free = (a[:, moving] for a in (N, f, passive, w, free))
             idx, size_n, size_g = idx[moving], size_n[moving], size_g[moving] if size_g.size > 1 else size_g
             G = G[:, :, moving] if G.shape[2] > 1 else G
+            moving = np.ones(idx.size, dtype=bool)
         cols = np.arange(idx.size)
-        passive[np.argmax(np.where(free, w, -np.inf), axis=0), cols] = True
-        inner = np.ones(idx.size, dtype=bool)
+        j = np.argmax(np.where(free, w, -np.inf), axis=0)
+        passive[j[moving], cols[moving]] = True
+        inner = moving.copy()
         for _ in range(r + 1):  # each round drops at least one passive variable
             z = solve(G, N, passive)
             bad = passive & ~(z > 0) & inner  # ~(z > 0): NaN from a singular passive block counts as bad
