@@ -267,6 +267,15 @@ def metric_beyond_float64(target, keep):
     assert metrics.relative_error(X, X * 0.01) == pytest.approx(0.99, rel=1e-12)
 
 
+def range_beyond_float64(target, keep):
+    # A complete block of 1e-300 next to observed 1e300: A1GM's closed form divides the one sum by the other.
+    X = np.full((4, 4), 1e-300)
+    X[1:, 3] = 1e300
+    obs = np.ones((4, 4), dtype=bool)
+    obs[0, 3] = False
+    raises(target, keep(X), keep(obs), match="too wide a range")
+
+
 # ---- degenerate starts ------------------------------------------------------------------------------
 
 
@@ -378,6 +387,7 @@ ROWS = {
     **{f"scale {c}": (any_scale(c), ALL)
        for c in (1e-300, 1e-150, 1e-6, 1e-3, 1e3, 1e150, 1e300, "subnormal", "near overflow")},
     "metric beyond float64": (metric_beyond_float64, ("metrics",)),
+    "A1GM's ratio beyond float64": (range_beyond_float64, ("a1gm",)),
     "init all zero": (bad_init(_pair(0.0, 0.0), "zero everywhere"), FITS),
     "init 1e200": (bad_init(_pair(1e200, 1e200), "too large"), FITS),
     "init 1e-200": (bad_init(_pair(1e-200, 1e-200), "all-zero"), FITS),

@@ -203,19 +203,20 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
             "divides by the sum over complete rows and columns, which is empty here. Use an iterative solver "
             "such as wnmf_kl, or a mask with fewer gaps."
         )
-    if scale == 0 and not _fits(sums):  # block totals whose sums overflow (found without a pass)
+    trouble = _overflow(sums)  # found from the block totals, without a pass
+    if trouble == "sums" and scale == 0:
         X, scale = _rescaled(X, mask)
         sums = a1gm_sums(X, mask)
+        trouble = _overflow(sums)
+    if trouble:
+        raise ValueError(
+            "A1GM's factors do not fit in float64 for this X: its observed values span too wide a range "
+            "(the ratio of the sums it divides exceeds about 1e308). Rescale or clip the extreme values."
+        )
     u, v = _closed_form(sums)
     if scale:
         # u v^T is 2**-scale times the answer; share the factor so that both factors stay finite.
-        with np.errstate(over="ignore"):
-            u, v = np.ldexp(u, scale // 2), np.ldexp(v, scale - scale // 2)
-        if not (np.isfinite(u).all() and np.isfinite(v).all()):
-            raise ValueError(
-                "A1GM's factors do not fit in float64 for this X: its observed values span too wide a range "
-                "(the ratio of the sums it divides exceeds about 1e308). Rescale or clip the extreme values."
-            )
+        u, v = np.ldexp(u, scale // 2), np.ldexp(v, scale - scale // 2)
     if transposed:
         u, v = v, u
         step1["n_rows_with_missing"], step1["n_cols_with_missing"] = (
@@ -252,15 +253,19 @@ def _closed_form(sums) -> tuple[np.ndarray, np.ndarray]:
     return u, v
 
 
-def _fits(sums) -> bool:
-    """Whether :func:`_closed_form` stays finite, from the block totals alone (Python floats, no pass).
+def _overflow(sums) -> str:
+    """Whether :func:`_closed_form` would overflow, from the block totals alone (Python floats, no pass).
 
     The row and column sums are finite (the kernel checked them); u is at
     most a row sum, v at most 1 on complete columns and ``SZ / SX`` on the
-    others, and the denominators are ``SX + SZ`` and ``SX + SY``.
+    others, and the denominators are ``SX + SZ`` and ``SX + SY``. Returns
+    ``"sums"`` when the totals overflow (rescaling X cures it), ``"ratio"``
+    when ``SZ / SX`` does (it cannot), and ``""`` otherwise.
     """
     SX, SY, SZ = float(sums.SX), float(sums.SY), float(sums.SZ)
-    return math.isfinite(SX + SY + SZ + (SZ / SX if SX > 0 else 0.0))
+    if not math.isfinite(SX + SY + SZ):
+        return "sums"
+    return "ratio" if SX > 0 and not math.isfinite(SZ / SX) else ""
 
 
 def _rescaled(X: np.ndarray, mask) -> tuple[np.ndarray, int]:
