@@ -28,11 +28,11 @@ __all__ = ["weighted_kl", "weighted_frobenius", "relative_error", "observed_valu
 
 def observed_values(X, R, mask=None) -> tuple[np.ndarray, np.ndarray]:
     """Return the observed entries of ``X`` and ``R`` as two 1-D arrays (validated)."""
-    x, r, _ = _observed(X, R, mask)
+    x, r, _ = _observed(X, R, mask, rescale=False)
     return x, r
 
 
-def _observed(X, R, mask) -> tuple[np.ndarray, np.ndarray, int]:
+def _observed(X, R, mask, rescale: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
     """The observed entries of ``X`` and ``R``, divided by ``2**k`` when their range needs it, and ``k``."""
     X, mask = read_data(X, mask)
     R = read_values(R, name="R")
@@ -49,7 +49,7 @@ def _observed(X, R, mask) -> tuple[np.ndarray, np.ndarray, int]:
     top = np.abs(r).max()
     if not np.isfinite(top):
         raise ValueError("R has non-finite (or masked) values at observed entries; the reconstruction is broken.")
-    k = wide_range_exponent(float(max(hi, top)))
+    k = wide_range_exponent(float(max(hi, top))) if rescale else 0
     if k:
         x, r = np.ldexp(x, -k), np.ldexp(r, -k)
     return x, r, k

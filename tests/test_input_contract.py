@@ -241,6 +241,8 @@ def any_scale(c):
             R = X1 * 1.01 + 0.001
             base, got = metric_values(X1, R, OBS0), metric_values(X, keep(R * scale), OBS0)
             np.testing.assert_allclose([got[0] / scale, got[1] / scale, got[2]], base, rtol=rtol)
+            x, r = metrics.observed_values(X, R * scale, OBS0)  # the values themselves, whatever is done inside
+            assert np.array_equal(x, X[OBS0]) and np.array_equal(r, (R * scale)[OBS0])
         elif target == "rank1_nmmf":
             for a, b in zip(nmfexp.rank1_nmmf(*blocks(X)), nmfexp.rank1_nmmf(*blocks(X1)), strict=True):
                 assert np.all(np.isfinite(a))
