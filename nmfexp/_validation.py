@@ -197,8 +197,9 @@ def read_values(R, name: str = "R") -> np.ndarray:
             raise ValueError(f"{name} must be a 2-D matrix, got a sparse array of shape {R.shape}.")
         return as_matrix(R.toarray(), name)
     if isinstance(R, np.ma.MaskedArray):
-        return as_matrix(np.ma.filled(np.ma.asarray(R, dtype=np.float64), np.nan), name) \
-            if np.ma.getmaskarray(R).any() else as_matrix(np.ma.getdata(R), name)
+        values = as_matrix(np.ma.getdata(R), name)
+        masked = np.ma.getmaskarray(R)
+        return np.where(masked, np.nan, values) if masked.any() else values
     pd = sys.modules.get("pandas")
     if pd is not None and isinstance(R, pd.DataFrame):
         return as_matrix(_frame_values(pd, R, name)[0], name)
