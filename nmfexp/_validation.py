@@ -43,7 +43,6 @@ __all__ = [
     "is_sparse",
     "sparse_input",
     "check_sparse",
-    "scale_exponent",
     "wide_range_exponent",
     "check_number",
     "as_matrix",
@@ -351,14 +350,18 @@ class MaskedData:
     observed : ndarray of bool of shape (n, m) or None
         True where observed; None when nothing is missing.
     n_missing : int
+    largest : float
+        The largest value of ``WX`` (0.0 when every observed value is 0).
     scale : int
-        ``WX`` holds the data divided by ``2**scale`` (see :func:`scale_exponent`);
-        0 unless :func:`masked_data` was asked to rescale.
+        ``WX`` holds the data divided by ``2**scale``; 0 as
+        :func:`masked_data` returns it (solvers rescale in
+        :func:`nmfexp.solvers._init.start`).
     """
 
     WX: np.ndarray
     observed: np.ndarray | None
     n_missing: int
+    largest: float = 0.0
     scale: int = 0
 
     @property
@@ -366,12 +369,10 @@ class MaskedData:
         return self.WX.shape
 
 
-def masked_data(X, mask=None, *, rescale: bool = False) -> MaskedData:
+def masked_data(X, mask=None) -> MaskedData:
     """Validate ``X`` and ``mask`` and return a zero-filled private copy.
 
-    ``X`` and ``mask`` mean what :func:`read_data` says. With ``rescale`` the
-    copy is divided by ``2**k``, ``k = scale_exponent(largest observed value)``,
-    in place (exact for every value that stays a normal double).
+    ``X`` and ``mask`` mean what :func:`read_data` says.
     """
     fresh = is_sparse(X)  # densified here: already a private array
     X, mask = read_data(X, mask)
@@ -384,33 +385,7 @@ def masked_data(X, mask=None, *, rescale: bool = False) -> MaskedData:
     lo, hi = WX.min(), WX.max()
     if not (lo >= 0 and np.isfinite(hi)):
         raise_bad_observed(X, observed)
-    k = scale_exponent(float(hi)) if rescale else 0
-    if k:
-        np.ldexp(WX, -k, out=WX)
-    return MaskedData(WX=WX, observed=observed, n_missing=n_missing, scale=k)
-
-
-#: The data's scale is quantised in steps of this many octaves (powers of 8).
-SCALE_STEP = 3
-
-
-def scale_exponent(max_value: float) -> int:
-    """The multiple ``k`` of 3 with ``max_value / 2**k`` in [0.5, 4); 0 for 0 (or a non-finite value).
-
-    Iterative solvers run on ``X / 2**k`` and scale their factors back, so
-    that their fixed constants (a random start in [0, 1), a floor that keeps
-    factors positive, GD-CLS's ridge and epsilon) mean the same at every scale
-    of the data and no intermediate overflows or underflows. Dividing by a
-    power of two is exact, and data whose largest value already lies in
-    [0.5, 4) (uniform [0, 1) matrices, data normalised to a maximum of 1,
-    products of such factors) have ``k = 0``: they are not touched at all.
-    Steps of 3 octaves keep that band wide; scaling the data by ``8**j``
-    shifts ``k`` by exactly ``3 j``, and the results scale exactly with it.
-    """
-    if not (max_value > 0 and np.isfinite(max_value)):
-        return 0
-    e = int(np.frexp(max_value)[1])  # max_value in [2**(e - 1), 2**e)
-    return SCALE_STEP * (e // SCALE_STEP)
+    return MaskedData(WX=WX, observed=observed, n_missing=n_missing, largest=float(hi))
 
 
 # Values below this in magnitude (2**480 ~ 3e144) can be squared and summed

@@ -144,8 +144,9 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
         missing values (``pd.NA`` in nullable dtypes, NaN) are missing too.
         A scipy.sparse matrix or array needs ``mask="stored"`` or
         ``mask="all"`` (below). Any scale is accepted (1e-300 to 1e308):
-        iterative solvers work on ``X`` divided by a power of two and scale
-        their factors back, so ``c X`` gives about ``c`` times the
+        iterative solvers work on ``X`` divided by a power of two (chosen from
+        the observed mean and ``rank``, see :mod:`nmfexp.solvers._init`) and
+        scale their factors back, so ``c X`` gives about ``c`` times the
         reconstruction of ``X`` (exactly for ``c = 8**j``).
     mask : array_like of bool of shape (n, m), "stored", "all" or None
         True (or 1) where ``X`` is observed, False (0) where missing.

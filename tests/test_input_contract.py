@@ -540,19 +540,22 @@ def test_reconstruction_with_missing_values_is_refused_by_metrics():
 
 
 def test_data_at_scale_one_are_not_rescaled():
-    # What keeps the numbers of uniform [0, 1) data (the paper's experiments) bit for bit: k = 0, X itself.
-    from nmfexp._validation import masked_data, scale_exponent
-    from nmfexp.solvers._init import start
+    # What keeps the numbers of the paper's data bit for bit: uniform [0, 1) matrices at rank 1, and
+    # products of r uniform factors at rank r, have k = 0 and run on X itself with the uniform [0, 1) start.
+    from nmfexp.solvers._init import scale_exponent, start
 
-    for top, k in ((0.5, 0), (0.999, 0), (1.0, 0), (3.99, 0), (4.0, 3), (0.49, -3), (1e300, 996), (2.0**-1040, -1041)):
-        assert scale_exponent(top) == k, top
-        assert 0.5 <= top / 2.0**k < 4
+    for mean, rank, k in ((0.5, 1, 0), (0.4, 1, 0), (0.6, 1, 0), (2.5, 10, 0), (0.75, 3, 0), (0.5, 10, -3),
+                          (5e-4, 5, -12), (1e300, 1, 999), (2.0**-1040, 1, -1038)):
+        assert scale_exponent(mean, rank) == k, (mean, rank)
+        assert 2**-1.5 <= np.ldexp(4 * mean / rank, -k) < 2**1.5  # the random start's scale, within 2**1.5
     U = np.random.default_rng(0).random((40, 30))
-    p = start(U, None, rank=2, max_iter=1, tol=0.0, max_time=None, random_state=0, init=None)
+    p = start(U, None, rank=1, max_iter=1, tol=0.0, max_time=None, random_state=0, init=None)
     assert p.scale == 0 and np.array_equal(p.WX, U)
-    assert np.array_equal(p.A, np.random.default_rng(0).random((40, 2)))  # the paper's uniform [0, 1) start
-    data = masked_data(U * 1e-300, None, rescale=True)
-    assert data.scale == -996 and np.array_equal(data.WX, np.ldexp(U * 1e-300, 996))
+    assert np.array_equal(p.A, np.random.default_rng(0).random((40, 1)))  # the paper's uniform [0, 1) start
+    lowrank = np.random.default_rng(1).random((40, 10)) @ np.random.default_rng(2).random((10, 30))
+    assert start(lowrank, None, rank=10, max_iter=1, tol=0.0, max_time=None, random_state=0, init=None).scale == 0
+    tiny = start(U * 1e-300, None, rank=1, max_iter=1, tol=0.0, max_time=None, random_state=0, init=None)
+    assert tiny.scale == -996 and np.array_equal(tiny.WX, np.ldexp(U * 1e-300, 996))
 
 
 def test_zero_fit_is_not_reported_as_converged():

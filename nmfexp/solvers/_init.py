@@ -22,19 +22,27 @@ at missing entries never changes them:
   ``[0, 0.1 sqrt(mean / (rank - 1)))``, small next to the first.
 - a pair ``(A0, B0)``: validated private copies.
 
-Scale. :func:`start` divides the data by ``2**k`` (``k`` from
-:func:`nmfexp._validation.scale_exponent`: the largest observed value then
-lies in [0.5, 4)), so the initialisations above and the solvers' fixed
-constants act on data of the same scale whatever the scale of ``X``; a given
-``(A0, B0)`` is divided by ``2**(k // 2)`` and ``2**(k - k // 2)``.
+Scale. :func:`start` divides the data by ``2**k`` (:func:`scale_exponent`):
+``k`` is the multiple of 3 that brings the mean of the observed entries
+within a factor ``2**1.5`` of ``rank / 4``, the mean of the product of two
+uniform [0, 1) factors, as scikit-learn scales its starts by
+``sqrt(mean / rank)``. So the random start, and every initialisation and
+fixed constant of the solvers (the MU floor, GD-CLS's ridge and epsilon),
+act on data of the same scale whatever the scale of ``X``, and nothing
+overflows or underflows on the way. Dividing by a power of two is exact; a
+given ``(A0, B0)`` is divided by ``2**(k // 2)`` and ``2**(k - k // 2)``.
 :meth:`Problem.result` multiplies the factors back and reports the objective
-in the data's units. For data with ``k = 0`` nothing is scaled.
+in the data's units. Data whose mean is already within that factor (uniform
+[0, 1) matrices at rank 1, products of ``r`` uniform factors fitted at rank
+``r``) have ``k = 0`` and are not touched: their numbers are those of a
+plain run.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -53,7 +61,7 @@ from .._validation import (
 from ._base import FactorizationResult
 from ._driver import Run, iterate
 
-__all__ = ["INITS", "MaskOps", "Problem", "initial_factors", "rng_from", "start"]
+__all__ = ["INITS", "MaskOps", "Problem", "initial_factors", "rng_from", "scale_exponent", "start"]
 
 INITS = ("random", "nndsvda", "a1gm")
 
@@ -90,8 +98,45 @@ def initial_factors(data: MaskedData, rank: int, init, rng: np.random.Generator)
     return check_init_factors(init, (n, m), rank)
 
 
-# A start whose product is this many times larger or smaller than the (rescaled) data, whose largest
-# value is in [0.5, 4), is refused: squares of residuals would overflow, or the factors underflow to 0.
+#: The data's scale is quantised in steps of this many octaves.
+SCALE_STEP = 3
+
+
+def scale_exponent(mean: float, rank: int) -> int:
+    """The multiple ``k`` of 3 with ``mean / 2**k`` within a factor ``2**1.5`` of ``rank / 4``; 0 for 0.
+
+    ``rank / 4`` is the mean of the product of two uniform [0, 1) factors of
+    that rank: after dividing by ``2**k`` the data and the random start have
+    the same scale up to that factor, in steps of 3 octaves (scaling the data
+    by ``8**j`` shifts ``k`` by exactly ``3 j``).
+    """
+    if not (mean > 0 and math.isfinite(mean)):
+        return 0
+    mant, e = math.frexp(mean / rank)
+    e += 2  # times 4, without overflow: rho = 4 mean / rank = mant * 2**e
+    half_octaves = 2 * (e - 1) + (mant >= math.sqrt(0.5))  # floor(2 log2 rho)
+    return SCALE_STEP * ((half_octaves + SCALE_STEP) // (2 * SCALE_STEP))
+
+
+def _rescaled(data: MaskedData, rank: int) -> MaskedData:
+    """``data`` divided by ``2**scale_exponent(observed mean, rank)``, in place (its ``WX`` is private)."""
+    n_obs = data.WX.size - data.n_missing
+    with np.errstate(over="ignore"):
+        total = float(data.WX.sum())
+    if math.isfinite(total):
+        mean = total / n_obs
+    else:  # data near 1e308: the mean of X / 2**e, times 2**e
+        e = math.frexp(data.largest)[1]
+        mean = math.ldexp(float(np.ldexp(data.WX, -e).sum()) / n_obs, e)
+    k = scale_exponent(mean, rank)
+    if not k:
+        return data
+    np.ldexp(data.WX, -k, out=data.WX)
+    return replace(data, largest=math.ldexp(data.largest, -k), scale=k)
+
+
+# A start whose product is this many times larger or smaller than the (rescaled) data's largest value is
+# refused: squares of residuals would overflow, or the factors underflow to zero.
 _START_RANGE = 1e100
 _EPS = np.finfo(np.float64).eps
 
@@ -111,7 +156,7 @@ def _check_start(A: np.ndarray, B: np.ndarray, W: MaskOps, data_max: float) -> N
     below ``1 / _START_RANGE`` of the data (the factors underflow to zero) nor
     may it vanish on every observed entry (no update can then move it).
     """
-    top = _largest_term(A, B)
+    top = _largest_term(A, B) / (data_max if data_max > 0 else 1.0)
     how = ("Give initial factors whose product A0 @ B0 has the magnitude of X, or a named init "
            "('random', 'nndsvda', 'a1gm').")
     if not top <= _START_RANGE:
@@ -316,7 +361,7 @@ class Problem:
 
     @property
     def scale(self) -> int:
-        """The power of two the data were divided by (:func:`nmfexp._validation.scale_exponent`)."""
+        """The power of two the data were divided by (:func:`scale_exponent`)."""
         return self.data.scale
 
     def iterate(self, update, objective, *, two_sided: bool = False, goal: float | None = None) -> Run:
@@ -338,16 +383,12 @@ class Problem:
         """
         history = run.history.as_dict()
         converged = run.converged
-        # All-zero factors: every entry of A @ B below round-off of the data. The cheap bound first
-        # (rescaled data are at most 4), the data's largest value (a pass over them) only then.
-        top = A.shape[1] * _largest_term(A, B)
-        if converged and top <= 4 * _EPS:
-            data_max = float(self.data.WX.max())
-            if data_max > 0 and top <= _EPS * data_max:
-                converged = False
-                warnings.warn(f"{solver} ended with all-zero factors (A @ B is below round-off of X) although X "
-                              "has positive observed values; this is no fit. Try another init or random_state.",
-                              RuntimeWarning, stacklevel=3)
+        # All-zero factors: every entry of A @ B below round-off of the data.
+        if converged and self.data.largest > 0 and A.shape[1] * _largest_term(A, B) <= _EPS * self.data.largest:
+            converged = False
+            warnings.warn(f"{solver} ended with all-zero factors (A @ B is below round-off of X) although X "
+                          "has positive observed values; this is no fit. Try another init or random_state.",
+                          RuntimeWarning, stacklevel=3)
         k = self.scale
         if k:
             A, B = np.ldexp(A, k // 2), np.ldexp(B, k - k // 2)
@@ -367,8 +408,9 @@ def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init) ->
     is all zero or far outside the data's scale.
     """
     max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
-    data = masked_data(X, mask, rescale=True)
+    data = masked_data(X, mask)
     rank = check_rank(rank, data.shape)
+    data = _rescaled(data, rank)
     rng = rng_from(random_state)
     A, B = initial_factors(data, rank, init, rng)
     W = MaskOps(data.observed, data.n_missing)
@@ -377,5 +419,5 @@ def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init) ->
         if k:
             with np.errstate(over="ignore"):
                 A, B = np.ldexp(A, -(k // 2)), np.ldexp(B, -(k - k // 2))
-        _check_start(A, B, W, float(data.WX.max()))
+        _check_start(A, B, W, data.largest)
     return Problem(data, W, A, B, rng, max_iter, tol, max_time)

@@ -70,10 +70,10 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-1
     regularization : float, default 0.01
         The ridge parameter lambda (the package's ``RegularizationParameter``).
         Like ``epsilon``, it acts on ``X`` divided by the power of 8 that
-        brings its largest observed value into [0.5, 4) (see
-        :mod:`nmfexp.solvers._init`), so that it means the same at every
-        scale of the data; for data already in that range (the package's
-        usual setting) it is exactly the package's parameter.
+        brings the observed mean within a factor ``2**1.5`` of ``rank / 4``
+        (see :mod:`nmfexp.solvers._init`), so that it means the same at
+        every scale of the data; for data already at that scale (the
+        package's usual setting) it is exactly the package's parameter.
     precision_goal : float or None, default 4
         Stop when ``||M*(X - A B)||_F / ||M*X||_F <= 10^-precision_goal``;
         None disables the rule.
