@@ -7,18 +7,43 @@ do, instead of a traceback from deep inside NumPy or a silent NaN.
 Conventions (the paper's): ``mask[i, j]`` is True (or 1) where ``X[i, j]`` is
 observed and False (0) where it is missing. A mask of ``None`` means "missing
 where X is NaN".
+
+What each kind of ``X`` means (:func:`read_data`; every entry point reads its
+input through it, so the meaning is the same everywhere):
+
+- a NumPy array or anything ``np.asarray`` reads: its values; NaN marks a
+  missing entry when ``mask`` is None.
+- a ``numpy.ma.MaskedArray``: masked entries are missing. With an explicit
+  ``mask`` too, an entry is missing if either says so.
+- a pandas ``DataFrame``: its missing values (``pd.NA`` in nullable
+  ``Float64``/``Int64``/``boolean`` columns, NaN) are missing entries, again
+  combined with an explicit ``mask``. Non-numeric columns are refused.
+- a ``scipy.sparse`` matrix or array: accepted only with ``mask="stored"``
+  (only the stored entries are observed, as for ratings; a stored zero is an
+  observed zero) or ``mask="all"`` (every entry is observed; implicit entries
+  are observed zeros). Anything else, ``mask=None`` included, is refused:
+  nothing is assumed about entries that are not stored (:func:`sparse_input`).
 """
 
 from __future__ import annotations
 
 import numbers
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = [
     "SolverRefused",
+    "SumsOverflow",
+    "SPARSE_MASKS",
     "MaskedData",
+    "read_data",
+    "read_values",
+    "is_sparse",
+    "sparse_input",
+    "check_sparse",
+    "wide_range_exponent",
     "check_number",
     "as_matrix",
     "as_mask",
@@ -48,6 +73,156 @@ class SolverRefused(ValueError):
     """
 
 
+class SumsOverflow(ValueError):
+    """Every observed value is finite and non-negative, but a sum of them overflows float64.
+
+    Raised by :func:`raise_bad_observed` when it finds no bad value; a caller
+    that can rescale (A1GM) catches it and recomputes on ``X / 2**k``.
+    """
+
+
+#: The values of ``mask`` that say what a scipy.sparse X's implicit entries mean.
+SPARSE_MASKS = ("stored", "all")
+
+
+def is_sparse(X) -> bool:
+    """Whether ``X`` is a scipy.sparse matrix or array (scipy is imported only if the caller did)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(X)
+
+
+def check_sparse(X, mask, name: str = "X") -> str:
+    """Check a scipy.sparse ``X`` and its ``mask`` statement; return the statement.
+
+    The sparse contract: ``mask="stored"`` (only stored entries are observed;
+    a stored zero is an observed zero) or ``mask="all"`` (every entry is
+    observed; implicit entries are observed zeros). Anything else raises a
+    ``ValueError`` naming both, so a sparse matrix is never read one way
+    silently.
+    """
+    if not (isinstance(mask, str) and mask in SPARSE_MASKS):
+        got = f"mask={mask!r}" if mask is None or isinstance(mask, str) else f"a mask of type {type(mask).__name__}"
+        raise ValueError(
+            f"{name} is a scipy.sparse matrix, and nothing says what its implicit (unstored) entries mean; "
+            f"got {got}. Pass mask='stored' if only the stored entries are observed (ratings-like data; a "
+            f"stored zero is an observed zero), or mask='all' if every entry is observed and the implicit "
+            f"entries are zeros."
+        )
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix, got a sparse array of shape {X.shape}.")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {X.shape}); it needs at least one row and one column.")
+    dtype = np.dtype(X.dtype)
+    if np.issubdtype(dtype, np.complexfloating):
+        raise ValueError(f"{name} must be real, got complex dtype {dtype}.")
+    if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
+        raise ValueError(f"{name} must be numeric, got a sparse matrix of dtype {dtype}.")
+    return mask
+
+
+def sparse_input(X, mask, name: str = "X") -> tuple[np.ndarray, np.ndarray | None]:
+    """A scipy.sparse ``X`` as a dense float64 array and a mask, under the sparse contract.
+
+    Returns ``(dense, observed)``: ``dense`` holds the stored values and zeros
+    at implicit entries; ``observed`` is the sparsity pattern (True where an
+    entry is stored, duplicates included) for ``mask="stored"``, and None
+    (every entry observed) for ``mask="all"``. Stored NaN or inf values are
+    refused (a stored entry is an observed one). This is the one place where
+    sparse input becomes dense; a solver with a sparse path branches before it.
+    """
+    how = check_sparse(X, mask, name)
+    coo = X.tocoo()
+    values = np.asarray(coo.data, dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.all():
+        k = int(np.flatnonzero(~finite)[0])
+        raise ValueError(
+            f"{name} stores {int(values.size - np.count_nonzero(finite))} non-finite value(s) (first: "
+            f"{name}[{int(coo.row[k])}, {int(coo.col[k])}] = {values[k]}); with mask={how!r} every stored entry "
+            "is observed. Remove them from the sparse matrix to make them missing (mask='stored')."
+        )
+    dense = np.asarray(X.toarray(order="C"), dtype=np.float64)
+    if how == "all":
+        return dense, None
+    observed = np.zeros(X.shape, dtype=bool)
+    observed[coo.row, coo.col] = True
+    return dense, observed
+
+
+def read_data(X, mask=None, name: str = "X") -> tuple[np.ndarray, object]:
+    """What ``X`` and ``mask`` mean, as a float64 matrix and a mask the solvers understand.
+
+    Returns ``(values, mask)``: ``values`` is a 2-D float64 array (no copy for
+    a float64 array); ``mask`` is what :func:`mask_and_missing` reads: the
+    caller's ``mask`` unchanged for a plain array, or a boolean array (True =
+    observed) once a masked array's mask, a DataFrame's missing values or a
+    sparse matrix's pattern have been taken into account (see the module
+    docstring). The caller's objects are never modified.
+    """
+    if type(X) is np.ndarray and not isinstance(mask, str):  # the common case, first and cheap
+        return as_matrix(X, name), mask
+    if is_sparse(X):
+        return sparse_input(X, mask, name)
+    if isinstance(mask, str):
+        raise ValueError(
+            f"mask={mask!r} says what the implicit entries of a scipy.sparse {name} mean, but {name} is dense; "
+            "pass a boolean mask (True = observed), or None to mark missing entries with NaN."
+        )
+    missing = None
+    if isinstance(X, np.ma.MaskedArray):
+        missing = np.ma.getmaskarray(X)
+        X = np.ma.getdata(X)
+    else:
+        pd = sys.modules.get("pandas")
+        if pd is not None and isinstance(X, pd.DataFrame):
+            X, missing = _frame_values(pd, X, name)
+            if mask is None:  # the values hold NaN exactly where the frame is missing: NaN marks them
+                missing = None
+    values = as_matrix(X, name)
+    if missing is None or not missing.any():
+        return values, mask
+    return values, _observed_array(mask, values) & ~missing
+
+
+def read_values(R, name: str = "R") -> np.ndarray:
+    """A matrix that has no missing entries by definition (a reconstruction) as float64.
+
+    Masked entries of a masked array and missing values of a DataFrame become
+    NaN (so that a check for finite values names them); a sparse matrix is a
+    matrix with zeros where nothing is stored.
+    """
+    if is_sparse(R):
+        if R.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D matrix, got a sparse array of shape {R.shape}.")
+        return as_matrix(R.toarray(), name)
+    if isinstance(R, np.ma.MaskedArray):
+        values = as_matrix(np.ma.getdata(R), name)
+        masked = np.ma.getmaskarray(R)
+        return np.where(masked, np.nan, values) if masked.any() else values
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(R, pd.DataFrame):
+        return as_matrix(_frame_values(pd, R, name)[0], name)
+    return as_matrix(R, name)
+
+
+def _frame_values(pd, df, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A DataFrame's values (float64, NaN where missing) and where it is missing."""
+    bad = [col for col, dtype in df.dtypes.items()
+           if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))]
+    if bad:
+        shown = ", ".join(repr(c) for c in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        raise ValueError(
+            f"{name} has {len(bad)} non-numeric column(s) ({shown}); encode or drop them. Missing values may "
+            "stay as they are in numeric columns (NaN, or pd.NA in nullable dtypes such as 'Float64' and "
+            "'Int64'); a column of numbers stored as objects converts with df.astype('Float64')."
+        )
+    if any(pd.api.types.is_complex_dtype(dtype) for dtype in df.dtypes):
+        raise ValueError(f"{name} must be real, got a complex column.")
+    missing = df.isna().to_numpy(dtype=bool)
+    # Row-major, as np.asarray of the same table would be (A1GM's factor split follows memory order).
+    return np.ascontiguousarray(df.to_numpy(dtype=np.float64, na_value=np.nan)), np.ascontiguousarray(missing)
+
+
 def as_matrix(X, name: str = "X") -> np.ndarray:
     """Return ``X`` as a 2-D float64 array without copying when possible.
 
@@ -62,8 +237,9 @@ def as_matrix(X, name: str = "X") -> np.ndarray:
         np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
     ):
         raise ValueError(
-            f"{name} must be numeric, got dtype {arr.dtype}; convert it with "
-            f"np.asarray({name}, dtype=float) after encoding or dropping non-numeric columns."
+            f"{name} must be numeric, got dtype {arr.dtype}. Encode or drop non-numeric columns and put NaN "
+            f"at missing entries (or pass a numpy.ma masked array, or a pandas DataFrame with missing values), "
+            f"then convert with np.asarray({name}, dtype=float)."
         )
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise ValueError(f"{name} must be real, got complex dtype {arr.dtype}.")
@@ -87,39 +263,55 @@ def as_mask(mask, X: np.ndarray) -> np.ndarray | None:
 def mask_and_missing(mask, X: np.ndarray) -> tuple[np.ndarray | None, int]:
     """:func:`as_mask` and the number of missing entries, in one pass over the mask."""
     if mask is None:
-        total = X.sum()
+        with np.errstate(over="ignore"):  # a sum that overflows only sends us to the exact check below
+            total = X.sum()
         if np.isfinite(total):  # no NaN and no inf anywhere: fully observed
             return None, 0
-        observed = ~np.isnan(X)
-    else:
-        try:
-            m = np.asarray(mask)
-        except Exception as exc:
-            raise ValueError(f"mask could not be read as an array ({exc}).") from exc
-        if m.shape != X.shape:
-            raise ValueError(
-                f"mask has shape {m.shape} but X has shape {X.shape}; they must match "
-                "(mask[i, j] is True where X[i, j] is observed)."
-            )
-        if m.dtype == np.bool_:
-            observed = m
-        elif np.issubdtype(m.dtype, np.number) and not np.issubdtype(m.dtype, np.complexfloating):
-            ones = m == 1
-            if not np.all(ones | (m == 0)):
-                bad = np.argwhere(~(ones | (m == 0)))[0]
-                raise ValueError(
-                    f"mask must be binary (1/True = observed, 0/False = missing); "
-                    f"found {m[tuple(bad)]!r} at {tuple(int(i) for i in bad)}."
-                )
-            observed = ones
-        else:
-            raise ValueError(f"mask must be a boolean or 0/1 array, got dtype {m.dtype}.")
+    observed = _observed_array(mask, X)
     n_obs = np.count_nonzero(observed)
     if n_obs == 0:
         raise ValueError("every entry of X is missing; there is nothing to factorize.")
     if n_obs == observed.size:
         return None, 0
     return observed, int(observed.size - n_obs)
+
+
+def _observed_array(mask, X: np.ndarray) -> np.ndarray:
+    """``mask`` validated against ``X`` as a boolean array (True = observed); None means ``~isnan(X)``.
+
+    A boolean mask is returned as it is (not copied); callers only read it.
+    """
+    if mask is None:
+        return ~np.isnan(X)
+    if isinstance(mask, str):
+        raise ValueError(
+            f"mask={mask!r} says what the implicit entries of a scipy.sparse X mean, but X is dense; "
+            "pass a boolean mask (True = observed), or None to mark missing entries with NaN."
+        )
+    if is_sparse(mask):
+        raise ValueError("mask must be a dense boolean or 0/1 array, got a scipy.sparse matrix; "
+                         "pass mask.toarray() (True = observed).")
+    try:
+        m = np.asarray(mask)
+    except Exception as exc:
+        raise ValueError(f"mask could not be read as an array ({exc}).") from exc
+    if m.shape != X.shape:
+        raise ValueError(
+            f"mask has shape {m.shape} but X has shape {X.shape}; they must match "
+            "(mask[i, j] is True where X[i, j] is observed)."
+        )
+    if m.dtype == np.bool_:
+        return m
+    if np.issubdtype(m.dtype, np.number) and not np.issubdtype(m.dtype, np.complexfloating):
+        ones = m == 1
+        if not np.all(ones | (m == 0)):
+            bad = np.argwhere(~(ones | (m == 0)))[0]
+            raise ValueError(
+                f"mask must be binary (1/True = observed, 0/False = missing); "
+                f"found {m[tuple(bad)]!r} at {tuple(int(i) for i in bad)}."
+            )
+        return ones
+    raise ValueError(f"mask must be a boolean or 0/1 array, got dtype {m.dtype}.")
 
 
 def raise_bad_observed(X: np.ndarray, observed: np.ndarray | None) -> None:
@@ -144,7 +336,7 @@ def raise_bad_observed(X: np.ndarray, observed: np.ndarray | None) -> None:
             f"X has {count} negative observed value(s) (first: X[{i}, {j}] = {X[i, j]}); "
             "non-negative matrix factorization needs X >= 0 (take np.abs or shift the data)."
         )
-    raise ValueError("X has observed values whose sums overflow float64; rescale X.")
+    raise SumsOverflow("X has observed values whose sums overflow float64; rescale X.")
 
 
 @dataclass(frozen=True)
@@ -154,15 +346,23 @@ class MaskedData:
     Attributes
     ----------
     WX : ndarray of shape (n, m)
-        A fresh float64 copy of X with zeros at missing entries.
+        A fresh float64 copy of ``X / 2**scale`` with zeros at missing entries.
     observed : ndarray of bool of shape (n, m) or None
         True where observed; None when nothing is missing.
     n_missing : int
+    largest : float
+        The largest value of ``WX`` (0.0 when every observed value is 0).
+    scale : int
+        ``WX`` holds the data divided by ``2**scale``; 0 as
+        :func:`masked_data` returns it (solvers rescale in
+        :func:`nmfexp.solvers._init.start`).
     """
 
     WX: np.ndarray
     observed: np.ndarray | None
     n_missing: int
+    largest: float = 0.0
+    scale: int = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -170,15 +370,45 @@ class MaskedData:
 
 
 def masked_data(X, mask=None) -> MaskedData:
-    """Validate ``X`` and ``mask`` and return a zero-filled private copy."""
-    X = as_matrix(X)
+    """Validate ``X`` and ``mask`` and return a zero-filled private copy.
+
+    ``X`` and ``mask`` mean what :func:`read_data` says.
+    """
+    fresh = is_sparse(X)  # densified here: already a private array
+    X, mask = read_data(X, mask)
     observed, n_missing = mask_and_missing(mask, X)
-    WX = X.copy() if observed is None else np.where(observed, X, 0.0)
+    if observed is not None:
+        WX = np.where(observed, X, 0.0)
+    else:
+        WX = X if fresh else X.copy()
     # One pass: the minimum is NaN if any NaN survives and +inf shows in the max.
     lo, hi = WX.min(), WX.max()
     if not (lo >= 0 and np.isfinite(hi)):
         raise_bad_observed(X, observed)
-    return MaskedData(WX=WX, observed=observed, n_missing=n_missing)
+    return MaskedData(WX=WX, observed=observed, n_missing=n_missing, largest=float(hi))
+
+
+# Values below this in magnitude (2**480 ~ 3e144) can be squared and summed
+# (up to 2**60 of them) without overflow, and values above its inverse without
+# underflow; closed forms and metrics rescale only outside that range.
+_SAFE_EXPONENT = 480
+
+
+def wide_range_exponent(max_value: float, *, even: bool = False) -> int:
+    """0 when sums of squares of values up to ``max_value`` are safe in float64, else a rescaling exponent.
+
+    Returns ``k`` with ``max_value / 2**k`` in [0.5, 1) (in [0.5, 2) and ``k``
+    even when ``even``, so that square roots rescale exactly too) when
+    ``max_value`` is at least ``2**480`` or below ``2**-480``, and 0 otherwise
+    (and for 0): results inside the safe range are computed on the values as
+    they are, bit for bit as without this check.
+    """
+    if not (max_value > 0 and np.isfinite(max_value)):
+        return 0
+    e = int(np.frexp(max_value)[1])
+    if -_SAFE_EXPONENT < e <= _SAFE_EXPONENT:
+        return 0
+    return e - (e % 2) if even else e
 
 
 def check_number(value, name: str, *, kind: str = "real", low=None, high=None, closed: str = "both",
@@ -277,20 +507,36 @@ def check_max_time(max_time) -> float | None:
 
 
 def check_init_factors(init, shape: tuple[int, int], rank: int) -> tuple[np.ndarray, np.ndarray]:
-    """Validate user-given initial factors and return private float64 copies."""
-    try:
-        A0, B0 = init
-    except (TypeError, ValueError) as exc:
-        raise ValueError("init must be a pair (A0, B0) of arrays, or the name of an initialisation.") from exc
+    """Validate user-given initial factors and return private float64 copies.
+
+    ``init`` must be a tuple or list ``(A0, B0)`` of real, finite,
+    non-negative arrays of shapes ``(n, rank)`` and ``(rank, m)``; every
+    message names ``init``.
+    """
+    pair = "a pair (A0, B0) of non-negative arrays of shapes (n, rank) and (rank, m)"
+    if not isinstance(init, (tuple, list)) or len(init) != 2:
+        what = f"a {type(init).__name__} of length {len(init)}" if isinstance(init, (tuple, list)) \
+            else f"a {type(init).__name__}"
+        raise ValueError(f"init must be None, the name of an initialisation ('random', 'nndsvda', 'a1gm') or "
+                         f"{pair}; got {what}.")
     n, m = shape
     out = []
-    for name, F, want in (("A0", A0, (n, rank)), ("B0", B0, (rank, m))):
-        F = np.array(F, dtype=np.float64, copy=True)
+    for name, F, want in (("A0", init[0], (n, rank)), ("B0", init[1], (rank, m))):
+        label = f"init's {name}"
+        if isinstance(F, np.ma.MaskedArray) and np.ma.getmaskarray(F).any():
+            raise ValueError(f"{label} has masked entries; initial factors must be complete.")
+        if is_sparse(F):
+            F = F.toarray()
+        if isinstance(F, (str, bytes)):
+            raise ValueError(f"{label} must be a numeric array of shape {want}, got the string {F!r}.")
+        F = np.array(as_matrix(F, label), dtype=np.float64, copy=True)
         if F.shape != want:
-            raise ValueError(f"initial factor {name} has shape {F.shape}, expected {want} for X of shape {shape} and rank {rank}.")
+            raise ValueError(f"initial factor {name} (init's {name}) has shape {F.shape}, expected {want} for X "
+                             f"of shape {shape} and rank {rank}.")
         if not np.all(np.isfinite(F)):
-            raise ValueError(f"initial factor {name} has non-finite values.")
+            raise ValueError(f"initial factor {name} (init's {name}) has non-finite values.")
         if np.any(F < 0):
-            raise ValueError(f"initial factor {name} has negative values; NMF factors must be non-negative.")
+            raise ValueError(f"initial factor {name} (init's {name}) has negative values; NMF factors must be "
+                             "non-negative.")
         out.append(F)
     return out[0], out[1]

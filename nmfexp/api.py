@@ -14,6 +14,11 @@ same everywhere:
 
   ``X`` arrives as a float64 array of shape (n, m); ``mask`` as a boolean
   array (True = observed), or None when nothing is missing.
+
+What ``X`` may be and what it means (arrays with NaN, ``numpy.ma`` masked
+arrays, pandas DataFrames with missing values, scipy.sparse matrices with
+``mask="stored"`` or ``mask="all"``) is decided in one place,
+:func:`nmfexp._validation.read_data`, so every route reads it the same way.
 """
 
 from __future__ import annotations
@@ -24,9 +29,8 @@ from collections.abc import Callable
 from importlib import metadata
 
 import numpy as np
-import scipy.sparse as sp
 
-from ._validation import as_mask, as_matrix, check_number, check_rank
+from ._validation import as_mask, check_number, check_rank, check_sparse, is_sparse, read_data
 from .solvers import SOLVERS, FactorizationResult, SolverRefused, SolverSpec
 from .solvers._init import rng_from
 
@@ -61,7 +65,7 @@ def solver_spec(func: Callable, name: str | None = None, *, loss: str = "", iter
 
     @functools.wraps(func)
     def checked(X, mask=None, *, rank: int = 1, random_state=None, **params):
-        Xa = as_matrix(X)
+        Xa, mask = read_data(X, mask)
         observed = as_mask(mask, Xa)
         result = func(Xa, observed, rank=rank, random_state=random_state, **params)
         return _check_result(result, label, Xa.shape, rank)
@@ -135,14 +139,26 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
     ----------
     X : array_like of shape (n, m)
         Non-negative data. Values at missing entries (NaN or anything else
-        where ``mask`` is False) never influence the result.
-    mask : array_like of bool of shape (n, m), or "stored", optional
+        where ``mask`` is False) never influence the result. A
+        ``numpy.ma`` masked array's masked entries and a pandas DataFrame's
+        missing values (``pd.NA`` in nullable dtypes, NaN) are missing too.
+        A scipy.sparse matrix or array needs ``mask="stored"`` or
+        ``mask="all"`` (below). Any scale is accepted (1e-300 to 1e308):
+        iterative solvers work on ``X`` divided by a power of two (chosen from
+        the observed mean and ``rank``, see :mod:`nmfexp.solvers._init`) and
+        scale their factors back, so ``c X`` gives about ``c`` times the
+        reconstruction of ``X`` (exactly for ``c = 8**j``).
+    mask : array_like of bool of shape (n, m), "stored", "all" or None
         True (or 1) where ``X`` is observed, False (0) where missing.
-        Default: missing exactly where ``X`` is NaN. With a ``scipy.sparse``
-        ``X``, ``"stored"`` means exactly the stored entries are observed (a
-        stored zero is an observed zero); the iterative solvers then work on
-        the stored entries only, at a cost per iteration proportional to
-        their number times the rank (:mod:`nmfexp.solvers._sparse`).
+        Default: missing exactly where ``X`` is NaN. Combined with a masked
+        array's mask or a DataFrame's missing values: an entry is missing if
+        either says so. For a scipy.sparse ``X`` it must say what the
+        implicit (unstored) entries are: ``"stored"`` (only stored entries
+        are observed, as for ratings; a stored zero is an observed zero) or
+        ``"all"`` (every entry is observed; implicit entries are zeros). With
+        ``"stored"`` the iterative solvers work on the stored entries only, at
+        a cost per iteration proportional to their number times the rank
+        (:mod:`nmfexp.solvers._sparse`); other solvers see the dense equivalent.
     solver : str, SolverSpec or callable
         A name from ``nmfexp.SOLVERS`` (``"a1gm"``, ``"wnmf_kl"``, ...), the
         name of an installed ``nmfexp.solvers`` entry point, or any callable
@@ -182,14 +198,11 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
         For malformed input or parameters, with a message saying what to do.
     """
     spec = resolve_solver(solver)
-    if sp.issparse(X):  # validated by the solver (the sparse path when mask == "stored")
-        _check_sparse_route(spec, mask)
-        if len(X.shape) != 2 or min(X.shape) == 0:
-            raise ValueError(f"X must be a non-empty 2-D matrix, got a sparse array of shape {X.shape}; "
-                             "it needs at least one row and one column.")
+    if is_sparse(X):  # passed on as it is: a solver may have a path for sparse data
+        check_sparse(X, mask)
         Xa = X
-    else:
-        Xa = as_matrix(X)
+    else:  # masked arrays and DataFrames become an array and a boolean mask once, here
+        Xa, mask = read_data(X, mask)
     rank = check_rank(rank, Xa.shape)
     if spec.rank1_only and rank != 1:
         raise SolverRefused(f"{spec.name} computes rank-1 factorizations only, got rank={rank}.")
@@ -207,16 +220,6 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
     res.info["restart_objectives"] = finals
     res.info["best_restart"] = k
     return res
-
-
-def _check_sparse_route(spec: SolverSpec, mask) -> None:
-    from .solvers._sparse import SPARSE_SOLVERS
-
-    if isinstance(mask, str) and mask == "stored" and not (spec.name in SPARSE_SOLVERS and SOLVERS.get(spec.name) is spec):
-        raise ValueError(
-            f"solver {spec.name!r} does not take sparse input with mask='stored'; the iterative solvers "
-            f"{', '.join(SPARSE_SOLVERS)} do. Pass a dense X (X.toarray()) with a boolean mask instead."
-        )
 
 
 def _check_restarts(n_restarts, spec) -> int:

@@ -2,16 +2,25 @@
 
 All metrics take the data ``X``, a reconstruction ``R`` and a mask (True =
 observed; ``None`` = missing where X is NaN). Missing entries never
-contribute, whatever ``X`` holds there. This module validates and gathers the
-observed entries; the formulas are those of :mod:`nmfexp.solvers._losses`,
-which the solvers' objectives use too.
+contribute, whatever ``X`` holds there. ``X`` and ``mask`` mean what they
+mean for :func:`nmfexp.factorize` (:func:`nmfexp._validation.read_data`): a
+masked array's masked entries and a DataFrame's missing values are missing,
+and a scipy.sparse ``X`` needs ``mask="stored"`` or ``mask="all"``. ``R`` is a
+plain matrix (a sparse ``R`` has zeros where nothing is stored).
+
+This module validates and gathers the observed entries; the formulas are those
+of :mod:`nmfexp.solvers._losses`, which the solvers' objectives use too. Values
+whose squares would overflow or underflow (beyond about 1e144 or below 1e-144)
+are divided by a power of two first and the result multiplied back, which is
+exact; other values are used as they are. A value that does not fit in
+float64 at all raises a ``ValueError``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_mask, as_matrix, raise_bad_observed
+from ._validation import mask_and_missing, raise_bad_observed, read_data, read_values, wide_range_exponent
 from .solvers import _losses
 
 __all__ = ["weighted_kl", "weighted_frobenius", "relative_error", "observed_values"]
@@ -19,20 +28,42 @@ __all__ = ["weighted_kl", "weighted_frobenius", "relative_error", "observed_valu
 
 def observed_values(X, R, mask=None) -> tuple[np.ndarray, np.ndarray]:
     """Return the observed entries of ``X`` and ``R`` as two 1-D arrays (validated)."""
-    X = as_matrix(X)
-    R = as_matrix(R, name="R")
+    x, r, _ = _observed(X, R, mask, rescale=False)
+    return x, r
+
+
+def _observed(X, R, mask, rescale: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+    """The observed entries of ``X`` and ``R``, divided by ``2**k`` when their range needs it, and ``k``."""
+    X, mask = read_data(X, mask)
+    R = read_values(R, name="R")
     if R.shape != X.shape:
         raise ValueError(f"R has shape {R.shape} but X has shape {X.shape}; they must match.")
-    observed = as_mask(mask, X)
+    observed = mask_and_missing(mask, X)[0]
     if observed is None:
         x, r = X.ravel(), R.ravel()
     else:
         x, r = X[observed], R[observed]
-    if not (x.min() >= 0 and np.isfinite(x.max())):
+    hi = x.max()
+    if not (x.min() >= 0 and np.isfinite(hi)):
         raise_bad_observed(X, observed)
-    if not np.all(np.isfinite(r)):
-        raise ValueError("R has non-finite values at observed entries; the reconstruction is broken.")
-    return x, r
+    top = np.abs(r).max()
+    if not np.isfinite(top):
+        raise ValueError("R has non-finite (or masked) values at observed entries; the reconstruction is broken.")
+    k = wide_range_exponent(float(max(hi, top))) if rescale else 0
+    if k:
+        x, r = np.ldexp(x, -k), np.ldexp(r, -k)
+    return x, r, k
+
+
+def _scaled_back(value: float, k: int, what: str) -> float:
+    if not k:
+        return value
+    with np.errstate(over="ignore"):
+        out = float(np.ldexp(value, k))
+    if np.isinf(out) and np.isfinite(value):
+        raise ValueError(f"the {what} of these matrices is about 2**{k} x {value:.3g}, beyond float64's range "
+                         "(1.8e308); compare X and R divided by the same factor.")
+    return out
 
 
 def weighted_kl(X, R, mask=None) -> float:
@@ -48,15 +79,16 @@ def weighted_kl(X, R, mask=None) -> float:
         Non-negative reconstruction.
     mask : array_like of bool of shape (n, m), optional
     """
-    x, r = observed_values(X, R, mask)
+    x, r, k = _observed(X, R, mask)
     if r.size and r.min() < 0:
         raise ValueError("R has negative values at observed entries; the KL divergence needs R >= 0.")
-    return _losses.kl_divergence(x, r)
+    return _scaled_back(_losses.kl_divergence(x, r), k, "weighted KL divergence")
 
 
 def weighted_frobenius(X, R, mask=None) -> float:
     """``||mask * (X - R)||_F``: the Frobenius norm of the error on observed entries."""
-    return _losses.frobenius(*observed_values(X, R, mask))
+    x, r, k = _observed(X, R, mask)
+    return _scaled_back(_losses.frobenius(x, r), k, "Frobenius norm of the error")
 
 
 def relative_error(X, R, mask=None) -> float:
@@ -64,4 +96,5 @@ def relative_error(X, R, mask=None) -> float:
 
     Returns 0.0 when both norms are zero and ``inf`` when only the data norm is.
     """
-    return _losses.relative_error(*observed_values(X, R, mask))
+    x, r, _ = _observed(X, R, mask)
+    return _losses.relative_error(x, r)

@@ -12,7 +12,7 @@ import numpy as np
 from ..solvers import get_solver
 from . import interleaved, ratio_line
 
-__all__ = ["per_iteration", "zoo_suite"]
+__all__ = ["per_iteration", "zoo_suite", "bench_skewed"]
 
 
 def per_iteration(names: list[str], X: np.ndarray, observed: np.ndarray, rank: int, iters: int,
@@ -49,11 +49,33 @@ def bench_zoo(n: int, rank: int, missing: float, iters: int, repeats: int, other
     return lines
 
 
+def bench_skewed(shape: tuple[int, int], rank: int, repeats: int) -> list[str]:
+    """als against hals on a very skewed matrix: whole runs (default tol), wall time, interleaved."""
+    rng = np.random.default_rng(7)
+    X = rng.random(shape)
+    observed = rng.random(shape) >= 0.10
+    iters = {}
+
+    def runner(name):
+        def run():
+            iters[name] = get_solver(name).func(X, observed, rank=rank, random_state=0).n_iter
+
+        return run
+
+    t = interleaved({name: runner(name) for name in ("hals", "als")}, repeats)
+    return [f"Whole runs on a skewed {shape[0]}x{shape[1]} matrix, rank {rank}, 10% random missing, default tol: "
+            f"hals {np.median(t['hals']):.2f} s ({iters['hals']} iterations), "
+            f"als {np.median(t['als']):.2f} s ({iters['als']} iterations)",
+            ratio_line("  als / hals wall", t["als"], t["hals"], "goal <= 3x")]
+
+
 def zoo_suite(quick: bool) -> list[str]:
     if quick:
-        return bench_zoo(500, 10, 0.10, 10, 3, others=True)
+        return bench_zoo(500, 10, 0.10, 10, 3, others=True) + bench_skewed((2, 20_000), 2, 3)
     lines = bench_zoo(2000, 10, 0.10, 10, 5, others=False)
     # Above 10% missing MaskOps switches from a sparse to a dense mask: show that path too,
     # and the other solvers once.
     lines += bench_zoo(2000, 10, 0.30, 5, 3, others=True)
+    for shape in ((2, 100_000), (100_000, 2), (3, 50_000)):
+        lines += bench_skewed(shape, 2, 3)
     return lines

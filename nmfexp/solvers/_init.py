@@ -21,11 +21,28 @@ at missing entries never changes them:
   mean). The remaining ``rank - 1`` components are uniform in
   ``[0, 0.1 sqrt(mean / (rank - 1)))``, small next to the first.
 - a pair ``(A0, B0)``: validated private copies.
+
+Scale. :func:`start` divides the data by ``2**k`` (:func:`scale_exponent`):
+``k`` is the multiple of 3 that brings the mean of the observed entries
+within a factor ``2**1.5`` of ``rank / 4``, the mean of the product of two
+uniform [0, 1) factors, as scikit-learn scales its starts by
+``sqrt(mean / rank)``. So the random start, and every initialisation and
+fixed constant of the solvers (the MU floor, GD-CLS's ridge and epsilon),
+act on data of the same scale whatever the scale of ``X``, and nothing
+overflows or underflows on the way. Dividing by a power of two is exact; a
+given ``(A0, B0)`` is divided by ``2**(k // 2)`` and ``2**(k - k // 2)``.
+:meth:`Problem.result` multiplies the factors back and reports the objective
+in the data's units. Data whose mean is already within that factor (uniform
+[0, 1) matrices at rank 1, products of ``r`` uniform factors fitted at rank
+``r``) have ``k = 0`` and are not touched: their numbers are those of a
+plain run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import warnings
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,7 +62,8 @@ from ._base import FactorizationResult
 from ._driver import Run, iterate
 from ._losses import row_blocks
 
-__all__ = ["INITS", "MaskOps", "Problem", "check_eval_every", "initial_factors", "rng_from", "start"]
+__all__ = ["INITS", "MaskOps", "Problem", "check_eval_every", "initial_factors", "rng_from", "scale_exponent",
+           "start"]
 
 INITS = ("random", "nndsvda", "a1gm")
 
@@ -80,6 +98,80 @@ def initial_factors(data: MaskedData, rank: int, init, rng: np.random.Generator)
             return _a1gm_start(data, rank, rng)
         raise ValueError(f"unknown init {init!r}; use one of {', '.join(INITS)} or a pair of arrays (A0, B0).")
     return check_init_factors(init, (n, m), rank)
+
+
+#: The data's scale is quantised in steps of this many octaves.
+SCALE_STEP = 3
+
+
+def scale_exponent(mean: float, rank: int) -> int:
+    """The multiple ``k`` of 3 with ``mean / 2**k`` within a factor ``2**1.5`` of ``rank / 4``; 0 for 0.
+
+    ``rank / 4`` is the mean of the product of two uniform [0, 1) factors of
+    that rank: after dividing by ``2**k`` the data and the random start have
+    the same scale up to that factor, in steps of 3 octaves (scaling the data
+    by ``8**j`` shifts ``k`` by exactly ``3 j``).
+    """
+    if not (mean > 0 and math.isfinite(mean)):
+        return 0
+    mant, e = math.frexp(mean / rank)
+    e += 2  # times 4, without overflow: rho = 4 mean / rank = mant * 2**e
+    half_octaves = 2 * (e - 1) + (mant >= math.sqrt(0.5))  # floor(2 log2 rho)
+    return SCALE_STEP * ((half_octaves + SCALE_STEP) // (2 * SCALE_STEP))
+
+
+def _rescaled(data: MaskedData, rank: int) -> MaskedData:
+    """``data`` divided by ``2**scale_exponent(observed mean, rank)``, in place (its ``WX`` is private)."""
+    n_obs = data.WX.size - data.n_missing
+    with np.errstate(over="ignore"):
+        total = float(data.WX.sum())
+    if math.isfinite(total):
+        mean = total / n_obs
+    else:  # data near 1e308: the mean of X / 2**e, times 2**e
+        e = math.frexp(data.largest)[1]
+        mean = math.ldexp(float(np.ldexp(data.WX, -e).sum()) / n_obs, e)
+    k = scale_exponent(mean, rank)
+    if not k:
+        return data
+    np.ldexp(data.WX, -k, out=data.WX)
+    return replace(data, largest=math.ldexp(data.largest, -k), scale=k)
+
+
+# A start whose product is this many times larger or smaller than the (rescaled) data's largest value is
+# refused: squares of residuals would overflow, or the factors underflow to zero.
+_START_RANGE = 1e100
+_EPS = np.finfo(np.float64).eps
+
+
+def _largest_term(A: np.ndarray, B: np.ndarray) -> float:
+    """``max_l max(A[:, l]) max(B[l, :])``: the entries of ``A @ B`` lie between it and ``rank`` times it."""
+    with np.errstate(over="ignore"):
+        return float(np.max(A.max(axis=0) * B.max(axis=1)))
+
+
+def _check_start(A: np.ndarray, B: np.ndarray, W: MaskOps, data_max: float) -> None:
+    """Refuse a given start that would leave every solver at zero or overflow, on the rescaled data.
+
+    The product ``A @ B`` must not exceed the data by more than
+    :data:`_START_RANGE` (squares of residuals would overflow), and, when the
+    data have a positive observed value, its largest entry must not fall
+    below ``1 / _START_RANGE`` of the data (the factors underflow to zero) nor
+    may it vanish on every observed entry (no update can then move it).
+    """
+    top = _largest_term(A, B) / (data_max if data_max > 0 else 1.0)
+    how = ("Give initial factors whose product A0 @ B0 has the magnitude of X, or a named init "
+           "('random', 'nndsvda', 'a1gm').")
+    if not top <= _START_RANGE:
+        raise ValueError(f"init (A0, B0) is too large for X: A0 @ B0 is more than {_START_RANGE:.0e} times X's "
+                         f"largest observed value (or does not fit in float64). {how}")
+    if data_max > 0:
+        if not top >= 1 / _START_RANGE:
+            what = "zero everywhere" if top == 0 else f"less than {1 / _START_RANGE:.0e} times X's largest value"
+            raise ValueError(f"init (A0, B0) gives A0 @ B0 {what}; every solver would stay at (or collapse to) "
+                             f"all-zero factors. {how}")
+        if not np.sum(A * W.right(B)) > 0:  # sum over observed entries of A @ B
+            raise ValueError("init (A0, B0) gives A0 @ B0 = 0 at every observed entry of X (it is positive only "
+                             f"where X is missing), so no update can move it away from zero. {how}")
 
 
 def _observed_means(data: MaskedData) -> tuple[np.ndarray, np.ndarray, float]:
@@ -299,9 +391,11 @@ class Problem:
     """What every iterative solver starts from: validated data, mask products,
     private initial factors, its random generator and its stopping parameters.
 
-    For sparse input with ``mask="stored"`` (see :func:`start`) ``data`` is a
-    :class:`~nmfexp.solvers._sparse.SparseData`, ``W`` is None and
-    :attr:`sparse` is True; the solver then runs its updates from
+    ``data.WX`` holds ``X / 2**scale`` and ``A``, ``B`` are on that scale;
+    :meth:`result` scales the factors and the objective back. For sparse
+    input with ``mask="stored"`` (see :func:`start`) ``data`` is a
+    :class:`~nmfexp.solvers._sparse.SparseData` (rescaled the same way), ``W``
+    is None and :attr:`sparse` is True; the solver then runs its updates from
     :mod:`nmfexp.solvers._sparse`.
     """
 
@@ -322,8 +416,13 @@ class Problem:
 
     @property
     def WX(self) -> np.ndarray:
-        """The data with zeros at missing entries (a private copy)."""
+        """The data with zeros at missing entries (a private copy), divided by ``2**scale``."""
         return self.data.WX
+
+    @property
+    def scale(self) -> int:
+        """The power of two the data were divided by (:func:`scale_exponent`)."""
+        return self.data.scale
 
     def iterate(self, update, objective, *, two_sided: bool = False, goal: float | None = None) -> Run:
         """The shared loop (:func:`nmfexp.solvers._driver.iterate`) with this problem's stopping parameters."""
@@ -331,9 +430,32 @@ class Problem:
                        two_sided=two_sided, goal=goal, eval_every=self.eval_every)
 
     def result(self, solver: str, A: np.ndarray, B: np.ndarray, run: Run, **info) -> FactorizationResult:
-        """The solver's :class:`FactorizationResult`; ``info`` always has ``n_missing``."""
-        return FactorizationResult(A=A, B=B, n_iter=run.n_iter, history=run.history.as_dict(), solver=solver,
-                                   converged=run.converged, info={"n_missing": self.data.n_missing, **info})
+        """The solver's :class:`FactorizationResult` in the data's units; ``info`` always has ``n_missing``.
+
+        ``A`` is multiplied by ``2**(scale // 2)`` and ``B`` by the rest of
+        ``2**scale`` (exact while the products stay normal doubles), the
+        objective by ``2**scale`` (both losses are homogeneous of degree 1; a
+        value beyond float64's range, possible only for data near 1e308, is
+        reported as inf).
+        A run that ends with all-zero factors (``A @ B`` below round-off of the
+        data everywhere) on data with a positive observed entry is not
+        reported as converged, and says so in a warning.
+        """
+        history = run.history.as_dict()
+        converged = run.converged
+        # All-zero factors: every entry of A @ B below round-off of the data.
+        if converged and self.data.largest > 0 and A.shape[1] * _largest_term(A, B) <= _EPS * self.data.largest:
+            converged = False
+            warnings.warn(f"{solver} ended with all-zero factors (A @ B is below round-off of X) although X "
+                          "has positive observed values; this is no fit. Try another init or random_state.",
+                          RuntimeWarning, stacklevel=3)
+        k = self.scale
+        if k:
+            A, B = np.ldexp(A, k // 2), np.ldexp(B, k - k // 2)
+            with np.errstate(over="ignore"):  # a loss beyond float64's range (data near 1e308) shows as inf
+                history["objective"] = np.ldexp(history["objective"], k)
+        return FactorizationResult(A=A, B=B, n_iter=run.n_iter, history=history, solver=solver,
+                                   converged=converged, info={"n_missing": self.data.n_missing, **info})
 
 
 def check_eval_every(eval_every) -> int:
@@ -344,12 +466,15 @@ def check_eval_every(eval_every) -> int:
 def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init, eval_every=1) -> Problem:
     """Validate the common arguments of an iterative solver and build its :class:`Problem`.
 
-    A ``scipy.sparse`` ``X`` with ``mask="stored"`` (only the stored entries
-    are observed; a stored zero is an observed zero) takes the sparse path:
-    the data stay in sparse form, validated here (shape, finite non-negative
-    stored values) by :func:`nmfexp.solvers._sparse.sparse_data`, and every
-    update costs O(observed entries x rank). Everything else goes through
-    :func:`nmfexp._validation.masked_data`.
+    ``X`` and ``mask`` mean what :func:`nmfexp._validation.read_data` says
+    (arrays, masked arrays, DataFrames, scipy.sparse with ``mask="stored"``
+    or ``"all"``). A ``scipy.sparse`` ``X`` with ``mask="stored"`` (only the
+    stored entries are observed; a stored zero is an observed zero) takes the
+    sparse path: the data stay in sparse form, validated by
+    :func:`nmfexp.solvers._sparse.sparse_data`, and every update costs
+    O(observed entries x rank). Either way the data are rescaled by a power
+    of two (see the module docstring); a given ``init`` is validated and
+    refused when its product is all zero or far outside the data's scale.
     """
     max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
     eval_every = check_eval_every(eval_every)
@@ -358,11 +483,27 @@ def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init, ev
 
         sdata = sparse_data(X)
         rank = check_rank(rank, sdata.shape)
+        sdata = sdata.rescaled(scale_exponent(sdata.mean(), rank))
         rng = rng_from(random_state)
         A, B = sparse_initial_factors(sdata, rank, init, rng)
+        if not (init is None or isinstance(init, str)):
+            A, B = _given_start(A, B, sdata.scale, sdata.pattern_ops(), sdata.largest)
         return Problem(sdata, None, A, B, rng, max_iter, tol, max_time, eval_every)
     data = masked_data(X, mask)
     rank = check_rank(rank, data.shape)
+    data = _rescaled(data, rank)
     rng = rng_from(random_state)
     A, B = initial_factors(data, rank, init, rng)
-    return Problem(data, MaskOps(data.observed, data.n_missing), A, B, rng, max_iter, tol, max_time, eval_every)
+    W = MaskOps(data.observed, data.n_missing)
+    if not (init is None or isinstance(init, str)):  # given factors: into the data's rescaled units
+        A, B = _given_start(A, B, data.scale, W, data.largest)
+    return Problem(data, W, A, B, rng, max_iter, tol, max_time, eval_every)
+
+
+def _given_start(A: np.ndarray, B: np.ndarray, k: int, W, largest: float) -> tuple[np.ndarray, np.ndarray]:
+    """User-given factors in the data's rescaled units, checked (:func:`_check_start`)."""
+    if k:
+        with np.errstate(over="ignore"):
+            A, B = np.ldexp(A, -(k // 2)), np.ldexp(B, -(k - k // 2))
+    _check_start(A, B, W, largest)
+    return A, B

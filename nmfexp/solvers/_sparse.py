@@ -38,8 +38,9 @@ equivalent sampler).
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -99,10 +100,34 @@ class SparseData:
     X: sp.csr_array
     XT: sp.csr_array
     n_missing: int
+    largest: float = 0.0
+    scale: int = 0
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.X.shape
+
+    def mean(self) -> float:
+        """The mean of the observed values (computed without overflow for data near 1e308)."""
+        x = self.X.data
+        with np.errstate(over="ignore"):
+            total = float(x.sum())
+        if math.isfinite(total):
+            return total / x.size
+        e = math.frexp(self.largest)[1]
+        return math.ldexp(float(np.ldexp(x, -e).sum()) / x.size, e)
+
+    def rescaled(self, k: int) -> SparseData:
+        """The data divided by ``2**k`` (in place: the arrays are private copies), as the dense path does."""
+        if not k:
+            return self
+        np.ldexp(self.X.data, -k, out=self.X.data)
+        np.ldexp(self.XT.data, -k, out=self.XT.data)
+        return replace(self, largest=math.ldexp(self.largest, -k), scale=self.scale + k)
+
+    def pattern_ops(self) -> _Ops:
+        """Products with the 0/1 pattern of observed entries (``right(B) = W B^T``, ...)."""
+        return _Ops(self)
 
     @property
     def values(self) -> np.ndarray:
@@ -113,11 +138,11 @@ class SparseData:
         """The dense equivalent (zero-filled copy and boolean mask); ``n x m``, for set-up only."""
         WX = self.X.toarray()
         if self.n_missing == 0:
-            return MaskedData(WX=WX, observed=None, n_missing=0)
+            return MaskedData(WX=WX, observed=None, n_missing=0, largest=self.largest, scale=self.scale)
         observed = np.zeros(self.shape, dtype=bool)
         rows = np.repeat(np.arange(self.shape[0]), np.diff(self.X.indptr))
         observed[rows, self.X.indices] = True
-        return MaskedData(WX=WX, observed=observed, n_missing=self.n_missing)
+        return MaskedData(WX=WX, observed=observed, n_missing=self.n_missing, largest=self.largest, scale=self.scale)
 
 
 def sparse_data(X) -> SparseData:
@@ -146,7 +171,7 @@ def sparse_data(X) -> SparseData:
         raise ValueError(f"X has {int(bad.sum())} {what} stored value(s) (first: X[{i}, {j}] = {x[k]}); {hint}.")
     XT = Xc.T.tocsr()
     XT.sort_indices()
-    return SparseData(X=Xc, XT=XT, n_missing=n * m - Xc.nnz)
+    return SparseData(X=Xc, XT=XT, n_missing=n * m - Xc.nnz, largest=float(x.max()))
 
 
 def sparse_initial_factors(data: SparseData, rank: int, init, rng: np.random.Generator):
@@ -366,6 +391,8 @@ def kaczmarz(p, kaczmarz_iter: int, sampling: str, relaxation: float):
     col_sampler = _ObservedSampler(ops.XT, m, n)  # stored rows of each column, with their values
     row_sampler = _ObservedSampler(ops.X, n, m)
     Bt = np.ascontiguousarray(p.B.T)
+    A[~row_sampler.has] = 0.0  # no equation for a line without observed entries (as the dense path)
+    Bt[~col_sampler.has] = 0.0
     ab = np.empty_like(x)
 
     def update():

@@ -9,27 +9,50 @@ row sums over complete columns, column sums over all rows and over complete
 rows), which :mod:`._a1gm_kernel` reads off ``X`` in about one pass along its
 memory order while validating it. No dense reconstruction, and the caller's
 array is never written to.
+
+Scale. Both closed forms are homogeneous (``X -> c X`` gives ``c`` times the
+reconstruction) but their sums overflow for data near 1e308. They are
+computed on the values as given, bit for bit, whenever that is safe, and
+otherwise on ``X / 2**k`` with the factors multiplied back: A1GM when the
+kernel reports an overflow (no extra pass on the fast path),
+:func:`rank1_nmmf` when the largest value is outside ``[2**-480, 2**480)``
+(:func:`nmfexp._validation.wide_range_exponent`; its maximum is read anyway).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .._validation import as_matrix, check_rank
+from .._validation import SumsOverflow, check_rank, is_sparse, read_data, wide_range_exponent
 from ._a1gm_kernel import a1gm_sums
 from ._base import FactorizationResult, SolverRefused, register
 
 __all__ = ["a1gm", "rank1_nmmf", "grid_completion"]
 
 
-def _nonneg_matrix(M, name: str, allow_empty: bool = False) -> np.ndarray:
-    arr = np.asarray(M)
-    if allow_empty and arr.ndim == 2 and arr.size == 0:
-        return arr.astype(np.float64)
-    arr = as_matrix(arr, name)
-    if not (arr.min() >= 0 and np.isfinite(arr.max())):
+def _nonneg_matrix(M, name: str, allow_empty: bool = False) -> tuple[np.ndarray, float]:
+    """A fully observed block as float64, and its largest value (0 for an empty block)."""
+    if is_sparse(M):
+        raise ValueError(
+            f"{name} is a scipy.sparse matrix; Theorem 1's blocks are fully observed, so its implicit entries "
+            f"would be observed zeros. Pass {name}.toarray() if that is what they are; for data with missing "
+            "entries use nmfexp.factorize(X, mask='stored', solver='a1gm')."
+        )
+    if np.ndim(M) == 2 and np.size(M) == 0 and allow_empty:
+        return np.zeros(np.shape(M)), 0.0
+    values, observed = read_data(M, None, name)  # masked arrays and DataFrames: where they are missing
+    lo, hi = values.min(), values.max()
+    if (observed is not None and not np.all(observed)) or np.isnan(lo):
+        count = int(np.count_nonzero(np.isnan(values) if observed is None else ~observed))
+        raise ValueError(
+            f"{name} has {count} missing entries (masked, NA or NaN); Theorem 1 needs fully observed blocks. "
+            "For data with missing entries use nmfexp.factorize(X, solver='a1gm')."
+        )
+    if not (lo >= 0 and np.isfinite(hi)):
         raise ValueError(f"{name} must be finite and non-negative (it is a fully observed block).")
-    return arr
+    return values, float(hi)
 
 
 def rank1_nmmf(X, Y, Z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -47,6 +70,12 @@ def rank1_nmmf(X, Y, Z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     Z : array_like of shape (N, K)
         Shares rows with ``X``; ``K`` may be 0.
 
+    All three are fully observed blocks: a masked entry, ``pd.NA`` or NaN is
+    refused, and so is a scipy.sparse matrix (say ``.toarray()`` if its
+    implicit entries are zeros). Any scale of the data is handled (1e-300 to
+    1e308): the result scales with ``sqrt(c)`` when all three are multiplied
+    by ``c``.
+
     Returns
     -------
     w : ndarray of shape (N,)
@@ -54,14 +83,18 @@ def rank1_nmmf(X, Y, Z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     a : ndarray of shape (L,)
     b : ndarray of shape (K,)
     """
-    X = _nonneg_matrix(X, "X")
-    Y = _nonneg_matrix(Y, "Y", allow_empty=True)
-    Z = _nonneg_matrix(Z, "Z", allow_empty=True)
+    X, hx = _nonneg_matrix(X, "X")
+    Y, hy = _nonneg_matrix(Y, "Y", allow_empty=True)
+    Z, hz = _nonneg_matrix(Z, "Z", allow_empty=True)
     N, M = X.shape
     if Y.shape[1] != M:
         raise ValueError(f"Y must have as many columns as X ({M}), got shape {Y.shape}.")
     if Z.shape[0] != N:
         raise ValueError(f"Z must have as many rows as X ({N}), got shape {Z.shape}.")
+    # Outside the safe range, compute on the blocks divided by 4**j (exact) and multiply the result by 2**j.
+    k = wide_range_exponent(max(hx, hy, hz), even=True)
+    if k:
+        X, Y, Z = (np.ldexp(B, -k) for B in (X, Y, Z))
     SX = X.sum()
     if not SX > 0:
         raise ValueError("X sums to zero; the rank-1 NMMF closed form needs S(X) > 0 (its optimum is not attained otherwise).")
@@ -72,6 +105,8 @@ def rank1_nmmf(X, Y, Z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     h = root / (SX + SY) * (X.sum(axis=0) + colY)
     a = Y.sum(axis=1) / root
     b = Z.sum(axis=0) / root
+    if k:
+        w, h, a, b = (np.ldexp(v, k // 2) for v in (w, h, a, b))
     return w, h, a, b
 
 
@@ -145,17 +180,20 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
     ValueError
         For malformed input (``rank`` not a positive integer, bad ``X`` or mask).
     """
-    X = as_matrix(X)
+    X, mask = read_data(X, mask)
     if check_rank(rank, X.shape) != 1:
         raise SolverRefused(f"a1gm computes rank-1 factorizations only, got rank={rank!r}; "
                             "use wnmf_kl for higher ranks.")
     # Streamed along the memory order: for Fortran-ordered X the sums are those
     # of X.T (A1GM is symmetric under transposition).
-    sums = a1gm_sums(X, mask)
+    scale = 0
+    try:
+        sums = a1gm_sums(X, mask)
+    except SumsOverflow:  # finite observed values whose sums overflow: the same sums of X / 2**k
+        X, scale = _rescaled(X, mask)
+        sums = a1gm_sums(X, mask)
     transposed = sums.transposed
     rc, cc = sums.row_complete, sums.col_complete
-    n, m = rc.size, cc.size
-
     step1 = _completion_facts(rc, cc, sums.n_missing)
     if not rc.any() or not cc.any():
         what = "row" if (not rc.any()) != transposed else "column"
@@ -165,13 +203,38 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
             "divides by the sum over complete rows and columns, which is empty here. Use an iterative solver "
             "such as wnmf_kl, or a mask with fewer gaps."
         )
+    trouble = _overflow(sums)  # found from the block totals, without a pass
+    if trouble == "sums" and scale == 0:
+        X, scale = _rescaled(X, mask)
+        sums = a1gm_sums(X, mask)
+        trouble = _overflow(sums)
+    if trouble:
+        raise ValueError(
+            "A1GM's factors do not fit in float64 for this X: its observed values span too wide a range "
+            "(the ratio of the sums it divides exceeds about 1e308). Rescale or clip the extreme values."
+        )
+    u, v = _closed_form(sums)
+    if scale:
+        # u v^T is 2**-scale times the answer; share the factor so that both factors stay finite.
+        u, v = np.ldexp(u, scale // 2), np.ldexp(v, scale - scale // 2)
+    if transposed:
+        u, v = v, u
+        step1["n_rows_with_missing"], step1["n_cols_with_missing"] = (
+            step1["n_cols_with_missing"], step1["n_rows_with_missing"])
+    info = dict(step1, grid_like=step1["n_missing_added"] == 0)
+    return FactorizationResult(A=u[:, None], B=v[None, :], n_iter=0,
+                               history={"objective": np.empty(0), "time": np.empty(0)},
+                               info=info, solver="a1gm", converged=True)
 
+
+def _closed_form(sums) -> tuple[np.ndarray, np.ndarray]:
+    """A1GM's factors ``u``, ``v`` (in the streamed orientation) from its sums."""
+    rc, cc = sums.row_complete, sums.col_complete
     SX = sums.SX  # complete rows x complete columns
     SY = sums.SY  # incomplete rows x complete columns
     SZ = sums.SZ  # complete rows x incomplete columns
-
-    u = np.empty(n)
-    v = np.empty(m)
+    u = np.empty(rc.size)
+    v = np.empty(cc.size)
     if SX > 0:
         # Theorem 1 applied to the blocks X, Y, Z; u v^T equals w h^T, a h^T, w b^T and a b^T blockwise.
         u[rc] = sums.row_sums[rc] * (SX / (SX + SZ))
@@ -187,11 +250,30 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
             "entries do not; A1GM's optimum is not attained there (the closed form divides by that sum). "
             "Use an iterative solver such as wnmf_kl."
         )
-    if transposed:
-        u, v = v, u
-        step1["n_rows_with_missing"], step1["n_cols_with_missing"] = (
-            step1["n_cols_with_missing"], step1["n_rows_with_missing"])
-    info = dict(step1, grid_like=step1["n_missing_added"] == 0)
-    return FactorizationResult(A=u[:, None], B=v[None, :], n_iter=0,
-                               history={"objective": np.empty(0), "time": np.empty(0)},
-                               info=info, solver="a1gm", converged=True)
+    return u, v
+
+
+def _overflow(sums) -> str:
+    """Whether :func:`_closed_form` would overflow, from the block totals alone (Python floats, no pass).
+
+    The row and column sums are finite (the kernel checked them); u is at
+    most a row sum, v at most 1 on complete columns and ``SZ / SX`` on the
+    others, and the denominators are ``SX + SZ`` and ``SX + SY``. Returns
+    ``"sums"`` when the totals overflow (rescaling X cures it), ``"ratio"``
+    when ``SZ / SX`` does (it cannot), and ``""`` otherwise.
+    """
+    SX, SY, SZ = float(sums.SX), float(sums.SY), float(sums.SZ)
+    if not math.isfinite(SX + SY + SZ):
+        return "sums"
+    return "ratio" if SX > 0 and not math.isfinite(SZ / SX) else ""
+
+
+def _rescaled(X: np.ndarray, mask) -> tuple[np.ndarray, int]:
+    """``X / 2**k`` with its largest observed value in [0.5, 1), and ``k`` (the slow path for huge data).
+
+    Values at missing entries are scaled too and stay as harmless as they were.
+    """
+    observed = ~np.isnan(X) if mask is None else np.asarray(mask, dtype=bool)
+    top = float(np.max(X, where=observed, initial=0.0))
+    k = int(np.frexp(top)[1])
+    return np.ldexp(X, -k), k

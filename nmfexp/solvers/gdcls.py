@@ -42,7 +42,7 @@ __all__ = ["gdcls"]
     summary="GD-CLS of the Mathematica NNMF package: MU for A, ridge-regularised clipped least squares for B; not monotone.",
     reference="Shahnaz, Berry, Pauca & Plemmons, Inf. Process. Manage. 42(2), 2006; Antonov's Mathematica NNMF package",
 )
-def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0, random_state=None, init=None,
+def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-10, random_state=None, init=None,
           max_time: float | None = None, eval_every: int = 1, regularization: float = 0.01, precision_goal: float | None = 4,
           epsilon: float = 1e-9) -> FactorizationResult:
     """NMF with missing values by GD-CLS (masked).
@@ -56,10 +56,12 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
     rank : int
     max_iter : int, default 200
         The package's ``MaxSteps``.
-    tol : float, default 0.0
-        Also stop when ``|previous loss - loss| / initial loss < tol``; the
-        default 0 leaves stopping to ``precision_goal`` and ``max_iter`` as in
-        the package.
+    tol : float, default 1e-10
+        Also stop when ``|previous loss - loss| / initial loss < tol``. The
+        package stops only on ``precision_goal`` and ``max_iter``; GD-CLS
+        often settles at an exact fixed point above the precision goal, where
+        it would then run to ``max_iter`` however large, so the default stops
+        once the loss has stopped moving (0 restores the package's rule).
     random_state : None, int or Generator
     init : None, "random", "nndsvda", "a1gm" or (A0, B0)
         Only A0 enters the updates (B is solved from A first, as the package
@@ -72,6 +74,11 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 0.0,
         the last one only (see :mod:`nmfexp.solvers._driver`).
     regularization : float, default 0.01
         The ridge parameter lambda (the package's ``RegularizationParameter``).
+        Like ``epsilon``, it acts on ``X`` divided by the power of 8 that
+        brings the observed mean within a factor ``2**1.5`` of ``rank / 4``
+        (see :mod:`nmfexp.solvers._init`), so that it means the same at
+        every scale of the data; for data already at that scale (the
+        package's usual setting) it is exactly the package's parameter.
     precision_goal : float or None, default 4
         Stop when ``||M*(X - A B)||_F / ||M*X||_F <= 10^-precision_goal``;
         None disables the rule.

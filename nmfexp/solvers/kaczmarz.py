@@ -359,6 +359,11 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
     n, m = WX.shape
     col_sampler = _ObservedSampler(None if obs is None else obs.T, m, n)  # observed rows of each column
     row_sampler = _ObservedSampler(obs, n, m)  # observed columns of each row
+    # A row or column with no observed entry has no equation: nothing would ever update its factor row,
+    # while rebalancing keeps rescaling it, so its product with the other factor would drift without
+    # bound. The loss does not depend on it; set it to 0, as hals and als do.
+    A[~row_sampler.has] = 0.0
+    Bt[~col_sampler.has] = 0.0
     # B for the objective: p.B at the start, then a view of Bt. Its memory order is that of the losses
     # recorded so far; BLAS may round A @ B differently for another order.
     B = p.B
