@@ -424,7 +424,8 @@ def test_deviations_come_from_the_readme():
 
 
 def test_artifacts_registry_matches_the_presets():
-    assert DEFAULT_ARTIFACTS == ("fig5_synthetic", "a1gm_missing_patterns", "real_data", "solver_comparison")
+    assert DEFAULT_ARTIFACTS == ("fig5_synthetic", "a1gm_missing_patterns", "real_data", "solver_comparison",
+                                 "real_data_corpus", "real_data_corpus_zoo")
     for art in ARTIFACTS.values():
         assert (ROOT / "experiments" / f"{art.preset()}.yaml").is_file()
         assert (ROOT / "experiments" / f"{art.preset(quick=True)}.yaml").is_file()

@@ -19,8 +19,10 @@ from nmfexp.data.real import PACKAGED
 from nmfexp.figures.stats import select
 
 FIGURES = ["fig5_runtime", "fig5_error", "a1gm_good_enough", "zoo_objective_vs_time",
-           "zoo_objective_vs_iteration", "zoo_heldout_error", "zoo_time_to_target"]
-TABLES = ["fig5_table", "a1gm_good_enough_table", "real_data_table", "zoo_table"]
+           "zoo_objective_vs_iteration", "zoo_heldout_error", "zoo_time_to_target", "corpus_a1gm",
+           "corpus_zoo_profiles"]
+TABLES = ["fig5_table", "a1gm_good_enough_table", "real_data_table", "zoo_table", "corpus_summary", "corpus_table",
+          "corpus_zoo_table"]
 
 
 @pytest.fixture(scope="module")
