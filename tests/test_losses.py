@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+from scipy.special import xlogy
 
 from nmfexp import metrics
 from nmfexp._validation import masked_data
 from nmfexp.solvers._init import MaskOps
-from nmfexp.solvers._losses import MaskedKL, frobenius, kl_divergence, masked_frobenius
+from nmfexp.solvers._losses import MaskedKL, frobenius, kl_divergence, kl_from_ratio, masked_frobenius
 
 
 def problem(missing, rank, seed):
@@ -52,3 +53,26 @@ def test_metrics_are_the_loss_module_on_observed_values():
     Xj = np.where(obs, X, np.nan)
     assert metrics.weighted_kl(Xj, R) == kl_divergence(X[obs], R[obs])
     assert metrics.weighted_frobenius(Xj, R) == frobenius(X[obs], R[obs])
+
+
+@pytest.mark.parametrize(("missing", "rank", "seed"), CASES)
+def test_the_ratio_form_of_wnmf_kl_agrees(missing, rank, seed):
+    # WNMF-KL reads its objective from Q = (W*X) / (A B), 0 at missing entries and at zeros in the data
+    X, data, W, A, B = problem(missing, rank, seed)
+    obs = np.ones(X.shape, bool) if data.observed is None else data.observed
+    AB = A @ B
+    Q = data.WX / AB
+    mass = float(np.sum(A * W.right(B)))
+    value = kl_from_ratio(data.WX, Q, float(data.WX.sum()), mass)
+    assert value == pytest.approx(kl_divergence(X[obs], AB[obs]), rel=1e-12)
+    assert value == pytest.approx(float(xlogy(data.WX, Q).sum() - data.WX.sum() + mass), rel=1e-14)
+
+
+def test_the_ratio_form_keeps_subnormal_ratios_exact():
+    # a ratio below the smallest normal number still counts with its own logarithm (as xlogy), and an
+    # exact zero ratio (missing entry or zero in the data) adds nothing, never NaN
+    WX = np.array([[1e-310, 0.0], [2.0, 3.0]])
+    Q = np.array([[1e-310 / 3.0, 0.0], [1.0, 1.5]])
+    expected = float(xlogy(WX, Q).sum())
+    assert kl_from_ratio(WX, Q, 0.0, 0.0) == pytest.approx(expected, rel=1e-15)
+    assert np.isfinite(kl_from_ratio(WX, Q, 0.0, 0.0))

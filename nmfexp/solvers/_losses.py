@@ -134,17 +134,28 @@ def gram_frobenius(xx: float, cross: float, quad: float) -> float | None:
     return None
 
 
+_SMALLEST_SUBNORMAL = float(np.nextafter(0.0, 1.0))
+
+
 def kl_from_ratio(WX: np.ndarray, Q: np.ndarray, sum_x: float, mass: float) -> float:
     """The weighted KL divergence from ``Q = (W*X) / (A B)`` (0 at missing entries), a block of rows at a time.
 
-    ``sum_obs X log(X / AB) - X + AB = sum xlogy(W*X, Q) - sum_obs X + mass``
-    with ``sum_x = sum_obs X`` and ``mass = sum_obs AB``; ``xlogy(0, .) = 0``
-    covers zeros in the data and missing entries alike.
+    ``sum_obs X log(X / AB) - X + AB = sum (W*X) log Q - sum_obs X + mass``
+    with ``sum_x = sum_obs X`` and ``mass = sum_obs AB``. ``Q`` is 0 exactly
+    where ``W*X`` is (zeros in the data and missing entries): there ``Q`` is
+    raised to the smallest subnormal number, whose finite logarithm times 0
+    adds nothing, as ``xlogy(0, .) = 0`` would. This is ``sum xlogy(W*X, Q)``
+    at a third of its cost (a logarithm and a dot product instead of
+    scipy's ``xlogy``, which dominated the time of WNMF-KL with the paper's
+    stopping rule); only a ratio that underflows to 0 where X > 0 (X/AB below
+    1e-323) counts as -744 instead of -inf.
     """
     n, m = WX.shape
     total = 0.0
     buf = np.empty(min(n, max(1, BLOCK_BYTES // (8 * max(m, 1)))) * m)
     for rows in row_blocks(n, m):
         out = buf[: (rows.stop - rows.start) * m].reshape(rows.stop - rows.start, m)
-        total += float(xlogy(WX[rows], Q[rows], out=out).sum())
+        np.maximum(Q[rows], _SMALLEST_SUBNORMAL, out=out)
+        np.log(out, out=out)
+        total += float(np.vdot(WX[rows], out))
     return float(total - sum_x + mass)
