@@ -333,6 +333,20 @@ def test_corpus_zoo_performance_profiles(figures, tmp_path):
     assert "common measure" in texts(figures["corpus_zoo_profiles"])
 
 
+def test_profile_axis_is_not_stretched_by_a_near_exact_fit(figures, tmp_path):
+    # one table that a solver fits almost exactly gives ratios like 1e17: the tau axis stops at
+    # TAU_AXIS_MAX and says how many ratios are off it, instead of squeezing every curve against tau = 1
+    r = pd.DataFrame({"hals": [1.0, 1.0, 1.0], "als": [1.5, 3.0, 2e17]}, index=["T/a", "T/b", "T/c"])
+    sel = pd.DataFrame({"solver": ["hals", "als"], "status": ["ok", "ok"], "tag": "real_data_corpus_zoo"})
+    corpus.plot_corpus_zoo({"held-out error": r}, sel, tmp_path)
+    ax = figures["corpus_zoo_profiles"].axes[0]
+    assert ax.get_xlim()[1] == corpus.TAU_AXIS_MAX
+    assert "1 finite ratio(s) beyond it" in texts(figures["corpus_zoo_profiles"])
+    r.loc["T/c", "als"] = 4.0
+    corpus.plot_corpus_zoo({"held-out error": r}, sel, tmp_path)
+    assert figures["corpus_zoo_profiles"].axes[0].get_xlim()[1] == pytest.approx(4.8)
+
+
 # --------------------------------------------------------------------------- any sweep
 
 

@@ -238,6 +238,12 @@ def _per_table(r: pd.DataFrame) -> pd.DataFrame:
     return r.groupby(level="dataset").median() if len(r) else r
 
 
+#: Where the tau axis of the profiles ends: beyond a factor of 1000 from the best, the order of the
+#: solvers no longer matters to a reader (the fraction at the right end still counts every finite ratio
+#: up to this value, and the table gives the profiles at tau = 1, 1.1, 2, 10).
+TAU_AXIS_MAX = 1e3
+
+
 @styled
 def plot_corpus_zoo(ratios: dict[str, pd.DataFrame], sel: pd.DataFrame, plots_dir: Path) -> list[Path]:
     """``corpus_zoo_profiles``: one performance-profile panel per cost."""
@@ -250,7 +256,12 @@ def plot_corpus_zoo(ratios: dict[str, pd.DataFrame], sel: pd.DataFrame, plots_di
     for ax, (name, r) in zip(axes[0], ratios.items(), strict=True):
         prof = profile_from_ratios(r)
         finite = r.to_numpy()[np.isfinite(r.to_numpy())]
-        right = max(2.0, float(finite.max()) * 1.2) if finite.size else 2.0
+        right = min(max(2.0, float(finite.max()) * 1.2) if finite.size else 2.0, TAU_AXIS_MAX)
+        beyond = int(np.sum(finite > TAU_AXIS_MAX))
+        if beyond:  # a table one solver fits almost exactly gives ratios up to 1e17: they would flatten the rest
+            ax.text(0.98, 0.04, f"axis ends at tau = {TAU_AXIS_MAX:g}: {beyond} finite ratio(s) beyond it\n"
+                                f"(up to {finite.max():.0e}) are off the axis", transform=ax.transAxes,
+                    ha="right", va="bottom", fontsize=6.5, color="0.3")
         for solver in solvers:
             p = prof[prof["solver"] == solver]
             if p.empty:
