@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.jobs}"]
     extra += list(args.overrides)
 
+    not_installed = {a: ARTIFACTS[a].missing() for a in artifacts if ARTIFACTS[a].missing()}
+    if args.only and not_installed:  # asked for by name: say so before running anything
+        parser.error("; ".join(f"{a} needs {need}" for a, need in not_installed.items()))
+
     default_sub = Path("quick") if args.quick else Path(".")
     results_dir = Path(args.results_dir) if args.results_dir else Path("results") / default_sub
     plots_dir = Path(args.plots_dir) if args.plots_dir else Path("plots") / default_sub
@@ -101,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for k, artifact in enumerate(artifacts, 1):
         preset = ARTIFACTS[artifact].preset(quick=args.quick)
+        if artifact in not_installed:
+            print(f"\n=== [{k}/{len(artifacts)}] {preset}: not run, needs {not_installed[artifact]}", flush=True)
+            continue
         print(f"\n=== [{k}/{len(artifacts)}] {preset} -> {results_dir / artifact}", flush=True)
         t1 = time.perf_counter()
         status = run_preset(preset, results_dir, extra)
@@ -124,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     print(f"\nnmfexp-reproduce: {len(artifacts)} sweep(s) in {time.perf_counter() - t0:.0f} s; "
           f"figures and tables in {plots_dir}; report: {plots_dir / 'index.html'}")
+    if not_installed:
+        print(f"nmfexp-reproduce: not run (not installed): {', '.join(not_installed)}; "
+              f"{'; '.join(sorted(set(not_installed.values())))} and run the same command again.", file=sys.stderr)
     if out.outcome.errors:
         print(f"nmfexp-reproduce: some figures could not be made: {', '.join(out.outcome.errors)} (tracebacks "
               "above; the others were written).", file=sys.stderr)

