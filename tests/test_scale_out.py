@@ -45,6 +45,9 @@ def nmfexp_run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 LAUNCHERS = {
     "local_parallel": ("hydra_plugins.hydra_submitit_launcher", ["hydra/launcher=local_parallel"]),
+    # all four jobs in one worker process: the kill takes the jobs after it down too
+    "local_parallel_grouped": ("hydra_plugins.hydra_submitit_launcher",
+                               ["hydra/launcher=local_parallel", "hydra.launcher.jobs_per_task=4"]),
     "joblib": ("hydra_plugins.hydra_joblib_launcher", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]),
 }
 
@@ -138,3 +141,15 @@ def test_ray_local(tmp_path):
     again = nmfexp_run("-m", "solver=a1gm,wnmf_kl", "seed=0,1", "dataset.n_rows=10", "timing=quick",
                        "results_dir=r", "hydra/launcher=ray_local", cwd=tmp_path)
     assert "4 already recorded, submitting 0" in again.stdout + again.stderr
+
+
+def test_jobs_per_task():
+    from nmfexp.cli.launch import MAX_JOBS_PER_TASK, jobs_per_task
+
+    assert jobs_per_task("auto", 4, 2) == 1  # few jobs: a process each
+    assert jobs_per_task("auto", 270, 2) == 25 == MAX_JOBS_PER_TASK
+    assert jobs_per_task("auto", 80, 2) == 10  # about four tasks per worker
+    assert jobs_per_task(3, 80, 2) == 3 and jobs_per_task("7", 80, 2) == 7
+    for bad in (0, -1, "x", 2.5, "2.5"):
+        with pytest.raises(ValueError, match="jobs_per_task must be 'auto' or a positive integer"):
+            jobs_per_task(bad, 80, 2)
