@@ -13,7 +13,7 @@ from .solvers import SOLVERS, FactorizationResult, SolverRefused, rank1_nmmf
 
 __all__ = ["factorize", "rank1_nmmf", "metrics", "cite", "SOLVERS", "FactorizationResult", "SolverRefused",
            "__version__"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str):

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import nmfexp
 from nmfexp import results
 from nmfexp.experiment import run
 from nmfexp.record import read_record, write_record
@@ -237,7 +238,7 @@ def test_mixed_versions_are_reported(records, tmp_path, capsys):
     with pytest.warns(RecordsWarning) as caught:
         results.load(tmp_path)
     text = " ".join(str(w.message) for w in caught)
-    assert "records of 2 different nmfexp versions: 0.1.0 (4 records), 0.0.9 (1 record)" in text
+    assert f"records of 2 different nmfexp versions: {nmfexp.__version__} (4 records), 0.0.9 (1 record)" in text
     assert "2 different git commits" in text or "git_commit" not in read_record(outs[1]["path"]).groups[
         "environment"]
     assert results.main(["summary", str(tmp_path)]) == 0
@@ -266,7 +267,7 @@ def test_summary_command(records, tmp_path, capsys):
     assert "a1gm" in out and "wnmf_kl" in out and "skipped" in out
     assert "damaged or unreadable files: 1 (left out;" in out and "broken.h5: damaged: not an HDF5 file" in out
     assert f"duplicate jobs: {len(outs)} ({len(outs)} extra copies; one kept per job" in out
-    assert "versions: nmfexp version: 0.1.0" in out
+    assert f"versions: nmfexp version: {nmfexp.__version__}" in out
 
 
 def test_csv_command_history_and_duplicates(records, tmp_path):
