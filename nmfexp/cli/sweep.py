@@ -342,11 +342,16 @@ def _write_plan(sweep_dir: Path, planned: list, todo: list) -> None:
 
 
 def _error_text(ret) -> str:
-    try:
-        _ = ret.return_value  # re-raises the exception that escaped the task
-    except BaseException as exc:  # noqa: BLE001 - any escape is reported, none stops the summary
-        return f"{type(exc).__name__}: {exc}"
-    return "the job returned no summary"
+    """Why a job returned nothing usable, in a line or two. Reads the stored exception directly:
+    ``JobReturn.return_value`` would re-raise it and print Hydra's "Error executing job with overrides:
+    None" for a job that never started."""
+    exc = getattr(ret, "_return_value", None)
+    if not isinstance(exc, BaseException):
+        return "the job returned no summary"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # submitit appends the tail of the job's log to its message: keep what happened and where to look
+    keep = lines[:1] + [line for line in lines[1:3] if "Look at" in line or "state:" in line]
+    return f"{type(exc).__name__}: {' '.join(keep)}"
 
 
 def _summarise(report: SweepReport) -> None:
