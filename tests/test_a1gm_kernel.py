@@ -314,3 +314,17 @@ def test_negative_zero_is_a_valid_value_and_a_sign_bit_nan_is_a_gap(kernel):
         np.testing.assert_allclose(_a1gm(Xn, observed).reconstruct(), expected, rtol=1e-12)
     np.testing.assert_allclose(_a1gm(Xm, observed).reconstruct(), expected, rtol=1e-12)
     np.testing.assert_allclose(_a1gm(Xm).reconstruct(), dense_a1gm_oracle(Xm, np.ones_like(observed)), rtol=1e-12)
+
+
+def test_compiled_kernels_load_or_fall_back(monkeypatch):
+    from nmfexp.solvers import _compiled
+
+    monkeypatch.setattr(_compiled, "_unavailable", set())
+    monkeypatch.delenv("NMFEXP_DISABLE_NUMBA", raising=False)
+    assert _compiled.compiled_module("numpy", "_a1gm_jit") is None
+    assert _compiled.compiled_module("auto", "_no_such_kernel") is None  # as without numba: the NumPy path
+    assert "_no_such_kernel" in _compiled._unavailable  # and not retried on every call
+    with pytest.raises(ImportError):
+        _compiled.compiled_module("numba", "_no_such_kernel")  # asked for explicitly: the error, not a fallback
+    monkeypatch.setenv("NMFEXP_DISABLE_NUMBA", "1")
+    assert _compiled.compiled_module("auto", "_a1gm_jit") is None

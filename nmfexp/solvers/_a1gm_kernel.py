@@ -31,12 +31,12 @@ entry reach a result.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._validation import mask_and_missing, raise_bad_observed
+from ._compiled import compiled_module
 
 __all__ = ["A1GMSums", "a1gm_sums", "numba_enabled", "BACKEND"]
 
@@ -51,7 +51,6 @@ _BLOCK_BYTES = 1 << 21
 # its relative rounding error is then at most (1 + L) / (1 - L) = 7 times that of A.
 _SUBTRACT_LIMIT = 0.75
 
-_jit_module = None
 
 _NAN_MARKS_GAPS = object()  # stands for the mask ~isnan(X), built only to report a bad value
 
@@ -62,18 +61,7 @@ def numba_enabled() -> bool:
 
 
 def _jit():
-    global _jit_module
-    if BACKEND == "numpy" or (BACKEND == "auto" and os.environ.get("NMFEXP_DISABLE_NUMBA", "0").strip() not in ("", "0")):
-        return None
-    if _jit_module is None:
-        try:
-            from . import _a1gm_jit
-        except ImportError:
-            if BACKEND == "numba":
-                raise
-            return None
-        _jit_module = _a1gm_jit
-    return _jit_module
+    return compiled_module(BACKEND, "_a1gm_jit")
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,6 @@ equivalent sampler).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -47,6 +46,7 @@ import scipy.sparse as sp
 from scipy.special import xlogy
 
 from .._validation import MaskedData, check_init_factors
+from ._compiled import compiled_module
 from ._losses import frobenius
 
 __all__ = ["SPARSE_SOLVERS", "SparseData", "sparse_data", "sparse_initial_factors", "sampled_product",
@@ -61,22 +61,8 @@ BACKEND = "auto"
 # NumPy fallback of the sampled product: stored entries per block (work arrays of block x rank).
 _BLOCK_ENTRIES = 1 << 14
 
-_jit_module = None
-
-
 def _jit():
-    global _jit_module
-    if BACKEND == "numpy" or (BACKEND == "auto" and os.environ.get("NMFEXP_DISABLE_NUMBA", "0").strip() not in ("", "0")):
-        return None
-    if _jit_module is None:
-        try:
-            from . import _sparse_jit
-        except ImportError:
-            if BACKEND == "numba":
-                raise
-            return None
-        _jit_module = _sparse_jit
-    return _jit_module
+    return compiled_module(BACKEND, "_sparse_jit")
 
 
 # --------------------------------------------------------------------------- data
