@@ -3,6 +3,7 @@ code), joblib and Ray; driver-side resume, lost jobs, records that know where th
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -38,9 +39,9 @@ def _project(root: Path) -> None:
         f"name: killer\n_target_: lab.solvers.killer\nparams: {{seed: 0, marker: {root / 'killed.marker'}}}\n")
 
 
-def nmfexp_run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def nmfexp_run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
 
 
 LAUNCHERS = {
@@ -87,8 +88,12 @@ def test_a_killed_job_is_reported_and_completed_by_the_rerun(tmp_path, launcher)
 @pytest.mark.slow
 def test_local_parallel_records_where_and_how_jobs_ran(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    # concurrent_jobs counts every nmfexp job timed on this host: a private temporary folder keeps other
+    # runs on the machine (another test session, a sweep) out of this count
+    (tmp_path / "tmp").mkdir()
     out = nmfexp_run("-m", "solver=a1gm,wnmf_kl", "dataset.n_rows=10", "timing=quick", "results_dir=r",
-                     "hydra/launcher=local_parallel", "hydra.launcher.array_parallelism=2", cwd=tmp_path)
+                     "hydra/launcher=local_parallel", "hydra.launcher.array_parallelism=2", cwd=tmp_path,
+                     env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
     log = out.stdout + out.stderr
     assert out.returncode == 0, log
     assert "[1/2] recorded" in log and "[2/2] recorded" in log  # progress in the driver, as records land
