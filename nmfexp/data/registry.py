@@ -216,8 +216,8 @@ def dataset_inputs(dcfg: dict) -> list[Path]:
 
 
 def dataset_label(dcfg: dict) -> str:
-    """The data set's name before it is built: ``name``, else the file's stem, else a ``table`` key,
-    else the kind or the target's name. (Records use the built data set's own name when the
+    """The data set's name before it is built: ``name``, else the file's stem, else a ``table`` key
+    (or ``package/item``), else the kind or the target's name. (Records use the built data set's own name when the
     config has none.)"""
     if dcfg.get("name"):
         return str(dcfg["name"])
@@ -225,6 +225,8 @@ def dataset_label(dcfg: dict) -> str:
         return Path(str(dcfg["path"])).stem
     if isinstance(dcfg.get("table"), str):
         return dcfg["table"]
+    if isinstance(dcfg.get("package"), str) and isinstance(dcfg.get("item"), str):
+        return f"{dcfg['package']}/{dcfg['item']}"  # the R collection's other spelling of a table
     if dcfg.get(_TARGET):
         return str(dcfg[_TARGET]).rsplit(".", 1)[-1]
     return str(dcfg.get("kind"))
