@@ -27,9 +27,10 @@ input through it, so the meaning is the same everywhere):
 
 from __future__ import annotations
 
+import math
 import numbers
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -367,6 +368,28 @@ class MaskedData:
     @property
     def shape(self) -> tuple[int, int]:
         return self.WX.shape
+
+    def mean(self) -> float:
+        """The mean of the observed values (missing entries are zeros of ``WX``), without overflow."""
+        return observed_mean(self.WX, self.WX.size - self.n_missing, self.largest)
+
+    def rescaled(self, k: int) -> MaskedData:
+        """The data divided by ``2**k``, in place (``WX`` is a private copy)."""
+        if not k:
+            return self
+        np.ldexp(self.WX, -k, out=self.WX)
+        return replace(self, largest=math.ldexp(self.largest, -k), scale=self.scale + k)
+
+
+def observed_mean(values: np.ndarray, count: int, largest: float) -> float:
+    """``values.sum() / count`` for non-negative ``values`` whose largest is ``largest``, also when the
+    sum overflows (data near 1e308: the mean of ``values / 2**e``, times ``2**e``)."""
+    with np.errstate(over="ignore"):
+        total = float(values.sum())
+    if math.isfinite(total):
+        return total / count
+    e = math.frexp(largest)[1]
+    return math.ldexp(float(np.ldexp(values, -e).sum()) / count, e)
 
 
 def masked_data(X, mask=None) -> MaskedData:

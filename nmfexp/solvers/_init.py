@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -118,23 +118,6 @@ def scale_exponent(mean: float, rank: int) -> int:
     e += 2  # times 4, without overflow: rho = 4 mean / rank = mant * 2**e
     half_octaves = 2 * (e - 1) + (mant >= math.sqrt(0.5))  # floor(2 log2 rho)
     return SCALE_STEP * ((half_octaves + SCALE_STEP) // (2 * SCALE_STEP))
-
-
-def _rescaled(data: MaskedData, rank: int) -> MaskedData:
-    """``data`` divided by ``2**scale_exponent(observed mean, rank)``, in place (its ``WX`` is private)."""
-    n_obs = data.WX.size - data.n_missing
-    with np.errstate(over="ignore"):
-        total = float(data.WX.sum())
-    if math.isfinite(total):
-        mean = total / n_obs
-    else:  # data near 1e308: the mean of X / 2**e, times 2**e
-        e = math.frexp(data.largest)[1]
-        mean = math.ldexp(float(np.ldexp(data.WX, -e).sum()) / n_obs, e)
-    k = scale_exponent(mean, rank)
-    if not k:
-        return data
-    np.ldexp(data.WX, -k, out=data.WX)
-    return replace(data, largest=math.ldexp(data.largest, -k), scale=k)
 
 
 # A start whose product is this many times larger or smaller than the (rescaled) data's largest value is
@@ -491,7 +474,7 @@ def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init, ev
         return Problem(sdata, None, A, B, rng, max_iter, tol, max_time, eval_every)
     data = masked_data(X, mask)
     rank = check_rank(rank, data.shape)
-    data = _rescaled(data, rank)
+    data = data.rescaled(scale_exponent(data.mean(), rank))
     rng = rng_from(random_state)
     A, B = initial_factors(data, rank, init, rng)
     W = MaskOps(data.observed, data.n_missing)

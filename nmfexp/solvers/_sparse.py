@@ -45,7 +45,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import xlogy
 
-from .._validation import MaskedData, check_init_factors
+from .._validation import MaskedData, check_init_factors, observed_mean
 from ._compiled import compiled_module
 from ._losses import frobenius
 
@@ -95,13 +95,7 @@ class SparseData:
 
     def mean(self) -> float:
         """The mean of the observed values (computed without overflow for data near 1e308)."""
-        x = self.X.data
-        with np.errstate(over="ignore"):
-            total = float(x.sum())
-        if math.isfinite(total):
-            return total / x.size
-        e = math.frexp(self.largest)[1]
-        return math.ldexp(float(np.ldexp(x, -e).sum()) / x.size, e)
+        return observed_mean(self.X.data, self.X.data.size, self.largest)
 
     def rescaled(self, k: int) -> SparseData:
         """The data divided by ``2**k`` (in place: the arrays are private copies), as the dense path does."""
