@@ -228,22 +228,21 @@ def _is_text(s: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)
 
 
-def _is_bool_column(s: pd.Series) -> bool:
-    if pd.api.types.is_bool_dtype(s):
-        return True
+def _text_values_all(s: pd.Series, test) -> bool:
+    """A text (object) column with at least one value, every distinct value passing ``test``."""
     if not _is_text(s):
         return False
     distinct = s.dropna().unique()
-    return len(distinct) > 0 and all(isinstance(v, (bool, np.bool_)) for v in distinct)
+    return len(distinct) > 0 and all(test(v) for v in distinct)
+
+
+def _is_bool_column(s: pd.Series) -> bool:
+    return pd.api.types.is_bool_dtype(s) or _text_values_all(s, lambda v: isinstance(v, (bool, np.bool_)))
 
 
 def _is_date_column(s: pd.Series) -> bool:
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return True
-    if not _is_text(s):
-        return False
-    distinct = s.dropna().unique()
-    return len(distinct) > 0 and all(isinstance(v, str) and _ISO_DATE.match(v) for v in distinct)
+    return pd.api.types.is_datetime64_any_dtype(s) or _text_values_all(
+        s, lambda v: isinstance(v, str) and bool(_ISO_DATE.match(v)))
 
 
 def _integer_valued(s: pd.Series) -> bool:
