@@ -35,6 +35,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..experiment import ConfigError, Job, run_job
+from ..experiment.run import existing_record
 from ..record import read_record_header
 
 __all__ = ["sweep", "SweepReport", "LAST_REPORT", "TOTAL_ENV", "job_results_dir", "add_import_path", "Planner"]
@@ -193,15 +194,9 @@ def _plan(sweeper, arguments: list[str]) -> list[tuple[list[str], Job]]:
 
 
 def _reusable(job: Job) -> str | None:
-    header = read_record_header(job.path)
-    if not header:
-        return None
-    try:
-        inputs = json.loads(header.get("inputs") or "{}")
-    except ValueError:
-        inputs = {}
-    keep, why = job.reusable(header.get("status"), inputs)
-    return why if keep else None
+    """The status an existing record keeps for ``job`` (``ok``, ``skipped``), or None when it is to run."""
+    existing = existing_record(job)
+    return existing[1] if existing and existing[0] else None
 
 
 def _run_here(sweeper, todo: list[tuple[list[str], Job]], report: SweepReport) -> None:

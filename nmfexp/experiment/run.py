@@ -45,7 +45,7 @@ from .evaluate import evaluate
 from .job import Job, JobData
 from .provenance import concurrent_jobs, static_environment, thread_info
 
-__all__ = ["run_job", "run", "compute"]
+__all__ = ["run_job", "run", "compute", "existing_record"]
 
 log = logging.getLogger("nmfexp")
 
@@ -84,12 +84,25 @@ def _data_facts(data: JobData) -> dict:
     }
 
 
-def _kept(job: Job, progress: str) -> dict | None:
-    """The summary of an existing record that stands for ``job``, or None (logging why it is redone)."""
+def existing_record(job: Job) -> tuple[bool, str] | None:
+    """Whether the record at ``job.path`` stands for ``job``, and why (:meth:`Job.reusable`); None without
+    a readable record. Reads the record's header only."""
     header = read_record_header(job.path)
     if not header:
         return None
-    keep, why = job.reusable(header.get("status"), json.loads(header.get("inputs") or "{}"))
+    try:
+        inputs = json.loads(header.get("inputs") or "{}")
+    except ValueError:
+        inputs = {}
+    return job.reusable(header.get("status"), inputs)
+
+
+def _kept(job: Job, progress: str) -> dict | None:
+    """The summary of an existing record that stands for ``job``, or None (logging why it is redone)."""
+    existing = existing_record(job)
+    if existing is None:
+        return None
+    keep, why = existing
     if keep:
         log.info("%s%s: record exists (%s), kept: %s", progress, job.describe(), why, job.path.name)
         return {"job": job.key, "path": str(job.path), "status": why, "message": "", "existing": True}
