@@ -17,6 +17,7 @@ sample pooled over seeds (and ratios of those means), is available as
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "quartiles_inf",
     "summarize", "pooled_mean_sd", "seed_counts", "jobs_note", "problem_columns", "paired",
     "time_to_target", "performance_profile", "profile_ratios", "profile_from_ratios", "first_sentence",
+    "step_quantiles",
 ]
 
 #: Per-job runtime column for each statistic.
@@ -296,3 +298,15 @@ def profile_from_ratios(r: pd.DataFrame, taus: np.ndarray | None = None) -> pd.D
             rows.append({"tau": float(tau), "solver": solver,
                          "fraction": float(np.mean(vals <= tau)) if len(vals) else np.nan, "problems": len(vals)})
     return pd.DataFrame(rows)
+
+
+def step_quantiles(curves: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray, q=(25, 50, 75)) -> np.ndarray:
+    """Step-interpolate each (x, y) curve on ``grid`` (holding its last value after it ends, NaN
+    before it starts) and return the percentiles ``q`` over curves, shape (len(q), len(grid))."""
+    vals = []
+    for x, y in curves:
+        idx = np.searchsorted(x, grid, side="right") - 1
+        vals.append(np.where(idx >= 0, y[np.clip(idx, 0, None)], np.nan))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before any curve starts
+        return np.nanpercentile(np.vstack(vals), list(q), axis=0)

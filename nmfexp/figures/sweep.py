@@ -30,7 +30,6 @@ When records of a sweep match no preset, :func:`auto_sweep` (called by
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import matplotlib.ticker
@@ -38,7 +37,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .stats import jobs_note, ok, plain, quartiles
+from .stats import jobs_note, ok, plain, quartiles, step_quantiles
 from .style import footer, level_style, save_figure, solver_order, styled, subplots, write_table
 
 __all__ = ["resolve_column", "sweep_summary", "plot_sweep", "write_sweep", "convergence_summary",
@@ -261,16 +260,6 @@ def _curve_grid(curves: list[tuple[np.ndarray, np.ndarray]], x: str) -> np.ndarr
     return np.arange(0, int(xmax) + 1, dtype=float)
 
 
-def _quantiles_on(curves, grid, q) -> np.ndarray:
-    vals = []
-    for cx, cy in curves:
-        idx = np.searchsorted(cx, grid, side="right") - 1
-        vals.append(np.where(idx >= 0, cy[np.clip(idx, 0, None)], np.nan))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanpercentile(np.vstack(vals), list(q), axis=0)
-
-
 def convergence_summary(hist: pd.DataFrame, hue: str | None = "solver", col: str | None = None, *,
                         x: str = "time", normalize: str = "initial",
                         quantiles: tuple[float, float, float] = (25, 50, 75)) -> pd.DataFrame:
@@ -308,7 +297,7 @@ def convergence_summary(hist: pd.DataFrame, hue: str | None = "solver", col: str
                 yv = yv / yv[0] if yv[0] != 0 else np.full_like(yv, np.nan)
             curves.append((r[x].to_numpy(float), yv))
         grid = _curve_grid(curves, x)
-        q = _quantiles_on(curves, grid, quantiles)
+        q = step_quantiles(curves, grid, quantiles)
         frame = pd.DataFrame({x: grid, lo_name: q[0], "median": q[1], hi_name: q[2], "jobs": len(curves)})
         for k, v in zip(keys, key, strict=True):
             frame.insert(0, k, v)

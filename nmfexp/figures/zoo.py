@@ -16,7 +16,6 @@ time) or "never".
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import matplotlib.ticker
@@ -24,7 +23,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from .stats import jobs_note, ok, problem_columns, quartiles_inf, select, summarize, time_to_target
+from .stats import (
+    jobs_note,
+    ok,
+    problem_columns,
+    quartiles_inf,
+    select,
+    step_quantiles,
+    summarize,
+    time_to_target,
+)
 from .style import footer, save_figure, solver_order, solver_style, styled, subplots, write_table
 
 __all__ = ["TAG", "MEASURE", "MEASURE_LABEL", "gap_curves", "time_to_target_table", "plot_solver_comparison",
@@ -34,18 +42,6 @@ TAG = "solver_comparison"
 MEASURE = "weighted_frobenius"
 MEASURE_LABEL = "||M * (X - AB)||_F on the entries the solver saw"
 GAP_FLOOR = 1e-6
-
-
-def _band(curves: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray, q=(25, 50, 75)) -> np.ndarray:
-    """Step-interpolate each (x, y) curve on ``grid`` (holding its last value after it ends, NaN
-    before it starts) and return the percentiles ``q`` over curves, shape (len(q), len(grid))."""
-    vals = []
-    for x, y in curves:
-        idx = np.searchsorted(x, grid, side="right") - 1
-        vals.append(np.where(idx >= 0, y[np.clip(idx, 0, None)], np.nan))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before any curve starts
-        return np.nanpercentile(np.vstack(vals), list(q), axis=0)
 
 
 def gap_curves(df: pd.DataFrame, hist: pd.DataFrame, measure: str = MEASURE) -> pd.DataFrame:
@@ -114,7 +110,7 @@ def _convergence(sel: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, xname: 
                     grid = np.geomspace(max(lo, 1e-7), max(xmax, 2 * lo), 200)
                 else:
                     grid = np.arange(0, int(xmax) + 1)
-                q25, q50, q75 = _band(curves, grid)
+                q25, q50, q75 = step_quantiles(curves, grid)
                 ax.plot(grid, q50, color=st["color"], linestyle=st["linestyle"], linewidth=1.3)
                 ax.fill_between(grid, q25, q75, color=st["color"], alpha=0.15, linewidth=0)
             e = ends[(ends["solver"] == solver) & (ends["rank"] == rank)]
