@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.jobs}"]
     extra += list(args.overrides)
 
-    not_installed = {a: ARTIFACTS[a].missing() for a in artifacts if ARTIFACTS[a].missing()}
+    not_installed = {a: need for a in artifacts if (need := ARTIFACTS[a].missing())}
     if args.only and not_installed:  # asked for by name: say so before running anything
         parser.error("; ".join(f"{a} needs {need}" for a, need in not_installed.items()))
 
