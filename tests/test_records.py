@@ -71,7 +71,7 @@ def small_record(job: str = "0123456789abcdef", **attrs) -> Record:
 @pytest.fixture(autouse=True)
 def short_read_timeout(monkeypatch):
     """Files without a checksum are read under a time limit; a short one keeps damaged cases fast."""
-    monkeypatch.setattr(record, "UNVERIFIED_TIMEOUT", 1.0)
+    monkeypatch.setattr(record.read, "UNVERIFIED_TIMEOUT", 1.0)
 
 
 @pytest.fixture(scope="module")
@@ -300,15 +300,15 @@ def test_resume_recomputes_a_damaged_legacy_record(tmp_path):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_neither_uses_nor_stops_its_parents_helper():
     assert record_status(V1_RECORD) == "ok"  # the parent's helper process is running
-    parent_helper = record._READER._proc
+    parent_helper = record.read._READER._proc
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: read a legacy record, then do what its exit handlers do
         try:
-            inherited = record._READER
-            ok = record_status(V1_RECORD) == "ok" and record._READER._proc is not parent_helper
+            inherited = record.read._READER
+            ok = record_status(V1_RECORD) == "ok" and record.read._READER._proc is not parent_helper
             inherited.close()  # as the exit handler registered in the parent would
-            record._READER.close()
+            record.read._READER.close()
             os.write(write, b"1" if ok else b"0")
         finally:
             os._exit(0)
@@ -320,7 +320,7 @@ def test_a_forked_child_neither_uses_nor_stops_its_parents_helper():
             pytest.fail("the forked child did not finish")
         time.sleep(0.01)
     assert os.read(read, 1) == b"1"
-    assert parent_helper.poll() is None and record._READER._proc is parent_helper
+    assert parent_helper.poll() is None and record.read._READER._proc is parent_helper
     assert record_status(V1_RECORD) == "ok"
 
 
