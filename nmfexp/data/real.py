@@ -1164,6 +1164,7 @@ class Source:
     kind: str
     path: Path | None = None
     copy: PackageFile | None = None
+    label: str = ""
 
     def describe(self) -> str:
         """One line of provenance: package, release, file and licence, or the user's file."""
@@ -1171,7 +1172,20 @@ class Source:
             return self.copy.describe()
         if self.kind == "file":
             return f"file {self.path} (placed by the user)"
-        return "the package's own table"
+        return self.label or "the package's own table"
+
+
+def _package_label(spec: RealDatasetSpec) -> str:
+    """``<distribution> <installed version>, <loader> (<licence>)`` for a set read through a package's loader."""
+    from importlib import metadata
+
+    loader = spec.url.split(";", 1)[0]
+    dist = loader.split(".", 1)[0]
+    try:
+        version = metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        version = "(version unknown)"
+    return f"{dist} {version}, {loader} ({spec.license})"
 
 
 def placed_file(name: str | None, path: str | os.PathLike | None = None) -> Path | None:
@@ -1227,7 +1241,7 @@ def locate(name: str, path: str | os.PathLike | None = None) -> Source:
         except DataUnavailable as exc:
             reasons.append(str(exc))
     if spec.frame is not None:
-        return Source("package")
+        return Source("package", label=_package_label(spec))
     where = (data_dir() / name / spec.file).resolve() if spec.file else None
     place = (f"Download {spec.file!r} from {spec.url} and place it at {where} (or set NMFEXP_DATA_DIR, or pass "
              "path=)") if spec.file else ""
