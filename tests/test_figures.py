@@ -226,6 +226,21 @@ def test_fig5_figures_say_their_statistic_and_their_jobs(figures, tmp_path):
     assert "mean +/- SD" in texts(figures["fig5_runtime"])
 
 
+def test_fig5_x_axis_is_n_or_the_reference_3n(figures, tmp_path):
+    df = fig5_rows()
+    for axis, factor, label in (("n", 1, "matrix size n (n x n matrix)"), ("3n", 3, "matrix size N = 3n")):
+        fig5.plot_fig5(df, tmp_path, x_axis=axis)
+        for fig in (figures["fig5_runtime"], figures["fig5_error"]):
+            lines = [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_label() in (fig5.solver_style("a1gm")["label"], fig5.solver_style("wnmf_kl")["label"])]
+            assert lines and all(sorted(ln.get_xdata()) == [10 * factor, 100 * factor] for ln in lines)
+            assert label in fig.axes[-1].get_xlabel()
+        dots = figures["fig5_runtime"].axes[1].collections[0].get_offsets()[:, 0]
+        assert set(dots) == {10 * factor, 100 * factor}
+    assert list(pd.read_csv(tmp_path / "fig5_table.csv")["n"]) == [10, 100]  # the table keeps n
+    with pytest.raises(ValueError, match="x_axis"):
+        fig5.plot_fig5(df, tmp_path, x_axis="N")
+
+
 def pattern_rows():
     rows = []
     for n in (100, 1000):
