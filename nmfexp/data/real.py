@@ -63,6 +63,7 @@ from nmfexp.data.offline import (
     VEGA_CARS,
     DataUnavailable,
     PackageFile,
+    fetch,
     find_fetchable,
 )
 
@@ -77,11 +78,13 @@ __all__ = [
     "REAL_DATASETS",
     "RealDatasetSpec",
     "Source",
+    "availability",
     "data_dir",
     "load_file",
     "load_real",
     "locate",
     "paper_preprocess",
+    "prepare",
     "reference_preprocess",
 ]
 
@@ -1325,3 +1328,41 @@ def load_real(name: str, path: str | os.PathLike | None = None, *, preprocess: s
     ds = load_file(source.path, **spec.reader, name=name, preprocess=preprocess)
     ds.meta.update(meta, file=spec.file)
     return ds
+
+
+def availability(name: str) -> str:
+    """``""`` when the registered real data set ``name`` loads here, else why not and how to get it.
+
+    Reads no table (only file locations and digests).
+    """
+    if name not in REAL_DATASETS:
+        raise ValueError(f"unknown real data set {name!r}; choose one of {sorted(REAL_DATASETS)}.")
+    try:
+        locate(name)
+    except DataUnavailable as exc:
+        return str(exc)
+    return ""
+
+
+def prepare(names, *, download=None) -> dict[str, str]:
+    """Fetch what can be fetched among the data sets ``names``; return those still unavailable, with why.
+
+    Names that are not registered real data sets (synthetic kinds, your own
+    configs) are left alone. Used by ``nmfexp-reproduce`` before a preset's
+    sweep, so that a data set whose copy cannot be had is left out of the
+    sweep (and reported as not available) instead of failing its jobs.
+    """
+    missing = {}
+    for name in names:
+        if name not in REAL_DATASETS:
+            continue
+        if name in FETCHABLE and availability(name):
+            try:
+                fetch(name, download=download)
+            except DataUnavailable as exc:
+                missing[name] = str(exc)
+                continue
+        why = availability(name)
+        if why:
+            missing[name] = why
+    return missing

@@ -92,7 +92,7 @@ def _origin(g: pd.DataFrame) -> str:
 
 def _missing_rows(expected, present) -> list[dict]:
     """Rows for expected data sets without records: not available (and why), or not run."""
-    from ..data.offline import availability
+    from ..data.real import availability
 
     rows = []
     for name in expected:
