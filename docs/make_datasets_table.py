@@ -14,8 +14,8 @@ for name in PACKAGED:
         f"{ds.meta['origin']} | {spec.categorical_note} |"
     )
 print()
-print("| # | name | title | where to obtain | place the file at | reader | categorical / dropped columns |")
-print("|---|---|---|---|---|---|---|")
+print("| # | name | title | where to obtain | licence | place the file at | reader | categorical / dropped columns |")
+print("|---|---|---|---|---|---|---|---|")
 for i, name in enumerate(PAPER_DATASETS, 1):
     spec = REAL_DATASETS[name]
     user = f"`data/{name}/{spec.file}`" if spec.file else ""
@@ -29,4 +29,4 @@ for i, name in enumerate(PAPER_DATASETS, 1):
         place = user
     r = {k: v for k, v in spec.reader.items() if k in ("sep", "header", "na_values", "decimal")}
     reader = (", ".join(f"{k}={v!r}" for k, v in r.items()) or "defaults") if spec.file else "—"
-    print(f"| {i} | `{name}` | {spec.title} | {spec.url} | {place} | {reader} | {spec.categorical_note} |")
+    print(f"| {i} | `{name}` | {spec.title} | {spec.url} | {spec.license} | {place} | {reader} | {spec.categorical_note} |")
