@@ -291,3 +291,17 @@ def test_reproduction_leaves_out_unavailable_data_and_the_table_says_so(empty_ca
     assert "nmfexp-data fetch heart_disease" in table.loc["heart_disease", "note"]
     assert table.loc["kanga", "status"] == "not run" and table.loc["galamiss", "status"] == "ok"
     assert table.loc["galamiss", "source"].startswith("faraway 0.0.") and "MIT" in table.loc["galamiss", "source"]
+
+
+def test_real_data_options_are_checked_before_anything_runs(tmp_path):
+    from nmfexp.experiment import ConfigError, Job, run
+
+    base = {"mask": {"kind": "given"}, "solver": {"name": "a1gm"}, "timing": {"warmup": 0, "repeats": 1}}
+    for options, match in (({"bogus": 1}, "not options"), ({"preprocess": "raw"}, "preprocess must be")):
+        with pytest.raises(ConfigError, match=match):
+            Job.from_config({**base, "dataset": {"kind": "real", "name": "galamiss", "options": options}}, tmp_path)
+    assert not list(tmp_path.iterdir())
+    ref = run({**base, "dataset": {"kind": "real", "name": "galamiss", "options": {"preprocess": "reference"}}},
+              tmp_path)
+    plain = run({**base, "dataset": {"kind": "real", "name": "galamiss"}}, tmp_path)
+    assert ref["status"] == plain["status"] == "ok" and ref["job"] != plain["job"]

@@ -79,6 +79,7 @@ __all__ = [
     "RealDatasetSpec",
     "Source",
     "availability",
+    "check_real_options",
     "data_dir",
     "load_file",
     "load_real",
@@ -1328,6 +1329,26 @@ def load_real(name: str, path: str | os.PathLike | None = None, *, preprocess: s
     ds = load_file(source.path, **spec.reader, name=name, preprocess=preprocess)
     ds.meta.update(meta, file=spec.file)
     return ds
+
+
+#: Keys of ``dataset.options`` for a registered real data set (``kind: real``).
+REAL_OPTIONS = ("preprocess",)
+
+
+def check_real_options(options) -> dict:
+    """The ``dataset.options`` of a registered real data set, checked: a dict of :func:`load_real` keywords.
+
+    Raises ``ValueError`` naming an unknown key or a wrong value.
+    """
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(REAL_OPTIONS))
+    if unknown:
+        raise ValueError(f"dataset.options {unknown} are not options of a registered real data set; it takes "
+                         f"{', '.join(REAL_OPTIONS)} (e.g. +dataset.options.preprocess=reference).")
+    if "preprocess" in options and options["preprocess"] not in PREPROCESSING:
+        raise ValueError(f"dataset.options.preprocess must be one of {', '.join(PREPROCESSING)}, "
+                         f"got {options['preprocess']!r}.")
+    return options
 
 
 def availability(name: str) -> str:

@@ -78,8 +78,6 @@ def _real_file(dcfg: dict) -> Path | None:
     return real.placed_file(dcfg.get("name"), dcfg.get("path"))
 
 
-_REAL_OPTIONS = ("preprocess",)
-
 
 def _digest_key(paths: list[Path]) -> str:
     from .digests import file_digest
@@ -89,12 +87,9 @@ def _digest_key(paths: list[Path]) -> str:
 
 def _build_real(dcfg: dict, rng: np.random.Generator) -> Dataset:
     name = _need(dcfg, "name")
-    options = dict(dcfg.get("options") or {})
-    unknown = sorted(set(options) - set(_REAL_OPTIONS))
-    if unknown:
-        raise ValueError(f"dataset.options {unknown} are not options of a registered real data set; it takes "
-                         f"{', '.join(_REAL_OPTIONS)} (e.g. +dataset.options.preprocess=reference).")
-    options_json = json.dumps(options, sort_keys=True)
+    from .real import check_real_options
+
+    options_json = json.dumps(check_real_options(dcfg.get("options")), sort_keys=True)
     return _load_cached("real", name, dcfg.get("path"), options_json, _digest_key(_real_inputs(dcfg)))
 
 

@@ -200,6 +200,13 @@ def _validate(conf: dict) -> None:
     d = conf["dataset"]
     if "_target_" not in d:
         _check(d.get("kind") is not None, "dataset needs a kind (uniform, lowrank, real, file) or a _target_.")
+    if d.get("kind") == "real":
+        from ..data.real import check_real_options
+
+        try:
+            check_real_options(d.get("options"))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     _number(conf["solver"].get("n_restarts"), "solver.n_restarts", kind="integer", low=1)
 
 
