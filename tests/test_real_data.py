@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from nmfexp.data.real import (
+    OFFLINE_PAPER_DATASETS,
     PACKAGED,
     PAPER_DATASETS,
     REAL_DATASETS,
@@ -23,6 +24,8 @@ CONF = Path(__file__).resolve().parents[1] / "conf" / "dataset"
 # Shapes after dropping ID/name columns; none of these sets has an entirely missing row or column.
 EXPECTED_SHAPES = {
     "auto_mpg": (406, 8),
+    "auto_mpg_398": (398, 8),
+    "life_expectancy": (2938, 18),
     "penguins": (344, 8),
     "chmiss": (47, 6),
     "galamiss": (30, 6),
@@ -50,9 +53,12 @@ def test_registry_lists():
     assert len(PAPER_DATASETS) == 23 and len(set(PAPER_DATASETS)) == 23
     assert set(PAPER_DATASETS) <= set(REAL_DATASETS)
     assert all(REAL_DATASETS[n].in_paper for n in PAPER_DATASETS)
+    assert OFFLINE_PAPER_DATASETS == ("heart_disease", "life_expectancy", "auto_mpg", "sleep_data")
     for spec in REAL_DATASETS.values():
-        assert spec.packaged == (spec.frame is not None)
+        assert (spec.frame is None) or (spec.copy is None)  # one offline source at most
+        assert spec.packaged <= (spec.frame is not None or spec.copy is not None)
         assert spec.packaged or spec.file
+        assert (spec.copy is None) == (spec.copy_frame is None)
 
 
 @pytest.mark.parametrize("name", PACKAGED)
@@ -66,7 +72,8 @@ def test_packaged_loader_matches_source(name):
     assert ds.meta["n_missing"] == np.count_nonzero(~observed) > 0  # genuine gaps
 
     # Independent check: NaN exactly where the package's own DataFrame is NA, on the kept columns.
-    raw = REAL_DATASETS[name].frame()
+    spec = REAL_DATASETS[name]
+    raw = spec.frame() if spec.frame is not None else spec.copy_frame(spec.copy.path())
     raw.columns = [str(c) for c in raw.columns]
     kept = ds.meta["columns"]
     assert ds.meta["n_rows_dropped_all_missing"] == 0

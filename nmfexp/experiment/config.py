@@ -140,7 +140,15 @@ class ExperimentConfig:
     ``dataset`` and ``solver`` are typed by their options' own schemas (or
     are free-form ``_target_`` configs). The keys ``results_dir``,
     ``overwrite`` and ``save_factors`` control where and whether the record
-    is written; all other keys define the job and enter its identity.
+    is written; all other keys define the job and enter its identity
+    (``holdout_design`` only when it is not the default ``uniform``, so that
+    jobs from before it existed keep their identity).
+
+    ``holdout`` is the fraction of the candidate entries hidden from the
+    solver and scored; ``holdout_design`` says which entries are candidates
+    (:data:`nmfexp.data.masks.HOLDOUT_DESIGNS`): ``uniform``, every observed
+    entry; ``within_gaps``, the observed entries whose row and column already
+    have a gap (A1GM then runs wherever it runs without a held-out set).
     """
 
     dataset: Any = MISSING
@@ -150,6 +158,7 @@ class ExperimentConfig:
     rank: int = 1
     seed: int = 0
     holdout: float = 0.0
+    holdout_design: str = "uniform"
     tag: str = ""
     results_dir: str = "results"
     save_factors: bool = False

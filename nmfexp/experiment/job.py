@@ -39,7 +39,7 @@ from .._validation import check_number
 from ..api import accepted_parameters, factorize, resolve_solver, solver_spec
 from ..data import Dataset
 from ..data.digests import input_digests
-from ..data.masks import MASK_KINDS, experiment_mask, holdout_split
+from ..data.masks import HOLDOUT_DESIGNS, MASK_KINDS, experiment_mask, holdout_split
 from ..data.registry import build_dataset, dataset_inputs, dataset_label, import_target
 from ..solvers import FactorizationResult, SolverSpec
 from .config import RUN_CONTROL_KEYS, DatasetConfig, ExperimentConfig, solver_schema
@@ -126,7 +126,7 @@ class Seeds:
     @classmethod
     def from_config(cls, conf: dict) -> Seeds:
         seed = conf["seed"]
-        d, m, h = stable_int(conf["dataset"]), stable_int(conf["mask"]), stable_int(conf["holdout"])
+        d, m, h = stable_int(conf["dataset"]), stable_int(conf["mask"]), stable_int(_holdout_identity(conf))
         init = np.random.SeedSequence([seed, d, m, h, 1]).generate_state(1, dtype=np.uint32)[0]
         return cls(data=np.random.SeedSequence([seed, d]), mask=np.random.SeedSequence([seed, d, m]),
                    holdout=np.random.SeedSequence([seed, d, m, h]), init=int(init))
@@ -152,6 +152,21 @@ class JobData:
         return self.dataset.X
 
 
+def _holdout_identity(conf: dict):
+    """The held-out part of a job's identity: ``holdout``, and the design when it is not the default
+    (so that every job from before ``holdout_design`` existed keeps its key and its seeds)."""
+    design = conf.get("holdout_design", "uniform")
+    return conf["holdout"] if design == "uniform" else [conf["holdout"], design]
+
+
+def _identity(conf: dict) -> dict:
+    """The keys that define a job (not where or whether its record is written)."""
+    identity = {k: v for k, v in conf.items() if k not in RUN_CONTROL_KEYS}
+    if identity.get("holdout_design", "uniform") == "uniform":
+        identity.pop("holdout_design", None)
+    return identity
+
+
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
@@ -170,6 +185,8 @@ def _validate(conf: dict) -> None:
     _number(conf["rank"], "rank", kind="integer", low=1)
     _number(conf["holdout"], "holdout", low=0, high=1, closed="left",
             hint="It is the fraction of the observed entries hidden from the solver.")
+    _check(conf.get("holdout_design", "uniform") in HOLDOUT_DESIGNS,
+           f"holdout_design must be one of {', '.join(HOLDOUT_DESIGNS)}, got {conf.get('holdout_design')!r}.")
     mask = conf["mask"]
     _check(mask["kind"] in MASK_KINDS, f"mask.kind must be one of {', '.join(MASK_KINDS)}, got {mask['kind']!r}.")
     if mask["kind"] in ("grid", "random", "corner"):
@@ -183,6 +200,13 @@ def _validate(conf: dict) -> None:
     d = conf["dataset"]
     if "_target_" not in d:
         _check(d.get("kind") is not None, "dataset needs a kind (uniform, lowrank, real, file) or a _target_.")
+    if d.get("kind") == "real":
+        from ..data.real import check_real_options
+
+        try:
+            check_real_options(d.get("options"))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     _number(conf["solver"].get("n_restarts"), "solver.n_restarts", kind="integer", low=1)
 
 
@@ -233,8 +257,7 @@ class Job:
         _validate(conf)
         spec = _solver_spec(conf["solver"])
         _check_params(spec, conf["solver"])
-        identity = {k: v for k, v in conf.items() if k not in RUN_CONTROL_KEYS}
-        key = hashlib.sha256(_canonical(identity)).hexdigest()[:16]
+        key = hashlib.sha256(_canonical(_identity(conf))).hexdigest()[:16]
         out = Path(conf["results_dir"] if results_dir is None else results_dir)
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec.name)
         return cls(config=conf, solver=spec, key=key, inputs=input_digests(dataset_inputs(conf["dataset"])),
@@ -258,6 +281,7 @@ class Job:
         rate = f" {m['rate']:g}" if m["kind"] in ("grid", "random", "corner") else ""
         extra = f", rank {c['rank']}" if c["rank"] != 1 else ""
         extra += f", holdout {c['holdout']:g}" if c["holdout"] else ""
+        extra += f" ({c['holdout_design']})" if c["holdout"] and c.get("holdout_design", "uniform") != "uniform" else ""
         return f"{self.solver.name} on {self.label}{size}, mask {m['kind']}{rate}, seed {c['seed']}{extra}"
 
     def reusable(self, status: str | None, inputs: dict | None) -> tuple[bool, str]:
@@ -287,7 +311,8 @@ class Job:
         data = build_dataset(c["dataset"], np.random.default_rng(self.seeds.data))
         observed = experiment_mask(data.own_mask, c["mask"]["kind"], c["mask"]["rate"],
                                    np.random.default_rng(self.seeds.mask))
-        train, heldout = holdout_split(observed, c["holdout"], np.random.default_rng(self.seeds.holdout))
+        train, heldout = holdout_split(observed, c["holdout"], np.random.default_rng(self.seeds.holdout),
+                                       c.get("holdout_design", "uniform"))
         return JobData(dataset=data, observed=observed, train=None if train.all() else train, heldout=heldout)
 
     def solve(self, data: JobData) -> FactorizationResult:

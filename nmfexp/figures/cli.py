@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime-statistic", choices=list(RUNTIME_STATISTICS), default="median",
                    help="per-job runtime: median (default) or minimum of its timing samples, across seeds the median "
                         "with the interquartile range; 'mean': mean and SD pooled over seeds (the reference code's)")
+    p.add_argument("--x-axis", choices=["n", "3n"], default="n",
+                   help="x axis of Fig. 5: n, the side of the n x n matrix (default), or 3n, the axis the reference "
+                        "plot.jl draws ('Matrix size N')")
     g = p.add_argument_group("one figure of any sweep")
     g.add_argument("--x", help="column on the x axis (e.g. mask.rate, n_rows, rank)")
     g.add_argument("--y", help="numeric column on the y axis (e.g. heldout_relative_error, runtime_median)")
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             from .artifacts import plot_all
 
             out = plot_all(args.results, args.plots_dir, statistic=args.runtime_statistic, report=args.report,
-                           errors="report")
+                           errors="report", x_axis=args.x_axis)
             status = 1 if out.outcome.errors else 0
             if not any(out.values()):
                 print("nmfexp-plot: nothing to draw (no records with status ok). For a figure of your own: "

@@ -3,6 +3,14 @@
 Artifacts (preset ``fig5_synthetic``): ``fig5_runtime`` (running time and
 speed ratio vs n), ``fig5_error`` (weighted KL vs n, and A1GM's KL relative
 to WNMF's on the same matrix), ``fig5_table``.
+
+The x axis. By default it is n, the side of the n x n matrix, and says so.
+The reference ``plot.jl`` plots ``Ns = 3 .* ns`` and labels it "Matrix size
+N" without saying why; ``x_axis="3n"`` (``nmfexp-plot --x-axis 3n``) draws
+that axis for a side-by-side comparison with the paper's figure. The panel
+titles (a) and (b) follow the reference README's "Fig. 5(a)(b)" for the
+runtime and the error plot; which one the paper itself labels (a) could not
+be checked and is a guess.
 """
 
 from __future__ import annotations
@@ -26,11 +34,14 @@ from .stats import (
 )
 from .style import footer, save_figure, solver_style, styled, subplots, write_table
 
-__all__ = ["TAG", "fig5_summary", "plot_fig5", "make"]
+__all__ = ["TAG", "X_AXES", "fig5_summary", "plot_fig5", "make"]
 
 TAG = "fig5_synthetic"
 SOLVERS = ("a1gm", "wnmf_kl")
 KL_COLUMN = "max (KL_A1GM - KL_WNMF) / KL_WNMF"
+#: x-axis choices: the factor applied to n and the axis label.
+X_AXES = {"n": (1, "matrix size n (n x n matrix)"),
+          "3n": (3, "matrix size N = 3n (the reference plot.jl's axis; n x n matrix)")}
 
 
 def _records(df: pd.DataFrame) -> pd.DataFrame:
@@ -128,14 +139,29 @@ def _incomplete(ax, x, y, seeds, planned, color) -> None:
 
 
 @styled
-def plot_fig5(df: pd.DataFrame, plots_dir: Path, statistic: str = "median") -> list[Path]:
+def plot_fig5(df: pd.DataFrame, plots_dir: Path, statistic: str = "median", x_axis: str = "n") -> list[Path]:
     """Paper Fig. 5(a)(b): running time and weighted KL vs matrix size, log-log.
 
     Writes ``fig5_runtime`` (running time per solver with its band, and the
     per-seed speed ratio), ``fig5_error`` (weighted KL per solver, and A1GM's
     KL relative to WNMF's per seed) and ``fig5_table``. Returns the paths written.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        :func:`nmfexp.results.load` table (the preset's records are used).
+    plots_dir : path-like
+        Where the files go.
+    statistic : {"median", "min", "mean"}
+        Runtime statistic (see :mod:`nmfexp.figures.stats`).
+    x_axis : {"n", "3n"}
+        ``"n"``: the side n of the n x n matrix (default). ``"3n"``: the
+        reference ``plot.jl``'s axis ("Matrix size N" = 3n). The table keeps n.
     """
     check_statistic(statistic)
+    if x_axis not in X_AXES:
+        raise ValueError(f"x_axis must be one of {', '.join(X_AXES)}, got {x_axis!r}.")
+    scale, xlabel = X_AXES[x_axis]
     sel = _records(df)
     good = ok(sel)
     if good.empty:
@@ -143,6 +169,8 @@ def plot_fig5(df: pd.DataFrame, plots_dir: Path, statistic: str = "median") -> l
     plots_dir = Path(plots_dir)
     per = _per_size(sel, statistic)
     pairs = _ratios(sel, statistic)
+    per["n"] = per["n"] * scale  # plotted positions only; the table below is built from the records again
+    pairs["n_rows"] = pairs["n_rows"] * scale
     planned = int(sel["seed"].nunique())
     seeds = seed_counts(sel, ["n_rows", "solver"])
     where = f"{TAG if (sel['tag'] == TAG).all() else TAG + '_quick'}"
@@ -160,9 +188,9 @@ def plot_fig5(df: pd.DataFrame, plots_dir: Path, statistic: str = "median") -> l
         else:
             ax.plot(s["n"], s["runtime"], markersize=4, **st)
             ax.fill_between(s["n"], s["low"], s["high"], color=st["color"], alpha=0.2, linewidth=0)
-        k = seeds[seeds["solver"] == solver].set_index("n_rows").reindex(s["n"])["seeds"].fillna(0).astype(int)
+        k = seeds[seeds["solver"] == solver].set_index("n_rows").reindex(s["n"] // scale)["seeds"].fillna(0).astype(int)
         _incomplete(ax, s["n"].to_numpy(), s["runtime"].to_numpy(), k.to_numpy(), planned, st["color"])
-    ax.set(xscale="log", yscale="log", xlabel="matrix size n (n x n)", ylabel="running time (s)",
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="running time (s)",
            title="(a) running time, 5% grid-like missing")
     ax.legend(loc="upper left" if statistic != "mean" else "best")
     if statistic == "mean":
@@ -177,7 +205,7 @@ def plot_fig5(df: pd.DataFrame, plots_dir: Path, statistic: str = "median") -> l
         axr.fill_between(summ.index, summ["lo"], summ["hi"], color="black", alpha=0.12, linewidth=0,
                          label="interquartile range")
     axr.axhline(1.0, color="grey", linewidth=0.8)
-    axr.set(xscale="log", yscale="log", xlabel="matrix size n (n x n)", ylabel="WNMF time / A1GM time",
+    axr.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="WNMF time / A1GM time",
             title="speed ratio WNMF / A1GM on the same matrix")
     axr.legend(loc="best")
     stat = {"median": "each job's median timing sample; median over seeds, band = IQR",
@@ -206,7 +234,7 @@ def plot_fig5(df: pd.DataFrame, plots_dir: Path, statistic: str = "median") -> l
     med = pairs.groupby("n_rows")["rel_kl"].median()
     axd.plot(med.index, med.to_numpy(), color="tab:red", linestyle=":", linewidth=1, label="median over seeds")
     axd.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3), useMathText=True)
-    axd.set(xscale="log", xlabel="matrix size n (n x n)", ylabel="relative difference",
+    axd.set(xscale="log", xlabel=xlabel, ylabel="relative difference",
             title="(KL_A1GM - KL_WNMF) / KL_WNMF, same matrix (< 0: A1GM better)")
     axd.legend(loc="best", fontsize=7)
     footer(fig, f"KL: median over seeds. {jobs_note(sel)} (preset {where}).")
@@ -218,6 +246,7 @@ def plot_fig5(df: pd.DataFrame, plots_dir: Path, statistic: str = "median") -> l
     return written
 
 
-def make(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, *, statistic: str = "median") -> list[Path]:
+def make(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, *, statistic: str = "median",
+         x_axis: str = "n") -> list[Path]:
     """Every file of this artifact (the entry of :data:`nmfexp.figures.ARTIFACTS`)."""
-    return plot_fig5(df, plots_dir, statistic=statistic)
+    return plot_fig5(df, plots_dir, statistic=statistic, x_axis=x_axis)

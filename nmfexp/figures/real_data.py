@@ -5,8 +5,19 @@ and ``real_data_paper_table`` (preset ``real_data_paper``, the paper's 23 data
 sets once their files are in place). The corpus of R tables has its own
 module (:mod:`nmfexp.figures.corpus`) built on :func:`real_data_table`.
 
-A data set whose records failed (its file is missing, say) still gets a row:
-its shape and counts are left empty and the note says what went wrong.
+A data set whose records failed still gets a row: its shape and counts are
+left empty and the note says what went wrong; when the failure was that its
+data are not on the machine (:class:`~nmfexp.data.real.DataUnavailable`),
+and for a data set of the preset that has no record at all (the
+reproduction leaves unavailable ones out of the sweep), the status is ``not
+available`` and the note says how to get the data. The ``source`` column
+says where each data set's records read it from: package, release, file and
+licence, as the records store it.
+
+The columns are those the reference code's ``show_results.jl`` prints, in
+its order: dataset, shape, size, num_missing, num_missing_up (here "missing
+after A1GM completion"), times_num_missing ("ratio"), WNMF WKLerror, A1GM
+WKLerror, relative WKLerror, WNMF runtime, A1GM runtime, relative runtime.
 """
 
 from __future__ import annotations
@@ -19,13 +30,22 @@ import pandas as pd
 from .stats import RUNTIME_STATISTICS, check_statistic, first_sentence, ok, paired, quartiles, select
 from .style import write_table
 
-__all__ = ["real_data_table", "REAL_DATA_NOTE", "make_real_data", "make_real_data_paper"]
+__all__ = ["real_data_table", "REAL_DATA_NOTE", "make_real_data", "make_real_data_paper", "preset_datasets"]
+
+NOT_AVAILABLE = "not available"
+#: The columns of :func:`real_data_table` (then ``source`` when asked for).
+COLUMNS = ("dataset", "shape", "size", "missing", "missing after A1GM completion", "ratio", "WNMF KL", "A1GM KL",
+           "relative KL (A1GM/WNMF)", "WNMF runtime (s)", "A1GM runtime (s)", "relative runtime (A1GM/WNMF)",
+           "status", "note", "seeds")
+_UNAVAILABLE_PREFIX = "DataUnavailable: "  # how a job's record words the failure of a missing data set
 
 #: How the columns of :func:`real_data_table` are computed.
 REAL_DATA_NOTE = (
     "WNMF KL, A1GM KL and runtimes: median over seeds ({stat}); relative KL and relative runtime: "
     "A1GM/WNMF per seed on the same table, median over seeds; missing after A1GM completion: the "
-    "missing entries plus those A1GM's step 1 adds; ratio: that over the missing entries.")
+    "missing entries plus those A1GM's step 1 adds; ratio: that over the missing entries (the reference "
+    "code's show_results.jl columns num_missing_up and times_num_missing); source: package, release, file and "
+    "licence the records read the data from.")
 
 
 def _int_or_nan(value) -> float | int:
@@ -42,7 +62,53 @@ def _facts(g: pd.DataFrame) -> pd.Series | None:
     return have.iloc[0] if len(have) else None
 
 
-def real_data_table(df: pd.DataFrame, tag: str = "real_data", statistic: str = "median") -> pd.DataFrame:
+def preset_datasets(preset: str) -> list[str]:
+    """The data sets a preset sweeps over (``hydra.sweeper.params.dataset`` of ``experiments/<preset>.yaml``),
+    or ``[]`` when it has no such list."""
+    from omegaconf import OmegaConf
+
+    from ..experiment.config import experiments_dir
+
+    path = experiments_dir() / f"{preset}.yaml"
+    if not path.is_file():
+        return []
+    value = OmegaConf.select(OmegaConf.load(path), "hydra.sweeper.params.dataset", default=None)
+    return [v.strip() for v in str(value).split(",") if v.strip()] if value else []
+
+
+def _origin(g: pd.DataFrame) -> str:
+    """Where the data set's records say its data came from (``dataset_meta/origin`` of one record)."""
+    from ..record import read_record
+
+    for path in g.sort_values("status", key=lambda s: s != "ok")["path"].dropna():
+        try:
+            meta = read_record(path).groups.get("dataset_meta", {})
+        except (OSError, ValueError):
+            continue
+        if meta.get("origin"):
+            return str(meta["origin"])
+    return ""
+
+
+def _missing_rows(expected, present) -> list[dict]:
+    """Rows for expected data sets without records: not available (and why), or not run."""
+    from ..data.real import availability
+
+    rows = []
+    for name in expected:
+        if name in present:
+            continue
+        try:
+            why = availability(name)
+        except ValueError as exc:  # not a registered real data set
+            why = str(exc)
+        rows.append({"dataset": name, "status": NOT_AVAILABLE if why else "not run",
+                     "note": first_sentence(why, short=False) if why else "no records", "seeds": 0})
+    return rows
+
+
+def real_data_table(df: pd.DataFrame, tag: str = "real_data", statistic: str = "median", *,
+                    expected=(), sources: bool = False) -> pd.DataFrame:
     """The paper's real-data table, one row per data set.
 
     Parameters
@@ -54,6 +120,13 @@ def real_data_table(df: pd.DataFrame, tag: str = "real_data", statistic: str = "
         The preset (``real_data``, ``real_data_paper``, ``real_data_corpus``).
     statistic : {"median", "min", "mean"}
         Per-job runtime (``runtime_median``, ``runtime_min``, ``runtime_mean``).
+    expected : sequence of str
+        Data sets the table should list even without records (the preset's):
+        each gets a row with status ``not available`` and how to get its
+        data, or ``not run``.
+    sources : bool
+        Add the column ``source``: where the records read each data set
+        from (read from one record per data set).
 
     Returns
     -------
@@ -61,12 +134,13 @@ def real_data_table(df: pd.DataFrame, tag: str = "real_data", statistic: str = "
         The paper's columns (dataset, shape, size, missing, missing after A1GM
         completion, ratio, WNMF KL, A1GM KL, relative KL (A1GM/WNMF), WNMF
         runtime, A1GM runtime, relative runtime (A1GM/WNMF)), then ``status``
-        (``ok``; ``A1GM skipped``; ``failed``), ``note`` (why A1GM was skipped or
-        what failed) and ``seeds`` (seeds with both solvers ok).
+        (``ok``; ``A1GM skipped``; ``failed``; ``not available``; ``not run``),
+        ``note`` (why A1GM was skipped, what failed, how to get missing data),
+        ``seeds`` (seeds with both solvers ok) and, with ``sources``, ``source``.
     """
     check_statistic(statistic)
     sel = select(df, tag)
-    if sel.empty:
+    if sel.empty and not expected:
         return pd.DataFrame()
     rt_col = RUNTIME_STATISTICS[statistic]
     rows = []
@@ -88,8 +162,11 @@ def real_data_table(df: pd.DataFrame, tag: str = "real_data", statistic: str = "
         if statistic == "mean" and has_both:
             rel_rt = a_ok["runtime_mean"].mean() / w_ok["runtime_mean"].mean()
         failed = g[g["status"] == "failed"]
-        if len(failed):
-            status, note = "failed", first_sentence(failed["message"].iloc[0], short=False)
+        message = str(failed["message"].iloc[0]) if len(failed) else ""
+        if len(failed) and message.startswith(_UNAVAILABLE_PREFIX):
+            status, note = NOT_AVAILABLE, first_sentence(message[len(_UNAVAILABLE_PREFIX):], short=False)
+        elif len(failed):
+            status, note = "failed", first_sentence(message, short=False)
         elif len(a) and not len(a_ok):
             status, note = "A1GM skipped", first_sentence(a["message"].iloc[0])
         elif not len(a):
@@ -113,8 +190,14 @@ def real_data_table(df: pd.DataFrame, tag: str = "real_data", statistic: str = "
             "status": status,
             "note": note,
             "seeds": pair_seeds,
+            **({"source": _origin(g)} if sources else {}),
         })
-    table = pd.DataFrame(rows)
+    rows += _missing_rows(expected, set(sel["dataset"]) if not sel.empty else set())
+    order = {name: k for k, name in enumerate(expected)}
+    rows.sort(key=lambda r: (order.get(r["dataset"], len(order)), str(r["dataset"])))
+    table = pd.DataFrame(rows).reindex(columns=list(COLUMNS) + (["source"] if sources else []))
+    for col in ("shape", "note") + (("source",) if sources else ()):
+        table[col] = table[col].fillna("")
     for col in ("size", "missing", "missing after A1GM completion"):
         table[col] = pd.array(table[col].to_numpy(object), dtype="Int64") if table[col].notna().all() else table[col]
     return table
@@ -127,7 +210,9 @@ def _note(statistic: str) -> str:
 
 
 def _write(df: pd.DataFrame, plots_dir: Path, tag: str, stem: str, statistic: str) -> list[Path]:
-    table = real_data_table(df, tag, statistic)
+    if select(df, tag).empty:  # the preset did not run here: no table (not a table of "not run" rows)
+        return []
+    table = real_data_table(df, tag, statistic, expected=preset_datasets(tag), sources=True)
     return write_table(table, plots_dir, stem, note=_note(statistic)) if not table.empty else []
 
 
