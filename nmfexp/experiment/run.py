@@ -170,7 +170,8 @@ def run_job(job: Job, *, overrides=(), context: dict | None = None, progress: st
     with held:
         if kept := _kept(job, progress):  # another run finished it while we waited for the claim
             return kept
-        remove_stale_temp_files(job.path)
+        if held.took_over:  # its previous holder died: its temporary file may be left (sweeps clean once)
+            remove_stale_temp_files(job.path)
         log.info("%sstart %s", progress, job.describe())
         t0, rec = time.perf_counter(), _new_record(job, overrides, context)
         status, stage = compute(job, rec)
