@@ -440,6 +440,20 @@ def active_tasks(plans: list[dict]) -> dict[str, dict]:
     return out
 
 
+def running_in_scheduler(plan_files: list[Path], keys: list[str]) -> dict[str, int]:
+    """``{Slurm task id: number of jobs}`` for the jobs ``keys`` that an unfinished sweep (any of
+    ``plan_files``) submitted and that Slurm still lists as queued or running (for ``nmfexp-results
+    summary``)."""
+    plans = [plan for path in plan_files if (plan := read_plan(Path(path))) and not plan.get("finished")]
+    active = active_tasks(plans) if plans else {}
+    out: dict[str, int] = {}
+    for key in keys:
+        if key in active:
+            task = str(active[key].get("job_id"))
+            out[task] = out.get(task, 0) + 1
+    return out
+
+
 def run_backend(kind: str, lc: DictConfig, groups, *, cwd: str, on_done: OnDone, tick: Callable[[], None],
                 width: int) -> None:
     """Run the tasks of ``groups`` with the backend ``kind`` (``local``, ``joblib``, ``ray``)."""
