@@ -159,3 +159,10 @@ def test_jobs_per_task():
     for bad in (0, -1, "x", 2.5, "2.5"):
         with pytest.raises(ValueError, match="jobs_per_task must be 'auto' or a positive integer"):
             jobs_per_task(bad, 80, 2)
+
+
+def test_the_object_store_option_is_dropped_only_for_an_existing_cluster():
+    from nmfexp.cli.backends import _ray_init_options  # no Ray needed: the keywords only
+
+    assert "object_store_memory" not in _ray_init_options({"address": "ray://head:10001", "object_store_memory": 1})
+    assert _ray_init_options({"address": None})["object_store_memory"] == 78643200

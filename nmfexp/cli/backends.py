@@ -286,7 +286,8 @@ def run_ray(groups: list[tuple[tuple[int, int], list[TaskSpec]]], lc: DictConfig
                 try:
                     on_done(refs[ref], ray.get(ref), None)
                 except Exception as exc:  # the worker died more often than Ray retries, or the task raised
-                    on_done(refs[ref], None, exc)
+                    cause = getattr(exc, "cause", None)  # RayTaskError wraps the task's own exception
+                    on_done(refs[ref], None, cause if isinstance(cause, BaseException) else exc)
     finally:
         if started_here:
             ray.shutdown()

@@ -448,7 +448,7 @@ def _execute(sweeper, todo: list, sweep_dir: Path, plan: dict, outcomes: _Outcom
     width = local_width(lc) if kind == "local" else int(lc.get("n_jobs") or 1) if kind == "joblib" else 0
     parallelism = width or 0
     context = {"launcher": target, "parallelism": parallelism}
-    log_file = str(sweep_dir / "nmfexp.log")
+    log_file = str((sweep_dir / "nmfexp.log").resolve())  # workers (Ray) may start in another folder
     groups = make_tasks(kind, lc, to_submit, context=context, cwd=cwd, log_file=log_file, width=max(1, width))
     run_backend(kind, lc, groups, cwd=cwd, on_done=outcomes.on_done, tick=tick, width=max(1, width))
     return []
