@@ -157,3 +157,20 @@ def test_stale_temporary_files_of_a_folder_go_in_one_pass(tmp_path):
     assert remove_stale_temp_files_in(tmp_path) == 2
     assert not left.exists() and not mine.exists() and other.exists() and (tmp_path / "a1gm-0123.h5").exists()
     assert remove_stale_temp_files_in(tmp_path / "missing") == 0
+
+
+@LINUX_PROC
+def test_a_claim_of_a_zombie_process_is_stale(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        t0 = time.monotonic()
+        while Path(f"/proc/{proc.pid}/stat").read_text().split(")")[-1].split()[0] != "Z":
+            assert time.monotonic() - t0 < 30
+            time.sleep(0.05)
+        path = tmp_path / "z.h5"
+        _write_claim(path, pid=proc.pid, start_time=process_start_time(proc.pid), boot_id=boot_id())
+        got = claim(path)  # ended, not yet reaped by its parent: not computing anything
+        assert got is not None
+        got.release()
+    finally:
+        proc.wait()

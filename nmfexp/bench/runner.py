@@ -7,6 +7,12 @@ a sweep of one such job, divided by N - 1, so Python's and Hydra's start-up
 cancel out; both commands are timed interleaved, wall against wall. The same
 is done for a rerun in which every record already exists (the sweep then only
 plans, reads the records' headers and submits nothing).
+
+A second measurement checks that a job's cost does not grow with the number
+of files already in its results folder: :func:`nmfexp.experiment.run_job`
+of tiny new jobs in folders holding 2,000, 20,000 and 100,000 files, the
+folders taken in turn (interleaved). 0.2 listed the whole folder at every job
+start (28.6 ms per job at 50,000 files).
 """
 
 from __future__ import annotations
@@ -44,12 +50,52 @@ def per_job_overhead(n_jobs: int, repeats: int) -> tuple[np.ndarray, np.ndarray]
     return np.asarray(new), np.asarray(recorded)
 
 
+def _fill(folder: Path, n_files: int) -> None:
+    """``n_files`` empty files named like records (what a large results folder holds)."""
+    folder.mkdir(parents=True)
+    for i in range(n_files):
+        (folder / f"a1gm-{i:016x}.h5").touch()
+
+
+def per_job_cost_vs_folder_size(sizes: tuple[int, ...], n_jobs: int, repeats: int) -> dict[int, np.ndarray]:
+    """Seconds per :func:`run_job` of a new tiny job in a folder of ``size`` files, per size, ``repeats``
+    rounds of ``n_jobs`` jobs, the sizes interleaved in every round."""
+    from ..experiment import Job, run_job
+
+    out: dict[int, list[float]] = {n: [] for n in sizes}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            _fill(Path(tmp) / f"f{n}", n)
+        for r in range(repeats + 1):  # round 0 warms up (imports, kernels)
+            for n in sizes:
+                jobs = [Job.from_config({"dataset": {"kind": "uniform", "n_rows": 10}, "mask": {"kind": "grid", "rate": 0.05},
+                                         "solver": {"name": "a1gm"}, "seed": r * 100000 + k,
+                                         "timing": {"warmup": 0, "repeats": 1, "min_time": 0, "max_repeats": 1}},
+                                        Path(tmp) / f"f{n}") for k in range(n_jobs)]
+                t0 = time.perf_counter()
+                for job in jobs:
+                    run_job(job)
+                if r:
+                    out[n].append((time.perf_counter() - t0) / n_jobs)
+    return {n: np.asarray(v) for n, v in out.items()}
+
+
 def runner_suite(quick: bool) -> list[str]:
+    sizes, n_folder_jobs = ((2_000, 20_000), 20) if quick else ((2_000, 20_000, 100_000), 50)
+    by_size = per_job_cost_vs_folder_size(sizes, n_folder_jobs, 3)
+    lines = [f"run_job of a new tiny job (A1GM on 10x10, one timed call) in a results folder that already holds N files "
+             f"({n_folder_jobs} jobs per folder and round, folders interleaved, 3 rounds)"]
+    for n in sizes:
+        lines.append(f"  N = {n:>7,}: {np.min(by_size[n]) * 1e3:6.2f} ms per job (best of 3)  "
+                     f"{np.median(by_size[n]) * 1e3:6.2f} ms (median)")
+    big, small = by_size[sizes[-1]], by_size[sizes[0]]
+    lines.append(f"  per-job cost at N = {sizes[-1]:,} / at N = {sizes[0]:,}: {np.min(big) / np.min(small):5.2f}x "
+                 f"(best of 3)  {np.median(big) / np.median(small):5.2f}x (median)   (goal: about 1x, no growth with N)")
     n_jobs, repeats = (50, 2) if quick else (200, 3)
     new, recorded = per_job_overhead(n_jobs, repeats)
     what = (f"nmfexp-run -m, basic launcher, {n_jobs}-job sweep minus a 1-job sweep (wall, whole commands, "
             f"A1GM on 10x10 with one timed call per job)")
-    return [
+    return lines + [
         what,
         f"  per new job:             {np.min(new) * 1e3:6.1f} ms (best of {repeats})  "
         f"{np.median(new) * 1e3:6.1f} ms (median)   (goal <= 30 ms)",

@@ -70,17 +70,30 @@ class ClaimInfo:
         return f"process {self.pid} on {self.host}{slurm} since {when}"
 
 
+def _proc_stat(pid: int) -> list[bytes]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (empty when unreadable)."""
+    try:
+        raw = Path(f"/proc/{int(pid)}/stat").read_bytes()
+    except (OSError, ValueError):
+        return []
+    return raw[raw.rfind(b")") + 2:].split()  # the command name may hold spaces and parentheses
+
+
+def process_ended(pid: int) -> bool:
+    """Whether process ``pid`` is gone or a zombie (ended, not yet reaped by its parent)."""
+    if not _pid_alive(pid):
+        return True
+    fields = _proc_stat(pid)
+    return bool(fields) and fields[0] in (b"Z", b"X")
+
+
 def process_start_time(pid: int) -> str | None:
     """When process ``pid`` started (clock ticks since boot, from ``/proc``), or None when unknown.
 
     Together with the PID it names one process: a PID the system gave to a
     new process after the old one ended has another start time.
     """
-    try:
-        raw = Path(f"/proc/{int(pid)}/stat").read_bytes()
-    except (OSError, ValueError):
-        return None
-    fields = raw[raw.rfind(b")") + 2:].split()  # the command name may hold spaces and parentheses
+    fields = _proc_stat(pid)
     return fields[19].decode() if len(fields) > 19 else None
 
 
@@ -211,7 +224,7 @@ def stale_reason(lock: Path, raw: bytes, stale_after: float = STALE_SECONDS) -> 
             return "made before this machine rebooted"
         if info.pid == os.getpid():
             return None if token in _HELD_TOKENS else "left by an earlier process with this PID"
-        if not _pid_alive(info.pid):
+        if process_ended(info.pid):
             return f"process {info.pid} has ended"
         started = process_start_time(info.pid)
         if info.start_time and started and started != info.start_time:
