@@ -140,12 +140,14 @@ def test_the_slurm_preset_composes(hydra_ctx):
 def test_ray_local(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_ray_launcher",
                         reason="the Ray launcher is optional: pip install 'nmfexp[ray]' to run this test")
+    # Ray on loopback only (it otherwise binds the machine's address), without token authentication
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
     out = nmfexp_run("-m", "solver=a1gm,wnmf_kl", "seed=0,1", "dataset.n_rows=10", "timing=quick", "results_dir=r",
-                     "hydra/launcher=ray_local", cwd=tmp_path)
+                     "hydra/launcher=ray_local", cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert len(list((tmp_path / "r").glob("*.h5"))) == 4
     again = nmfexp_run("-m", "solver=a1gm,wnmf_kl", "seed=0,1", "dataset.n_rows=10", "timing=quick",
-                       "results_dir=r", "hydra/launcher=ray_local", cwd=tmp_path)
+                       "results_dir=r", "hydra/launcher=ray_local", cwd=tmp_path, env=env)
     assert "4 already recorded, submitting 0" in again.stdout + again.stderr
 
 

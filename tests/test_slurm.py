@@ -193,3 +193,23 @@ def test_a_rerun_after_the_driver_was_killed_waits_for_its_tasks(tmp_path):
               if "- start sleeper" in line]
     assert len(starts) == 4, starts
     assert len({json.dumps(t) for t in _submitted_tasks(results)}) == 4
+
+
+def test_the_cluster_walkthrough_of_docs_running_md_runs_verbatim(tmp_path):
+    text = (Path(__file__).parents[1] / "docs" / "running.md").read_text()
+    block = text.split("<!-- cluster-walkthrough", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    assert len(lines) == 5 and lines[0].startswith("NMFEXP_SUBMIT_ONLY=1 nmfexp-run")
+    outs = []
+    for line in lines:
+        out = subprocess.run(["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, (line, out.stdout[-3000:], out.stderr[-3000:])
+        outs.append(out.stdout + out.stderr)
+    submit, summary, wait, sacct, again = outs
+    assert "not waiting: the same command waits for them" in submit and "sweep finished" not in submit
+    assert "latest sweep" in summary
+    assert re.search(r"sweep of 8 jobs: \d already recorded, submitting 0, waiting for \d that an earlier run", wait) \
+        or "sweep of 8 jobs: 8 already recorded" in wait, wait
+    assert "nmfexp-smoke" in sacct and "COMPLETED" in sacct
+    assert "sweep of 8 jobs: 8 already recorded, submitting 0" in again
+    assert len(list((tmp_path / "cluster_results").glob("*.h5"))) == 8

@@ -17,6 +17,7 @@ start (28.6 ms per job at 50,000 files).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -102,3 +103,68 @@ def runner_suite(quick: bool) -> list[str]:
         f"  per already-recorded job: {np.min(recorded) * 1e3:6.1f} ms (best of {repeats})  "
         f"{np.median(recorded) * 1e3:6.1f} ms (median)   (goal <= 5 ms)",
     ]
+
+
+#: Launcher presets compared by :func:`launcher_suite`, with what each needs.
+LAUNCHERS = {
+    "basic": ([], None),
+    "local_parallel": (["hydra/launcher=local_parallel"], "hydra_plugins.hydra_submitit_launcher"),
+    "joblib": (["hydra/launcher=joblib"], "hydra_plugins.hydra_joblib_launcher"),
+    "slurm": (["hydra/launcher=slurm"], "hydra_plugins.hydra_submitit_launcher"),
+    "ray_local": (["hydra/launcher=ray_local"], "hydra_plugins.hydra_ray_launcher"),
+}
+
+#: Eight jobs of about 20 s of solver time each on one core (WNMF-KL, 600 x 600, rank 5, 4400 iterations).
+LONG_JOBS = ["-m", "solver=wnmf_kl", "seed=range(0,8)", "dataset.n_rows=600", "rank=5", "mask=random",
+             "mask.rate=0.05", "solver.params.max_iter=4400", "solver.params.tol=0", "timing=quick",
+             "timing.warmup=0"]
+
+
+def _available(name: str) -> bool:
+    import importlib.util
+    import shutil
+
+    _, module = LAUNCHERS[name]
+    if module is not None and importlib.util.find_spec(module) is None:
+        return False
+    if name == "slurm":
+        return shutil.which("sinfo") is not None and subprocess.run(
+            ["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
+    return True
+
+
+#: Ray on loopback only (it otherwise binds the machine's address), without token authentication.
+_RAY_LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def _timed(cmd: list[str], cwd: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, cwd=cwd, env={**os.environ, **_RAY_LOOPBACK})
+    return time.perf_counter() - t0
+
+
+def launcher_suite(quick: bool) -> list[str]:
+    """Wall time of whole commands per launcher, side by side in one run, as ratios to the basic launcher:
+    ``nmfexp-reproduce --quick`` (496 small jobs, figures included) and eight ~20-s jobs."""
+    names = [n for n in LAUNCHERS if _available(n)]
+    missing = [n for n in LAUNCHERS if n not in names]
+    lines = [f"Launchers, whole commands, wall time (one round, launchers in turn; {os.cpu_count()} cores, "
+             f"load average {os.getloadavg()[0]:.2f} at the start)"
+             + (f"; not available here: {', '.join(missing)}" if missing else "")]
+    workloads = [("nmfexp-reproduce --quick", lambda extra, out: [sys.executable, "-m", "nmfexp.reproduce", "--quick",
+                                                                  "--results-dir", str(out / "r"), "--plots-dir",
+                                                                  str(out / "p"), "--", *extra])]
+    if not quick:
+        workloads.append(("8 jobs of ~20 s (WNMF-KL 600x600)", lambda extra, out: [
+            sys.executable, "-m", "nmfexp.cli.run", *LONG_JOBS, f"results_dir={out / 'r'}", *extra]))
+    with tempfile.TemporaryDirectory() as tmp:
+        for what, make in workloads:
+            walls = {}
+            for name in names:
+                out = Path(tmp) / f"{what[:5]}-{name}"
+                out.mkdir()
+                walls[name] = _timed(make(LAUNCHERS[name][0], out), out)
+            base = walls["basic"]
+            lines.append(f"  {what}: " + " / ".join(f"{n} {w:.0f} s" for n, w in walls.items()))
+            lines += [f"    {n} / basic: {w / base:5.2f}x" for n, w in walls.items() if n != "basic"]
+    return lines

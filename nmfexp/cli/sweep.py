@@ -11,11 +11,23 @@ What happens on ``nmfexp-run -m ...``, whatever the launcher:
 2. jobs whose record already exists and can be kept (``ok`` or ``skipped``,
    same input files) are not submitted at all: the log says
    ``N of M jobs already recorded, submitting K``;
-3. the remaining jobs run: in this process, one after the other, with the
-   default (basic) launcher; otherwise through the configured launcher
-   (joblib, submitit/Slurm, Ray), which composes each job again where it runs;
-4. the sweep ends with one summary line per status and the list of failed
-   jobs; ``nmfexp-run`` then exits with status 1 if any job failed.
+3. stale temporary files are removed once per results folder; jobs that an
+   earlier, crashed driver submitted to Slurm and that still run there are
+   waited for, not submitted again (their tasks are in that sweep's
+   ``plan.json``);
+4. the remaining jobs run (:mod:`nmfexp.cli.backends`): in this process,
+   one after the other, with the default (basic) launcher; otherwise as
+   tasks of already-composed jobs in worker processes, Slurm array tasks or
+   Ray tasks (:mod:`nmfexp.cli.tasks`). One progress display
+   (:mod:`nmfexp.cli.progress`) counts them as they end; per-job lines go to
+   the sweep's ``nmfexp.log``;
+5. a job another process was computing is waited for until its record
+   lands or its claim ends: a sweep never counts a job without its record;
+6. the sweep ends with one summary line per status, the list of failed and
+   lost jobs and the solvers' warnings, once each; ``nmfexp-run`` then exits
+   with status 1 if any job failed, was lost or has no record; Ctrl-C ends
+   with ``interrupted: k/N recorded; run the same command to finish`` and
+   status 130.
 """
 
 from __future__ import annotations
@@ -554,14 +566,15 @@ def sweep(sweeper, arguments: list[str]) -> Any:
             out = outcomes.results.get(job.key) or {"job": job.key, "path": str(job.path), "status": "lost",
                                                     "message": "no outcome was reported", "existing": False}
             report.jobs.append({**out, "overrides": ov})
-    if not any(j["status"] == "submitted" for j in report.jobs):
-        plan["finished"] = True
-        _write_json(sweep_dir / "plan.json", plan)
-        if adopted:
-            for path in earlier_plans:
-                _mark_finished(path)
-    _summarise(report)
     LAST_REPORT.jobs[:] = report.jobs
+    if any(j["status"] == "submitted" for j in report.jobs):  # NMFEXP_SUBMIT_ONLY: the same command collects
+        return [[]]
+    plan["finished"] = True
+    _write_json(sweep_dir / "plan.json", plan)
+    if adopted:
+        for path in earlier_plans:
+            _mark_finished(path)
+    _summarise(report)
     return [[]]
 
 
