@@ -114,9 +114,9 @@ LAUNCHERS = {
     "ray_local": (["hydra/launcher=ray_local"], "hydra_plugins.hydra_ray_launcher"),
 }
 
-#: Eight jobs of about 20 s of solver time each on one core (WNMF-KL, 600 x 600, rank 5, 4400 iterations).
+#: Eight jobs of about 20 s of solver time each on one core (WNMF-KL, 600 x 600, rank 5, 8000 iterations).
 LONG_JOBS = ["-m", "solver=wnmf_kl", "seed=range(0,8)", "dataset.n_rows=600", "rank=5", "mask=random",
-             "mask.rate=0.05", "solver.params.max_iter=4400", "solver.params.tol=0", "timing=quick",
+             "mask.rate=0.05", "solver.params.max_iter=8000", "solver.params.tol=0", "timing=quick",
              "timing.warmup=0"]
 
 
