@@ -39,7 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..experiment.config import usable_cores
 from .launch import MAX_JOBS_PER_TASK, jobs_per_task
-from .tasks import TaskSpec, job_payload, run_task, worker_init
+from .tasks import TaskSpec, add_import_path, job_payload, run_task, worker_init
 
 __all__ = ["launcher_kind", "job_resources", "make_tasks", "run_backend", "array_name", "signal_delay_s",
            "slurm_states", "DETACH_ENV"]
@@ -294,8 +294,6 @@ def run_ray(groups: list[tuple[tuple[int, int], list[TaskSpec]]], lc: DictConfig
 
 
 def _run_in_ray(task: TaskSpec, cwd: str) -> list[dict]:
-    from .sweep import add_import_path
-
     add_import_path(cwd)
     return run_task(task)
 

@@ -38,7 +38,6 @@ import datetime as _dt
 import json
 import logging
 import os
-import sys
 import threading
 import time
 from collections import Counter
@@ -52,7 +51,7 @@ from ..experiment import ConfigError, Job, run_job
 from ..experiment.run import existing_record
 from ..record import read_record_header
 from .progress import Progress
-from .tasks import LOG_FORMAT, TaskSpec, note_compiling
+from .tasks import LOG_FORMAT, TaskSpec, add_import_path, note_compiling
 
 __all__ = ["sweep", "SweepReport", "LAST_REPORT", "TOTAL_ENV", "job_results_dir", "add_import_path", "Planner"]
 
@@ -79,13 +78,6 @@ class SweepReport:
 
 #: The report of the last sweep of this process (the command line reads it for its exit status).
 LAST_REPORT = SweepReport()
-
-
-def add_import_path(cwd: str | os.PathLike) -> None:
-    """Let ``_target_`` modules be imported from the folder the command was started in."""
-    cwd = str(cwd)
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
 
 
 def job_results_dir(cfg, cwd: str | os.PathLike) -> Path:

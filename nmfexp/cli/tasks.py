@@ -31,11 +31,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["TaskSpec", "job_payload", "run_task", "TaskInterrupted", "kernels_need_compiling", "LOG_FORMAT"]
+__all__ = ["add_import_path", "TaskSpec", "job_payload", "run_task", "TaskInterrupted", "kernels_need_compiling", "LOG_FORMAT"]
 
 log = logging.getLogger("nmfexp")
 
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+
+
+def add_import_path(cwd: str | os.PathLike) -> None:
+    """Let ``_target_`` modules be imported from the folder the command was started in."""
+    cwd = str(cwd)
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
 
 
 def job_payload(overrides: list[str], job) -> dict:
@@ -165,7 +172,6 @@ def run_task(spec: TaskSpec) -> list[dict]:
     """Run the jobs of ``spec`` one after the other; return one summary per job (see
     :func:`nmfexp.experiment.run_job`), ``lost`` with the reason for a job stopped or not started."""
     from ..experiment import run_job
-    from .sweep import add_import_path
 
     if spec.cwd:
         add_import_path(spec.cwd)
@@ -224,7 +230,5 @@ def worker_init(cwd: str = "") -> None:
     ``_target_`` modules next to the command's folder are importable."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if cwd:
-        from .sweep import add_import_path
-
         add_import_path(cwd)
 
