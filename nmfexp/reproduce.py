@@ -40,16 +40,19 @@ import time
 import warnings
 from pathlib import Path
 
+from .cli.backends import DETACH_ENV
 from .figures.artifacts import ARTIFACTS, DEFAULT_ARTIFACTS
 
 __all__ = ["ARTIFACTS", "DEFAULT_ARTIFACTS", "data_overrides", "main", "run_preset"]
 
 
-def run_preset(preset: str, results_dir: Path, extra: list[str] | None = None) -> int:
-    """Run one preset's sweep in a child process; return its exit status.
+def run_preset(preset: str, results_dir: Path, extra: list[str] | None = None, *, submit_only: bool = False) -> int:
+    """Run one preset's sweep in a child process; return its exit status (130 after Ctrl-C).
 
     The child is ``python -m nmfexp.cli.run -m +experiment=<preset>
     results_dir=<results_dir>/<artifact>``, exactly what a user would type.
+    ``submit_only``: on a scheduler, submit the jobs and return without
+    waiting (the same command run again waits for them).
     """
     artifact = preset.removesuffix("_quick")
     cmd = [sys.executable, "-m", "nmfexp.cli.run", "-m", f"+experiment={preset}",
@@ -57,7 +60,24 @@ def run_preset(preset: str, results_dir: Path, extra: list[str] | None = None) -
     env = dict(os.environ)
     # Real data sets the user placed under ./data stay found whatever the child's folder is.
     env.setdefault("NMFEXP_DATA_DIR", str(Path("data").resolve()))
-    return subprocess.call(cmd, env=env)
+    if submit_only:
+        env[DETACH_ENV] = "1"
+    child = subprocess.Popen(cmd, env=env)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # the child got the same Ctrl-C: let it say what it recorded and stop
+        try:
+            child.wait(timeout=30)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            child.kill()
+            child.wait()
+        raise
+
+
+def _on_scheduler(overrides: list[str]) -> bool:
+    """Whether the sweeps go to a batch scheduler (``hydra/launcher=slurm``): then every artifact's jobs
+    are submitted first and waited for afterwards (one wait in the queue, not one per artifact)."""
+    return any(o.replace(" ", "") in ("hydra/launcher=slurm", "override hydra/launcher=slurm") for o in overrides)
 
 
 def data_overrides(preset: str) -> tuple[list[str], dict[str, str]]:
@@ -126,25 +146,43 @@ def main(argv: list[str] | None = None) -> int:
 
     failed = []
     t0 = time.perf_counter()
-    for k, artifact in enumerate(artifacts, 1):
-        preset = ARTIFACTS[artifact].preset(quick=args.quick)
-        if artifact in not_installed:
-            print(f"\n=== [{k}/{len(artifacts)}] {preset}: not run, needs {not_installed[artifact]}", flush=True)
-            continue
-        print(f"\n=== [{k}/{len(artifacts)}] {preset} -> {results_dir / artifact}", flush=True)
-        t1 = time.perf_counter()
-        leave_out, unavailable = data_overrides(preset)
-        for name, why in unavailable.items():
-            print(f"=== {preset}: {name} left out, not available here ({why})", flush=True)
-        if unavailable and not leave_out:
-            print(f"=== {preset}: no data set available, not run", flush=True)
-            continue
-        status = run_preset(preset, results_dir, extra + leave_out)
-        outcome = {0: "done", 1: "some jobs failed or produced no record (see above)",
-                   2: "not run: invalid configuration (see above)"}.get(status, f"stopped with exit status {status}")
-        print(f"=== {preset}: {outcome} in {time.perf_counter() - t1:.0f} s", flush=True)
-        if status != 0:
-            failed.append(preset)
+    runnable = [a for a in artifacts if a not in not_installed]
+    try:
+        data = {}  # artifact -> (overrides leaving out unavailable data sets, unavailable: reason)
+        for artifact in runnable:
+            preset = ARTIFACTS[artifact].preset(quick=args.quick)
+            data[artifact] = leave_out, unavailable = data_overrides(preset)
+            for name, why in unavailable.items():
+                print(f"=== {preset}: {name} left out, not available here ({why})", flush=True)
+            if unavailable and not leave_out:
+                print(f"=== {preset}: no data set available, not run", flush=True)
+        runnable = [a for a in runnable if not (data[a][1] and not data[a][0])]
+        if _on_scheduler(extra) and len(runnable) > 1:
+            print(f"\n=== submitting the jobs of {len(runnable)} artifacts to the scheduler first; then waiting "
+                  "for each", flush=True)
+            for artifact in runnable:
+                preset = ARTIFACTS[artifact].preset(quick=args.quick)
+                print(f"\n=== submit {preset} -> {results_dir / artifact}", flush=True)
+                run_preset(preset, results_dir, extra + data[artifact][0], submit_only=True)
+        for k, artifact in enumerate(artifacts, 1):
+            preset = ARTIFACTS[artifact].preset(quick=args.quick)
+            if artifact in not_installed:
+                print(f"\n=== [{k}/{len(artifacts)}] {preset}: not run, needs {not_installed[artifact]}", flush=True)
+                continue
+            if artifact not in runnable:
+                continue
+            print(f"\n=== [{k}/{len(artifacts)}] {preset} -> {results_dir / artifact}", flush=True)
+            t1 = time.perf_counter()
+            status = run_preset(preset, results_dir, extra + data[artifact][0])
+            outcome = {0: "done", 1: "some jobs failed or produced no record (see above)",
+                       2: "not run: invalid configuration (see above)"}.get(status, f"stopped with exit status {status}")
+            print(f"=== {preset}: {outcome} in {time.perf_counter() - t1:.0f} s", flush=True)
+            if status != 0:
+                failed.append(preset)
+    except KeyboardInterrupt:
+        print(f"\nnmfexp-reproduce: interrupted; records that landed are kept: run the same command to finish "
+              f"(nmfexp-results summary {results_dir} shows what is there).", file=sys.stderr)
+        return 130
 
     from .figures import plot_all
     from .results import RecordsWarning
@@ -152,25 +190,36 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n=== figures and tables from the records in {results_dir} -> {plots_dir}", flush=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RecordsWarning)
-        out = plot_all(results_dir, plots_dir, report=True, errors="report")
+        if args.only:  # the chosen artifacts alone: their records, their figures, their tables
+            errors = []
+            for artifact in runnable:
+                if not (results_dir / artifact).exists():
+                    continue
+                one = plot_all(results_dir / artifact, plots_dir, errors="report", only=[artifact])
+                errors += list(one.outcome.errors)
+            print(f"(--only: the report {plots_dir / 'index.html'} was not rewritten; "
+                  f"nmfexp-plot {results_dir} --plots-dir {plots_dir} --report makes it from every record)")
+        else:
+            out = plot_all(results_dir, plots_dir, report=True, errors="report")
+            errors = list(out.outcome.errors)
     for w in caught:  # damaged files, duplicates, records of several versions: one line each
         if issubclass(w.category, RecordsWarning):
             print(f"nmfexp-reproduce: {w.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     print(f"\nnmfexp-reproduce: {len(artifacts)} sweep(s) in {time.perf_counter() - t0:.0f} s; "
-          f"figures and tables in {plots_dir}; report: {plots_dir / 'index.html'}")
+          f"figures and tables in {plots_dir}" + ("" if args.only else f"; report: {plots_dir / 'index.html'}"))
     if not_installed:
         print(f"nmfexp-reproduce: not run (not installed): {', '.join(not_installed)}; "
               f"{'; '.join(sorted(set(not_installed.values())))} and run the same command again.", file=sys.stderr)
-    if out.outcome.errors:
-        print(f"nmfexp-reproduce: some figures could not be made: {', '.join(out.outcome.errors)} (tracebacks "
+    if errors:
+        print(f"nmfexp-reproduce: some figures could not be made: {', '.join(errors)} (tracebacks "
               "above; the others were written).", file=sys.stderr)
     if failed:
         print(f"nmfexp-reproduce: incomplete: {', '.join(failed)}; the messages are above and in the records "
               f"(nmfexp-results summary {results_dir}); run the same command again to complete missing jobs.",
               file=sys.stderr)
-    return 1 if failed or out.outcome.errors else 0
+    return 1 if failed or errors else 0
 
 
 if __name__ == "__main__":

@@ -591,9 +591,16 @@ def sweep_progress(path: str | Path) -> list[str]:
     statuses = [read_record_header(job["path"]).get("status") for job in plan["jobs"]]
     counts = {s: statuses.count(s) for s in ("ok", "skipped", "failed")}
     done = sum(counts.values())
-    return [f"latest sweep (planned {plan['created']}, {plans[-1].parent.name}): {done} of {len(statuses)} jobs "
-            f"recorded ({counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed), "
-            f"{len(statuses) - done} without a record yet"]
+    lines = [f"latest sweep (planned {plan['created']}, {plans[-1].parent.name}): {done} of {len(statuses)} jobs "
+             f"recorded ({counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed), "
+             f"{len(statuses) - done} without a record yet"]
+    from .cli.backends import running_in_scheduler
+
+    running = running_in_scheduler(plans, [job["job"] for job, s in zip(plan["jobs"], statuses, strict=True) if s is None])
+    if running:
+        lines.append(f"  running: {sum(running.values())} of them queued or running in Slurm ("
+                     + ", ".join(f"{n} in task {t}" for t, n in sorted(running.items())) + ")")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

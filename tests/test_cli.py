@@ -37,7 +37,9 @@ def test_sweep_resume_and_failure_report(tmp_path):
     first = nmfexp_run(*args, cwd=tmp_path)
     log = first.stdout + first.stderr
     assert first.returncode == 1, log  # the file jobs have no path: failed, reported at the end
-    assert "[8/8]" in log and "sweep finished: 8 jobs" in log and "job(s) failed" in log
+    assert "8/8 (100%)" in log and "sweep finished: 8 jobs" in log and "job(s) failed" in log
+    assert "] start " not in log  # per-job lines go to the sweep's log file, not to the terminal
+    assert "] start " in next(results.glob("logs/multirun_*/nmfexp.log")).read_text()
     assert "dataset.path is required" in log
     files = sorted(results.glob("*.h5"))
     assert len(files) == 8 and all(map(is_valid_record, files))
@@ -215,8 +217,10 @@ def test_two_sweeps_on_one_folder_at_once_compute_each_job_once(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args], cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     logs = [p.communicate(timeout=300)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], logs
-    started = sum(log.count("] start wnmf_kl") for log in logs)
+    assert [p.returncode for p in procs] == [0, 0], logs  # a job running in the other sweep is waited for
+    files = list((tmp_path / "r").glob("logs/multirun_*/nmfexp.log"))
+    assert len(files) == 2
+    started = sum(f.read_text().count("] start wnmf_kl") for f in files)
     assert started == 12, logs  # every job computed by exactly one of the two sweeps
     assert len(list((tmp_path / "r").glob("*.h5"))) == 12
     assert not list((tmp_path / "r").glob("*.tmp")) and not list((tmp_path / "r").glob("*.lock"))

@@ -532,8 +532,11 @@ def test_claim_takes_over_only_stale_claims(tmp_path):
             "another host, recent": ("elsewhere", 1, 0, None, False),
             "another host, abandoned": ("elsewhere", 1, old, None, True),
             "our pid, left by an earlier process": (me, os.getpid(), 0, None, True),
-            "half-written claim, recent": (me, 1, 0, b"{", False),
-            "half-written claim, old": (me, 1, 120, b"", True),
+            # claims are created whole (hard link): content that does not parse is garbage, whatever its age;
+            # only an empty file of a moment ago may be a 0.2 writer's claim being filled in
+            "garbage claim, recent": (me, 1, 0, b"{", True),
+            "empty claim, recent": (me, 1, 0, b"", False),
+            "empty claim, old": (me, 1, 120, b"", True),
         }
         for name, (host, pid, age, raw, taken) in cases.items():
             path = tmp_path / f"{abs(hash(name))}.h5"

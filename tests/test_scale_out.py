@@ -96,7 +96,7 @@ def test_local_parallel_records_where_and_how_jobs_ran(tmp_path):
                      env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
     log = out.stdout + out.stderr
     assert out.returncode == 0, log
-    assert "[1/2] recorded" in log and "[2/2] recorded" in log  # progress in the driver, as records land
+    assert "sweep: 2/2 (100%): 2 ok, 0 skipped, 0 failed" in log  # the driver's one progress display
     for path in (tmp_path / "r").glob("*.h5"):
         ex = read_record(path).groups["execution"]
         assert ex["launcher"] == "hydra_plugins.nmfexp.launchers.LocalLauncher"
@@ -140,12 +140,14 @@ def test_the_slurm_preset_composes(hydra_ctx):
 def test_ray_local(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_ray_launcher",
                         reason="the Ray launcher is optional: pip install 'nmfexp[ray]' to run this test")
+    # Ray on loopback only (it otherwise binds the machine's address), without token authentication
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
     out = nmfexp_run("-m", "solver=a1gm,wnmf_kl", "seed=0,1", "dataset.n_rows=10", "timing=quick", "results_dir=r",
-                     "hydra/launcher=ray_local", cwd=tmp_path)
+                     "hydra/launcher=ray_local", cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert len(list((tmp_path / "r").glob("*.h5"))) == 4
     again = nmfexp_run("-m", "solver=a1gm,wnmf_kl", "seed=0,1", "dataset.n_rows=10", "timing=quick",
-                       "results_dir=r", "hydra/launcher=ray_local", cwd=tmp_path)
+                       "results_dir=r", "hydra/launcher=ray_local", cwd=tmp_path, env=env)
     assert "4 already recorded, submitting 0" in again.stdout + again.stderr
 
 
@@ -159,3 +161,10 @@ def test_jobs_per_task():
     for bad in (0, -1, "x", 2.5, "2.5"):
         with pytest.raises(ValueError, match="jobs_per_task must be 'auto' or a positive integer"):
             jobs_per_task(bad, 80, 2)
+
+
+def test_the_object_store_option_is_dropped_only_for_an_existing_cluster():
+    from nmfexp.cli.backends import _ray_init_options  # no Ray needed: the keywords only
+
+    assert "object_store_memory" not in _ray_init_options({"address": "ray://head:10001", "object_store_memory": 1})
+    assert _ray_init_options({"address": None})["object_store_memory"] == 78643200

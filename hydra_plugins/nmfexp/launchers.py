@@ -10,8 +10,11 @@ starts them all). The work is in :mod:`nmfexp.cli.launch`; the classes exist
 only when ``hydra-submitit-launcher`` is installed (``pip install "nmfexp[slurm]"``).
 """
 
+# OmegaConf reads the dataclass annotations at runtime and wants typing.Optional:
+# ruff: noqa: UP045
+
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Optional
 
 try:
     from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
@@ -31,6 +34,34 @@ if BaseSubmititLauncher is not None:
 
     class LocalLauncher(_TolerantSubmititLauncher):
         _EXECUTOR = "local"
+
+
+def slurm_schema() -> Any:
+    """The typed options of ``hydra/launcher=slurm``: Hydra's submitit Slurm options plus nmfexp's, or None
+    without ``hydra-submitit-launcher``.
+
+    Added: ``jobs_per_task`` (jobs one array task runs one after the
+    other; ``auto``: about four tasks per slot the partition offers, at most
+    25 jobs each). Changed: ``mem_gb`` null means a per-job estimate from the
+    data size; ``signal_delay_s`` null means a tenth of the task's limit
+    (10-120 s). Stored as ``hydra/launcher=nmfexp_slurm_schema`` by
+    :func:`nmfexp.experiment.config.register_configs`.
+    """
+    from dataclasses import dataclass
+
+    try:
+        from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
+    except ImportError:
+        return None
+
+    @dataclass
+    class NmfexpSlurmConf(SlurmQueueConf):
+        _target_: str = "hydra_plugins.nmfexp.launchers.SlurmLauncher"
+        jobs_per_task: Any = "auto"
+        mem_gb: Optional[int] = None
+        signal_delay_s: Optional[int] = None
+
+    return NmfexpSlurmConf
 
 
 def joblib_preset() -> Any:

@@ -74,7 +74,7 @@ def _executor(launcher, per: int = 1):
     import submitit
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 
-    params = dict(launcher.params)
+    params = {k: v for k, v in dict(launcher.params).items() if v is not None or k not in ("signal_delay_s", "mem_gb")}
     prefix = launcher._EXECUTOR
     init = {"folder": params.pop("submitit_folder")}
     params.pop("jobs_per_task", None)

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from ..experiment import ConfigError, Job, run_job
 from ..experiment.config import config_dir, register_configs
-from .sweep import LAST_REPORT, TOTAL_ENV, add_import_path, job_results_dir
+from .sweep import LAST_REPORT, NOT_RECORDED, TOTAL_ENV, add_import_path, job_results_dir
 
 __all__ = ["main", "execution_context"]
 
@@ -89,10 +89,10 @@ def main() -> None:
     hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
     if any(o["status"] == "invalid" for o in _SINGLE):
         sys.exit(2)
-    failed = [o for o in _SINGLE + LAST_REPORT.jobs if o["status"] in ("failed", "lost")]
+    failed = [o for o in _SINGLE + LAST_REPORT.jobs if o["status"] in NOT_RECORDED]
     if failed:
-        print(f"nmfexp-run: {len(failed)} job(s) failed or produced no record; see the messages above.",
-              file=sys.stderr)
+        print(f"nmfexp-run: {len(failed)} job(s) failed, produced no record or are running elsewhere; see the "
+              "messages above.", file=sys.stderr)
         sys.exit(1)
 
 

@@ -11,22 +11,35 @@ What happens on ``nmfexp-run -m ...``, whatever the launcher:
 2. jobs whose record already exists and can be kept (``ok`` or ``skipped``,
    same input files) are not submitted at all: the log says
    ``N of M jobs already recorded, submitting K``;
-3. the remaining jobs run: in this process, one after the other, with the
-   default (basic) launcher; otherwise through the configured launcher
-   (joblib, submitit/Slurm, Ray), which composes each job again where it runs;
-4. the sweep ends with one summary line per status and the list of failed
-   jobs; ``nmfexp-run`` then exits with status 1 if any job failed.
+3. stale temporary files are removed once per results folder; jobs that an
+   earlier, crashed driver submitted to Slurm and that still run there are
+   waited for, not submitted again (their tasks are in that sweep's
+   ``plan.json``);
+4. the remaining jobs run (:mod:`nmfexp.cli.backends`): in this process,
+   one after the other, with the default (basic) launcher; otherwise as
+   tasks of already-composed jobs in worker processes, Slurm array tasks or
+   Ray tasks (:mod:`nmfexp.cli.tasks`). One progress display
+   (:mod:`nmfexp.cli.progress`) counts them as they end; per-job lines go to
+   the sweep's ``nmfexp.log``;
+5. a job another process was computing is waited for until its record
+   lands or its claim ends: a sweep never counts a job without its record;
+6. the sweep ends with one summary line per status, the list of failed and
+   lost jobs and the solvers' warnings, once each; ``nmfexp-run`` then exits
+   with status 1 if any job failed, was lost or has no record; Ctrl-C ends
+   with ``interrupted: k/N recorded; run the same command to finish`` and
+   status 130.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as _dt
 import json
 import logging
 import os
-import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +50,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from ..experiment import ConfigError, Job, run_job
 from ..experiment.run import existing_record
 from ..record import read_record_header
+from .progress import Progress
+from .tasks import LOG_FORMAT, TaskSpec, add_import_path, note_compiling
 
 __all__ = ["sweep", "SweepReport", "LAST_REPORT", "TOTAL_ENV", "job_results_dir", "add_import_path", "Planner"]
 
@@ -54,7 +69,8 @@ class SweepReport:
 
     @property
     def failed(self) -> list[dict]:
-        return [j for j in self.jobs if j["status"] in ("failed", "lost")]
+        """Jobs without a usable record from this sweep: failed, lost, or running elsewhere."""
+        return [j for j in self.jobs if j["status"] in NOT_RECORDED]
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(j["status"] + (" (existing)" if j.get("existing") else "") for j in self.jobs))
@@ -62,13 +78,6 @@ class SweepReport:
 
 #: The report of the last sweep of this process (the command line reads it for its exit status).
 LAST_REPORT = SweepReport()
-
-
-def add_import_path(cwd: str | os.PathLike) -> None:
-    """Let ``_target_`` modules be imported from the folder the command was started in."""
-    cwd = str(cwd)
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
 
 
 def job_results_dir(cfg, cwd: str | os.PathLike) -> Path:
@@ -199,41 +208,53 @@ def _reusable(job: Job) -> str | None:
     return existing[1] if existing and existing[0] else None
 
 
-def _run_here(sweeper, todo: list[tuple[list[str], Job]], report: SweepReport) -> None:
-    """The basic launcher's work, in this process, from the configs already composed."""
-    sweep_dir = Path(str(sweeper.config.hydra.sweep.dir))
-    handler = logging.FileHandler(sweep_dir / "nmfexp.log")
-    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+#: Statuses that make a sweep end with a non-zero status: the job has no usable record from this sweep.
+NOT_RECORDED = ("failed", "lost", "running elsewhere")
+
+_RUN_PY = os.path.join("experiment", "run.py")
+
+
+class _PerJobLines(logging.Filter):
+    """Keeps the per-job lines of :func:`nmfexp.experiment.run_job` off the terminal during a sweep (they
+    go to the sweep's log file); the progress display and the summary say what happened."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "nmfexp" and record.pathname.endswith(_RUN_PY))
+
+
+@contextlib.contextmanager
+def _sweep_logging(log_file: Path):
+    """Every line of the sweep goes to ``log_file``; per-job lines stay off the terminal."""
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setLevel(logging.INFO)
     log.addHandler(handler)
-    context = {"launcher": "basic (in the driver process)", "hostname": os.uname().nodename, "pid": os.getpid(),
-               "parallelism": 1}
+    quiet = _PerJobLines()
+    consoles = [h for lg in (logging.getLogger(), log) for h in lg.handlers
+                if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+    for h in consoles:
+        h.addFilter(quiet)
     try:
-        for k, (ov, job) in enumerate(todo, 1):
-            try:
-                out = run_job(job, overrides=ov, context={**context, "job_num": k - 1},
-                              progress=f"[{k}/{len(todo)}] ")
-            except Exception as exc:  # the record itself could not be written: report, go on
-                log.error("[%d/%d] %s: %s: %s", k, len(todo), job.describe(), type(exc).__name__, exc)
-                out = {"job": job.key, "path": str(job.path), "status": "failed", "existing": False,
-                       "message": f"{type(exc).__name__}: {exc}"}
-            report.jobs.append({**out, "overrides": ov})
+        yield
     finally:
+        for h in consoles:
+            h.removeFilter(quiet)
         log.removeHandler(handler)
         handler.close()
 
 
 class RecordWatcher(threading.Thread):
-    """Driver-side progress for launchers that run jobs elsewhere: logs each record as it lands.
+    """Driver-side progress for launchers that run jobs elsewhere: reports each record as it lands.
 
     Every ``interval`` seconds it looks at the record files of the pending
-    jobs (a stat each; the header only when the file changed) and logs
-    ``[k/K] recorded <job>: <status>``.
+    jobs (a stat each; the header only when the file changed) and calls
+    ``on_record(key, status)``.
     """
 
-    def __init__(self, jobs: list[Job], interval: float = 2.0) -> None:
+    def __init__(self, jobs: list[Job], on_record, interval: float = 2.0) -> None:
         super().__init__(name="nmfexp-record-watcher", daemon=True)
         self.pending = {job.key: (job, self._stamp(job)) for job in jobs}
-        self.total, self.done, self.interval = len(jobs), 0, interval
+        self.on_record, self.interval = on_record, interval
         self._stop_event = threading.Event()
 
     @staticmethod
@@ -250,10 +271,9 @@ class RecordWatcher(threading.Thread):
             if stamp is None or stamp == before:
                 continue
             header = read_record_header(job.path)
-            if header.get("status"):
-                self.done += 1
+            if header.get("status") and header.get("job") == key:
                 del self.pending[key]
-                log.info("[%d/%d] recorded %s: %s", self.done, self.total, job.describe(), header["status"])
+                self.on_record(key, header["status"])
 
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):
@@ -265,12 +285,186 @@ class RecordWatcher(threading.Thread):
         self.poll()
 
 
-def _launch(sweeper, todo: list[tuple[list[str], Job]], report: SweepReport) -> list:
-    """Hand the jobs to the configured launcher; every job ends in the report, lost ones too."""
+def _from_record_or_lost(payload: dict, error: BaseException | None) -> dict:
+    """The outcome of a job whose task returned no summary for it: its record if one landed, else lost."""
+    header = read_record_header(payload["path"])
+    base = {"job": payload["key"], "path": payload["path"], "existing": False}
+    if header.get("job") == payload["key"] and header.get("status"):
+        return {**base, "status": header["status"], "message": header.get("message", "")}
+    why = _first_line(error) if error is not None else "the job ended without writing a record"
+    return {**base, "status": "lost", "message": why}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    head = text[0] if text else ""
+    return head if isinstance(exc, RuntimeError) and head else f"{type(exc).__name__}: {head}"
+
+
+class _Outcomes:
+    """The driver's one account of a sweep's jobs: each job's final summary, counted once in the display."""
+
+    def __init__(self, todo: list, progress: Progress) -> None:
+        self.todo, self.progress = todo, progress
+        self.results: dict[str, dict] = {}
+
+    def record(self, summary: dict) -> None:
+        key = summary["job"]
+        if key not in self.results:
+            self.results[key] = summary
+        self.progress.update(key, summary["status"])
+
+    def on_done(self, task: TaskSpec, summaries: list[dict] | None, error: BaseException | None) -> None:
+        got = set()
+        for s in summaries or []:
+            got.add(s["job"])
+            self.record(s)
+        for p in task.jobs:
+            if p["key"] not in got:
+                self.record(_from_record_or_lost(p, error))
+
+
+def _run_here(todo: list, outcomes: _Outcomes) -> None:
+    """The basic launcher's work, in this process, from the configs already composed."""
+    context = {"launcher": "basic (in the driver process)", "hostname": os.uname().nodename, "pid": os.getpid(),
+               "parallelism": 1}
+    for k, (ov, job) in enumerate(todo, 1):
+        try:
+            out = run_job(job, overrides=ov, context={**context, "job_num": k - 1, "started": time.time()},
+                          progress=f"[{k}/{len(todo)}] ")
+        except Exception as exc:  # the record itself could not be written: report, go on
+            log.error("[%d/%d] %s: %s: %s", k, len(todo), job.describe(), type(exc).__name__, exc)
+            out = {"job": job.key, "path": str(job.path), "status": "failed", "existing": False,
+                   "message": f"{type(exc).__name__}: {exc}"}
+        outcomes.record(out)
+
+
+def _wait_adopted(adopted: dict[str, dict], todo_by_key: dict, outcomes: _Outcomes, poll: float = 3.0) -> None:
+    """Wait for jobs an earlier (crashed) driver submitted to Slurm that are still pending or running."""
+    from ..record.claims import SLURM_ACTIVE_STATES
+    from .backends import slurm_states
+
+    tasks = {str(t.get("job_id")): t for t in adopted.values()}
+    while tasks:
+        states = slurm_states(list(tasks))
+        if states is None:  # squeue stopped answering: what landed tells, the rest is lost
+            states = {}
+        for job_id, t in list(tasks.items()):
+            if states.get(job_id) in SLURM_ACTIVE_STATES:
+                continue
+            del tasks[job_id]
+            why = RuntimeError(f"its Slurm task {job_id} (submitted by an earlier run) ended without a record "
+                               f"(log: {t.get('stderr', '?')})")
+            for key in t.get("jobs", []):
+                if key in todo_by_key:
+                    _, job = todo_by_key[key]
+                    outcomes.record(_from_record_or_lost({"key": key, "path": str(job.path)}, why))
+        outcomes.progress.tick()
+        if tasks:
+            time.sleep(poll)
+
+
+def _find_adoptable(todo: list, sweep_dir: Path) -> tuple[dict[str, dict], list[Path]]:
+    """Jobs of ``todo`` that an unfinished earlier sweep submitted to Slurm and that still run there,
+    from the ``plan.json`` files next to this sweep's and in each results folder's ``logs/``."""
+    from .backends import active_tasks, read_plan
+
+    folders = {sweep_dir.parent} | {job.path.parent / "logs" for _, job in todo}
+    files = sorted({p for folder in folders for p in folder.glob("*/plan.json") if p.parent != sweep_dir})
+    plans = [(path, plan) for path in files if (plan := read_plan(path)) and not plan.get("finished")
+             and plan.get("tasks")]
+    if not plans:
+        return {}, []
+    active = active_tasks([plan for _, plan in plans])
+    keys = {job.key for _, job in todo}
+    return {k: t for k, t in active.items() if k in keys}, [path for path, _ in plans]
+
+
+def _mark_finished(path: Path) -> None:
+    from .backends import read_plan
+
+    plan = read_plan(path)
+    if plan is not None and not plan.get("finished"):
+        plan["finished"] = True
+        _write_json(path, plan)
+
+
+def _execute(sweeper, todo: list, sweep_dir: Path, plan: dict, outcomes: _Outcomes,
+             adopted: dict[str, dict]) -> list[str]:
+    """Run ``todo`` with the configured launcher; returns the Slurm array ids submitted (for messages)."""
+    from .backends import (
+        DETACH_ENV,
+        array_name,
+        launcher_kind,
+        local_width,
+        make_tasks,
+        run_backend,
+        slurm_width,
+        submissions_record,
+        submit_slurm,
+        wait_slurm,
+    )
+
+    lc = sweeper.config.hydra.launcher
+    kind = launcher_kind(lc)
+    cwd = str(sweeper.config.hydra.runtime.cwd)
+    todo_by_key = {job.key: (ov, job) for ov, job in todo}
+    to_submit = [(ov, job) for ov, job in todo if job.key not in adopted]
+    tick = outcomes.progress.tick
+    if to_submit and kind != "slurm":  # Slurm tasks say it in their own logs
+        note_compiling()
+    if kind == "basic":
+        if adopted:
+            _wait_adopted(adopted, todo_by_key, outcomes)
+        _run_here(to_submit, outcomes)
+        return []
+    if kind == "hydra":  # a launcher plugin nmfexp does not know: Hydra composes each job where it runs
+        _launch_with_hydra(sweeper, to_submit, outcomes)
+        return []
+    target = str(lc.get("_target_"))
+    if kind == "slurm":
+        width = slurm_width(lc)
+        context = {"launcher": target, "parallelism": int(lc.get("array_parallelism") or 0)}
+        groups = make_tasks(kind, lc, to_submit, context=context, cwd=cwd, log_file=None, width=width)
+        submitted = submit_slurm(groups, lc, sweep_dir, array_name([job for _, job in todo], lc.get("name"))) \
+            if to_submit else []
+        plan["tasks"] = submissions_record(submitted)
+        _write_json(sweep_dir / "plan.json", plan)
+        arrays = sorted({str(j.job_id).split("_")[0] for j, _, _ in submitted})
+        if os.environ.get(DETACH_ENV) == "1":
+            log.info("submitted %d job(s) to Slurm (array %s); not waiting: the same command waits for them",
+                     len(to_submit), ", ".join(arrays) or "-")
+            for key in todo_by_key:
+                outcomes.results[key] = {"job": key, "path": str(todo_by_key[key][1].path), "status": "submitted",
+                                         "message": "", "existing": False}
+            return arrays
+        watcher = RecordWatcher([job for _, job in todo], lambda key, status: outcomes.progress.update(key, status))
+        watcher.start()
+        try:
+            if adopted:
+                _wait_adopted(adopted, todo_by_key, outcomes)
+            wait_slurm(submitted, outcomes.on_done, tick)
+        finally:
+            watcher.stop()
+        return arrays
+    if adopted:
+        _wait_adopted(adopted, todo_by_key, outcomes)
+    width = local_width(lc) if kind == "local" else int(lc.get("n_jobs") or 1) if kind == "joblib" else 0
+    parallelism = width or 0
+    context = {"launcher": target, "parallelism": parallelism}
+    log_file = str((sweep_dir / "nmfexp.log").resolve())  # workers (Ray) may start in another folder
+    groups = make_tasks(kind, lc, to_submit, context=context, cwd=cwd, log_file=log_file, width=max(1, width))
+    run_backend(kind, lc, groups, cwd=cwd, on_done=outcomes.on_done, tick=tick, width=max(1, width))
+    return []
+
+
+def _launch_with_hydra(sweeper, todo: list, outcomes: _Outcomes) -> None:
+    """Hand the jobs to a launcher plugin through Hydra's ``launch`` (each job is composed again where it
+    runs); every job ends in the outcomes, lost ones too."""
     from hydra.core.utils import JobStatus
 
     os.environ[TOTAL_ENV] = str(len(todo))
-    watcher = RecordWatcher([job for _, job in todo])
+    watcher = RecordWatcher([job for _, job in todo], lambda key, status: outcomes.progress.update(key, status))
     watcher.start()
     try:
         returns = list(sweeper.launcher.launch([ov for ov, _ in todo], initial_job_idx=0))
@@ -280,23 +474,49 @@ def _launch(sweeper, todo: list[tuple[list[str], Job]], report: SweepReport) -> 
     finally:
         os.environ.pop(TOTAL_ENV, None)
         watcher.stop()
-    for k, (ov, job) in enumerate(todo):
+    for k, (_ov, job) in enumerate(todo):
         ret = returns[k] if k < len(returns) else None
         if ret is not None and ret.status == JobStatus.COMPLETED and isinstance(ret.return_value, dict):
-            value = dict(ret.return_value)
+            outcomes.record({"job": job.key, "path": str(job.path), **dict(ret.return_value)})
         else:
-            header = read_record_header(job.path)
-            if header.get("job") == job.key and header.get("status"):
-                value = {"status": header["status"], "message": header.get("message", ""), "existing": False}
+            why = RuntimeError(_error_text(ret)) if ret is not None else None
+            outcomes.record(_from_record_or_lost({"key": job.key, "path": str(job.path)}, why))
+
+
+def _wait_elsewhere(outcomes: _Outcomes, poll: float = 2.0) -> None:
+    """Jobs another process was computing when this sweep reached them: wait until their record lands or
+    their claim ends (its holder finished or died: claims cannot outlive their process, see
+    :mod:`nmfexp.record.claims`). A sweep never counts a job it did not see recorded."""
+    from ..record import claim_holder
+
+    waiting = {k: s for k, s in outcomes.results.items() if s["status"] == "running elsewhere"}
+    if waiting:
+        log.info("waiting for %d job(s) that another process is computing (%s)", len(waiting),
+                 next(iter(waiting.values())).get("message", ""))
+    while waiting:
+        for key, s in list(waiting.items()):
+            header = read_record_header(s["path"])
+            if header.get("job") == key and header.get("status"):
+                outcomes.results[key] = {**s, "status": header["status"], "message": header.get("message", ""),
+                                         "existing": True}
+            elif claim_holder(s["path"]) is None:
+                outcomes.results[key] = {**s, "status": "lost", "message": f"the process that was computing it "
+                                         f"({s.get('message')}) ended without a record"}
             else:
-                why = _error_text(ret) if ret is not None else "the job ended without writing a record"
-                value = {"status": "lost", "message": why, "existing": False}
-        report.jobs.append({"job": job.key, "path": str(job.path), **value, "overrides": ov})
-    return returns
+                continue
+            del waiting[key]
+        if waiting:
+            time.sleep(poll)
+
+
+def _recorded(jobs: list[Job]) -> int:
+    return sum(1 for job in jobs if _reusable(job))
 
 
 def sweep(sweeper, arguments: list[str]) -> Any:
     """The body of :meth:`hydra_plugins.nmfexp.sweeper.NmfexpSweeper.sweep`."""
+    from ..record.claims import remove_stale_temp_files_in
+
     config = sweeper.config
     sweep_dir = Path(config.hydra.sweep.dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -312,28 +532,72 @@ def sweep(sweeper, arguments: list[str]) -> Any:
                                 "existing": True, "overrides": ov})
         else:
             todo.append((ov, job))
-    _write_plan(sweep_dir, planned, todo)
-    results_dirs = sorted({str(job.path.parent) for _, job in planned})
-    log.info("sweep of %d jobs: %d already recorded, submitting %d; records in %s", len(planned),
-             len(planned) - len(todo), len(todo), ", ".join(results_dirs))
-    returns = []
-    if todo and type(sweeper.launcher).__name__ == "BasicLauncher":
-        _run_here(sweeper, todo, report)
-    elif todo:
-        returns = _launch(sweeper, todo, report)
-    _summarise(report)
+    results_dirs = sorted({job.path.parent for _, job in planned})
+    for folder in results_dirs:  # temporary files of writers that died: once per sweep, not per job
+        remove_stale_temp_files_in(folder)
+    adopted, earlier_plans = _find_adoptable(todo, sweep_dir) if todo else ({}, [])
+    plan = _write_plan(sweep_dir, planned, todo)
+    waiting = f", waiting for {len(adopted)} that an earlier run submitted to Slurm" if adopted else ""
+    log.info("sweep of %d jobs: %d already recorded, submitting %d%s; records in %s", len(planned),
+             len(planned) - len(todo), len(todo) - len(adopted), waiting, ", ".join(map(str, results_dirs)))
+    arrays: list[str] = []
+    if todo:
+        label = str(planned[0][1].config.get("tag") or "sweep") if planned else "sweep"
+        progress = Progress(len(todo), label)
+        outcomes = _Outcomes(todo, progress)
+        try:
+            with _sweep_logging(sweep_dir / "nmfexp.log"):
+                arrays = _execute(sweeper, todo, sweep_dir, plan, outcomes, adopted)
+        except KeyboardInterrupt:
+            progress.close()
+            _interrupted(planned, arrays, sweep_dir)
+        finally:
+            progress.close()
+        _wait_elsewhere(outcomes)
+        for ov, job in todo:
+            out = outcomes.results.get(job.key) or {"job": job.key, "path": str(job.path), "status": "lost",
+                                                    "message": "no outcome was reported", "existing": False}
+            report.jobs.append({**out, "overrides": ov})
     LAST_REPORT.jobs[:] = report.jobs
-    return [returns]
+    if any(j["status"] == "submitted" for j in report.jobs):  # NMFEXP_SUBMIT_ONLY: the same command collects
+        return [[]]
+    plan["finished"] = True
+    _write_json(sweep_dir / "plan.json", plan)
+    if adopted:
+        for path in earlier_plans:
+            _mark_finished(path)
+    _summarise(report)
+    return [[]]
 
 
-def _write_plan(sweep_dir: Path, planned: list, todo: list) -> None:
+def _interrupted(planned: list, arrays: list[str], sweep_dir: Path) -> None:
+    """Ctrl-C: say what is recorded and how to finish; exit status 130 (no traceback)."""
+    done = _recorded([job for _, job in planned])
+    msg = f"interrupted: {done}/{len(planned)} recorded; run the same command to finish"
+    if arrays:
+        msg += (f" (the Slurm array(s) {', '.join(arrays)} keep running: the same command waits for them; "
+                f"scancel {' '.join(arrays)} stops them)")
+    log.error("%s", msg)
+    raise SystemExit(130)
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def _write_plan(sweep_dir: Path, planned: list, todo: list) -> dict:
     """``plan.json`` in the sweep's log folder: every job's record path, for progress from records alone
-    (``nmfexp-results summary`` counts how many of them exist while the sweep runs)."""
+    (``nmfexp-results summary`` counts how many of them exist while the sweep runs); once submitted, the
+    Slurm task of each job (``tasks``), so that a rerun after a crash of this process waits for them."""
     submitted = {job.key for _, job in todo}
-    plan = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    plan = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
+            "finished": False,
             "jobs": [{"job": job.key, "path": str(job.path.resolve()), "submitted": job.key in submitted,
                       "overrides": ov} for ov, job in planned]}
-    (sweep_dir / "plan.json").write_text(json.dumps(plan, indent=1))
+    _write_json(sweep_dir / "plan.json", plan)
+    return plan
 
 
 def _error_text(ret) -> str:
@@ -359,5 +623,28 @@ def _summarise(report: SweepReport) -> None:
     lost = [s for s in report.jobs if s["status"] == "lost"]
     for s in lost:
         log.error("lost (no record): %s: %s", " ".join(s.get("overrides") or []), s.get("message"))
+    elsewhere = [s for s in report.jobs if s["status"] == "running elsewhere"]
+    for s in elsewhere:
+        log.error("not recorded, running elsewhere: %s: %s", " ".join(s.get("overrides") or []), s.get("message"))
     if lost:
         log.error("%d job(s) produced no record; run the same command again to complete exactly those.", len(lost))
+    if elsewhere:
+        log.error("%d job(s) are being computed by another process (named above) and have no record yet; when it "
+                  "ends, run the same command again (it keeps what landed and runs what is missing).", len(elsewhere))
+    _summarise_warnings(report)
+
+
+def _summarise_warnings(report: SweepReport, show: int = 10) -> None:
+    """The solvers' warnings of the sweep, once: each distinct warning with the number of jobs it came from."""
+    seen: Counter[str] = Counter()
+    for s in report.jobs:
+        for text in set(s.get("warnings") or []):
+            seen[str(text)] += 1
+    if not seen:
+        return
+    log.warning("warnings from %d job(s) (each record keeps its own in the attribute 'warnings'):",
+                sum(1 for s in report.jobs if s.get("warnings")))
+    for text, n in seen.most_common(show):
+        log.warning("  %s (%d job%s)", text, n, "" if n == 1 else "s")
+    if len(seen) > show:
+        log.warning("  ... and %d other warning(s)", len(seen) - show)

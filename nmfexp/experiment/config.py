@@ -305,6 +305,9 @@ def register_configs() -> None:
     joblib = launchers.joblib_preset()
     if joblib is not None:
         cs.store(group="hydra/launcher", name="joblib", node=joblib, provider="nmfexp")
+    slurm = launchers.slurm_schema()
+    if slurm is not None:
+        cs.store(group="hydra/launcher", name="nmfexp_slurm_schema", node=slurm, provider="nmfexp")
     cs.store(name=SCHEMA_NAME, node=ExperimentConfig)
     cs.store(group=f"{SCHEMA_NAME}", name="dataset", node=DatasetConfig)
     for name, spec in SOLVERS.items():

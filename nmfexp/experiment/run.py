@@ -20,6 +20,7 @@ import logging
 import os
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -155,9 +156,14 @@ def run_job(job: Job, *, overrides=(), context: dict | None = None, progress: st
     moment (it holds the job's claim) makes this one return ``running
     elsewhere`` without computing. A record that cannot be written (disk
     full, file size limit) is reported as ``failed`` with no record, so the
-    next run computes the job again. Returns a dict with ``job``, ``path``,
+    next run computes the job again. Warnings raised while the job runs
+    (e.g. scikit-learn's ``ConvergenceWarning`` in a user's solver, once per
+    timed call) are not printed: the record keeps each distinct one with its
+    count in the attribute ``warnings`` (a list of str), and the sweep
+    summarises them once. Returns a dict with ``job``, ``path``,
     ``status``, ``message``, ``existing`` (True when an existing record was
-    kept) and, for ``ok``, ``weighted_kl`` and ``runtime_median``.
+    kept), ``warnings`` when there were any and, for ``ok``, ``weighted_kl``
+    and ``runtime_median``.
     """
     summary = {"job": job.key, "path": str(job.path), "existing": False, "message": ""}
     if kept := _kept(job, progress):
@@ -170,10 +176,16 @@ def run_job(job: Job, *, overrides=(), context: dict | None = None, progress: st
     with held:
         if kept := _kept(job, progress):  # another run finished it while we waited for the claim
             return kept
-        remove_stale_temp_files(job.path)
+        if held.took_over:  # its previous holder died: its temporary file may be left (sweeps clean once)
+            remove_stale_temp_files(job.path)
         log.info("%sstart %s", progress, job.describe())
         t0, rec = time.perf_counter(), _new_record(job, overrides, context)
-        status, stage = compute(job, rec)
+        with warnings.catch_warnings(record=True) as caught:  # kept in the record, summarised by the sweep
+            warnings.simplefilter("always")
+            status, stage = compute(job, rec)
+        found = _warning_lines(caught)
+        if found:
+            rec.attrs["warnings"] = [f"{text} (x{n})" if n > 1 else text for text, n in found.items()]
         rec.groups.setdefault("environment", static_environment())
         rec.attrs.setdefault("message", "")
         rec.attrs.update(status=status, job_seconds=time.perf_counter() - t0)
@@ -184,10 +196,22 @@ def run_job(job: Job, *, overrides=(), context: dict | None = None, progress: st
             return {**summary, "status": "failed", "message": f"the record could not be written: {exc}"}
     _log_done(progress, job, status, stage, rec.attrs["message"], rec)
     summary.update(status=status, message=rec.attrs["message"])
+    if found:
+        summary["warnings"] = list(found)
     if status == "ok":
         summary.update(weighted_kl=rec.groups["metrics"]["weighted_kl"],
                        runtime_median=rec.groups["timing"]["runtime_median"])
     return summary
+
+
+def _warning_lines(caught) -> dict[str, int]:
+    """Distinct warnings of a job (``Category: message``, first line) and how often each was raised
+    (a solver warns once per timed call)."""
+    counts: dict[str, int] = {}
+    for w in caught:
+        text = f"{w.category.__name__}: {str(w.message).strip().splitlines()[0] if str(w.message).strip() else ''}"
+        counts[text] = counts.get(text, 0) + 1
+    return counts
 
 
 def _log_done(progress: str, job: Job, status: str, stage: str, message: str, rec: Record) -> None:

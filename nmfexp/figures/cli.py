@@ -2,6 +2,7 @@
 
     nmfexp-plot results/ --plots-dir plots/                 # every artifact (and any other sweep)
     nmfexp-plot results/ --plots-dir plots/ --report        # ... and plots/index.html
+    nmfexp-plot results/fig5_synthetic --artifact fig5_synthetic   # one artifact: its figures and tables only
     nmfexp-plot results/mysweep --x mask.rate --y heldout_relative_error --hue solver [--col rank]
     nmfexp-plot results/mysweep --convergence --hue solver [--col mask_rate] [--iterations]
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from ..record import ignore_sigxfsz
 from ..results import RecordsWarning
+from .artifacts import ARTIFACTS
 from .stats import RUNTIME_STATISTICS
 
 __all__ = ["main"]
@@ -29,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plots-dir", default="plots", help="where figures and tables go (default: plots)")
     p.add_argument("--report", action="store_true", help="also write <plots-dir>/index.html with every figure and "
                                                          "table, the environment, deviations and references")
+    p.add_argument("--artifact", action="append", metavar="NAME",
+                   help=f"draw this paper artifact only (repeatable; one of {', '.join(ARTIFACTS)}); its tables only")
     p.add_argument("--runtime-statistic", choices=list(RUNTIME_STATISTICS), default="median",
                    help="per-job runtime: median (default) or minimum of its timing samples, across seeds the median "
                         "with the interquartile range; 'mean': mean and SD pooled over seeds (the reference code's)")
@@ -93,8 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from .artifacts import plot_all
 
+            unknown = sorted(set(args.artifact or ()) - set(ARTIFACTS))
+            if unknown:
+                parser.error(f"unknown artifact(s) {', '.join(unknown)}; choose from {', '.join(ARTIFACTS)}")
             out = plot_all(args.results, args.plots_dir, statistic=args.runtime_statistic, report=args.report,
-                           errors="report", x_axis=args.x_axis)
+                           errors="report", x_axis=args.x_axis, only=args.artifact)
             status = 1 if out.outcome.errors else 0
             if not any(out.values()):
                 print("nmfexp-plot: nothing to draw (no records with status ok). For a figure of your own: "
