@@ -168,7 +168,7 @@ def a1gm_sums(X: np.ndarray, mask=None, backend: str | None = None, threads: int
         return _numpy_sums(X, mask)
     transposed = not X.flags.c_contiguous and X.flags.f_contiguous
     Xs = X.T if transposed else np.ascontiguousarray(X)
-    blocks = _row_blocks(Xs.shape[0], threads if Xs.size >= PARALLEL_MIN else 1)
+    blocks = _row_blocks(Xs.shape[0], threads) if threads > 1 and Xs.size >= PARALLEL_MIN else _ONE_BLOCK
     if mask is None:
         return _nan_sums(jit, X, Xs, transposed, blocks)
     if isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == X.shape:
@@ -176,6 +176,9 @@ def a1gm_sums(X: np.ndarray, mask=None, backend: str | None = None, threads: int
     else:  # 0/1 masks are converted (and bad masks rejected) by the shared validation
         observed = mask_and_missing(mask, X)[0]
     return _masked_sums(jit, X, Xs, mask, observed, transposed, blocks)
+
+
+_ONE_BLOCK = ((0, -1),)  # the whole of X, read serially
 
 
 def _row_blocks(n: int, threads: int) -> list[tuple[int, int]]:
