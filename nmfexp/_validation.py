@@ -46,6 +46,8 @@ __all__ = [
     "check_sparse",
     "wide_range_exponent",
     "check_number",
+    "check_random_state",
+    "to_float64",
     "as_matrix",
     "as_mask",
     "mask_and_missing",
@@ -133,7 +135,7 @@ def sparse_input(X, mask, name: str = "X") -> tuple[np.ndarray, np.ndarray | Non
     """
     how = check_sparse(X, mask, name)
     coo = X.tocoo()
-    values = np.asarray(coo.data, dtype=np.float64)
+    values = to_float64(np.asarray(coo.data), name)
     finite = np.isfinite(values)
     if not finite.all():
         k = int(np.flatnonzero(~finite)[0])
@@ -142,7 +144,7 @@ def sparse_input(X, mask, name: str = "X") -> tuple[np.ndarray, np.ndarray | Non
             f"{name}[{int(coo.row[k])}, {int(coo.col[k])}] = {values[k]}); with mask={how!r} every stored entry "
             "is observed. Remove them from the sparse matrix to make them missing (mask='stored')."
         )
-    dense = np.asarray(X.toarray(order="C"), dtype=np.float64)
+    dense = to_float64(X.toarray(order="C"), name)
     if how == "all":
         return dense, None
     observed = np.zeros(X.shape, dtype=bool)
@@ -230,10 +232,18 @@ def as_matrix(X, name: str = "X") -> np.ndarray:
     Raises ``ValueError`` for non-numeric, non-2-D or empty input. The caller's
     array is never written to; a copy is made only for a dtype conversion.
     """
+    if type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2 and X.size:  # the common case, cheaply
+        return X
     try:
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{name} could not be read as an array ({exc}); pass a 2-D numeric array.") from exc
+    if arr.dtype.kind in "mM":  # NumPy counts timedelta64 as a number; a duration or a date is not a value here
+        raise ValueError(
+            f"{name} has dtype {arr.dtype} (durations or dates), which is not a numeric value to factorize; "
+            f"convert it to numbers in the unit you mean, e.g. {name} / np.timedelta64(1, 's'), and mark "
+            "missing entries (NaT) with NaN."
+        )
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
     ):
@@ -248,7 +258,38 @@ def as_matrix(X, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name} must be a 2-D matrix, got an array with {arr.ndim} dimension(s) and shape {arr.shape}.")
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one row and one column.")
-    return np.asarray(arr, dtype=np.float64)
+    return to_float64(arr, name)
+
+
+def to_float64(arr: np.ndarray, name: str = "X") -> np.ndarray:
+    """``arr`` (real numbers of any dtype) as float64, refusing values that float64 cannot hold.
+
+    A value of a wider float type (``np.longdouble``) beyond float64's range
+    (about 1.8e308) would become inf, and a nonzero one below its smallest
+    positive value (about 4.9e-324) would become 0: both raise a
+    ``ValueError`` naming the first such entry, without a warning first.
+    Values that merely lose precision (float64 keeps about 16 digits) are
+    converted as NumPy rounds them.
+    """
+    if arr.dtype == np.float64:
+        return np.asarray(arr)
+    if arr.dtype.kind != "f" or arr.dtype.itemsize <= 8:
+        return np.asarray(arr, dtype=np.float64)  # integers, booleans and narrower floats all fit
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        out = np.asarray(arr, dtype=np.float64)
+        overflow = np.isinf(out) & np.isfinite(arr)
+        underflow = (out == 0) & (arr != 0)
+    for bad, what, hint in ((overflow, "above float64's largest value (about 1.8e308)", "divide"),
+                            (underflow, "below float64's smallest positive value (about 4.9e-324) and would "
+                                        "become 0", "multiply")):
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"{name} has {int(np.count_nonzero(bad))} value(s) of dtype {arr.dtype} {what} (first: "
+                f"{name}[{', '.join(map(str, first))}] = {arr[first]!r}); nmfexp computes in float64. "
+                f"Rescale {name} first ({hint} it by a power of ten in {arr.dtype}) so that every value fits."
+            )
+    return out
 
 
 def as_mask(mask, X: np.ndarray) -> np.ndarray | None:
@@ -303,7 +344,7 @@ def _observed_array(mask, X: np.ndarray) -> np.ndarray:
         )
     if m.dtype == np.bool_:
         return m
-    if np.issubdtype(m.dtype, np.number) and not np.issubdtype(m.dtype, np.complexfloating):
+    if np.issubdtype(m.dtype, np.number) and m.dtype.kind not in "mMc":
         ones = m == 1
         if not np.all(ones | (m == 0)):
             bad = np.argwhere(~(ones | (m == 0)))[0]
@@ -471,6 +512,9 @@ def check_number(value, name: str, *, kind: str = "real", low=None, high=None, c
     """
     if value is None and allow_none:
         return None
+    if type(value) is int and closed == "both" and kind in ("integer", "real") and (low is None or low <= value) \
+            and (high is None or value <= high):  # the common case, without the checks below
+        return value if kind == "integer" else float(value)
     if kind not in ("integer", "real"):
         raise ValueError(f"kind must be 'integer' or 'real', got {kind!r}.")
     if closed not in ("both", "left", "right", "neither"):
@@ -487,6 +531,20 @@ def check_number(value, name: str, *, kind: str = "real", low=None, high=None, c
         raise ValueError(f"{name} must be {_describe(kind, low, high, closed, allow_none)}, got {value!r}."
                          + (f" {hint}" if hint else ""))
     return int(value) if kind == "integer" else float(value)
+
+
+def check_random_state(random_state) -> None:
+    """Refuse a ``random_state`` that is not ``None``, an integer ``>= 0`` or a ``numpy.random.Generator``.
+
+    The same check, with the same message, as the iterative solvers' seeding
+    (:func:`nmfexp.solvers._init.rng_from`), for solvers that take a
+    ``random_state`` for the common calling convention without drawing from it.
+    """
+    if random_state is None or type(random_state) is int and random_state >= 0:
+        return
+    if not isinstance(random_state, np.random.Generator):
+        check_number(random_state, "random_state", kind="integer", low=0, allow_none=True,
+                     hint="A numpy Generator is accepted too.")
 
 
 def _describe(kind: str, low, high, closed: str, allow_none: bool) -> str:

@@ -79,10 +79,40 @@ def weighted_kl(X, R, mask=None) -> float:
         Non-negative reconstruction.
     mask : array_like of bool of shape (n, m), optional
     """
-    x, r, k = _observed(X, R, mask)
+    x, r, _ = _observed(X, R, mask, rescale=False)
     if r.size and r.min() < 0:
         raise ValueError("R has negative values at observed entries; the KL divergence needs R >= 0.")
-    return _scaled_back(_losses.kl_divergence(x, r), k, "weighted KL divergence")
+    if not wide_range_exponent(float(max(x.max(), r.max()))):
+        return _losses.kl_divergence(x, r)
+    return _spread_kl(x, r)
+
+
+def _spread_kl(x: np.ndarray, r: np.ndarray) -> float:
+    """The KL divergence of values outside ``[2**-480, 2**480)``, each term at its own scale.
+
+    Dividing every value by one power of two would turn the small ones into 0
+    next to large ones (1e-300 beside 1e300), and a positive ``x`` facing an
+    ``r`` of 0 into ``0 log 0``. Here the term of entry ``i`` is computed on
+    ``x_i / 2**e_i`` and ``r_i / 2**e_i`` with ``2**e_i`` the scale of the
+    larger of the two (its logarithm from the values themselves), and the
+    terms are added at the scale of the largest.
+    """
+    if np.any((x > 0) & (r == 0)):
+        return float("inf")  # as documented: R = 0 where X is positive
+    e = np.frexp(np.maximum(x, r))[1]
+    xs, rs = np.ldexp(x, -e), np.ldexp(r, -e)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        ratio = x / r
+        direct = np.isfinite(ratio) & (ratio > 0)
+        log_ratio = np.where(direct, np.log(np.where(direct, ratio, 1.0)),
+                             np.log(np.where(x > 0, x, 1.0)) - np.log(np.where(r > 0, r, 1.0)))
+    terms = np.maximum(np.where(x > 0, xs * log_ratio, 0.0) - xs + rs, 0.0)  # each >= 0 up to rounding
+    tm, te = np.frexp(terms)
+    te = te + e
+    if not np.any(tm > 0):
+        return 0.0
+    top = int(te[tm > 0].max())
+    return _scaled_back(float(np.ldexp(tm, te - top).sum()), top, "weighted KL divergence")
 
 
 def weighted_frobenius(X, R, mask=None) -> float:

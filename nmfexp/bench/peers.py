@@ -2,8 +2,12 @@
 
 What is timed, on both sides of every ratio: the wall time of a whole call
 (``nmfexp.factorize`` or ``NMF(...).fit_transform``), per iteration as the
-difference between a run of ``2k`` and a run of ``k`` iterations divided by
-``k``, which cancels set-up, validation and initialisation on both sides.
+difference between the fastest run of ``2k`` and the fastest run of ``k``
+iterations divided by ``k`` (:func:`nmfexp.bench.per_iteration`; medians
+too), which cancels set-up, validation and initialisation on both sides. Runs
+of ``k`` and ``2k`` iterations of every side are interleaved, and every goal's
+reference (a plain multiplicative update on the stored entries, scikit-learn,
+scikit-surprise) is measured in the same run.
 scikit-learn runs with ``tol=0``, so it never evaluates its objective. Ours
 is timed twice: with ``eval_every`` equal to the run length (the objective
 only at the start and the end, which the difference cancels: the same work
@@ -26,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import factorize
-from . import interleaved, ratio_line
+from . import interleaved, per_iteration, per_iteration_line
 
 __all__ = ["bench_peers", "bench_sparse", "bench_memory", "peak_extra_bytes"]
 
@@ -61,34 +65,24 @@ def bench_peers(n: int, rank: int, iters: int, repeats: int) -> list[str]:
 
 def _peer(X, name: str, kw: dict, goal: float, NMF, rank: int, iters: int, repeats: int) -> list[str]:
     def ours(k, every):
-        return _wall(lambda: factorize(X, solver=name, rank=rank, tol=0.0, max_iter=k, random_state=0,
-                                       eval_every=every))
+        return lambda: factorize(X, solver=name, rank=rank, tol=0.0, max_iter=k, random_state=0, eval_every=every)
 
     def theirs(k):
-        return _wall(lambda: NMF(rank, init="random", tol=0, max_iter=k, random_state=0, **kw).fit_transform(X))
+        return lambda: NMF(rank, init="random", tol=0, max_iter=k, random_state=0, **kw).fit_transform(X)
 
-    samples = {"same": [], "every": [], "sk": []}
-
-    def run_same():
-        samples["same"].append((ours(2 * iters, 2 * iters) - ours(iters, iters)) / iters)
-
-    def run_every():
-        samples["every"].append((ours(2 * iters, 1) - ours(iters, 1)) / iters)
-
-    def run_sk():
-        samples["sk"].append((theirs(2 * iters) - theirs(iters)) / iters)
-
+    runs = {"same k": ours(iters, iters), "same 2k": ours(2 * iters, 2 * iters),
+            "every k": ours(iters, 1), "every 2k": ours(2 * iters, 1), "sk k": theirs(iters), "sk 2k": theirs(2 * iters)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn's "maximum number of iterations reached"
-        interleaved({"same": run_same, "every": run_every, "sk": run_sk}, repeats)
-    s = {k: np.asarray(v) for k, v in samples.items()}
+        t = interleaved(runs, repeats)
+    same, every, sk = (per_iteration(t[f"{k} k"], t[f"{k} 2k"], iters) for k in ("same", "every", "sk"))
     sk_name = f"NMF({kw['solver']}{', KL' if kw.get('beta_loss') == 'kullback-leibler' else ''})"
     return [
-        f"  {name}: ours {np.median(s['same']) * 1e3:.1f} ms (objective every iteration: "
-        f"{np.median(s['every']) * 1e3:.1f} ms), scikit-learn {sk_name} {np.median(s['sk']) * 1e3:.1f} ms (medians)",
-        ratio_line(f"    {name} / scikit-learn, the same work (no objective on either side)", s["same"], s["sk"]),
-        ratio_line(f"    {name} / scikit-learn, ours with the objective every iteration", s["every"], s["sk"],
-                   f"goal <= {goal}x"),
+        f"  {name}: ours {same[1] * 1e3:.1f} ms (objective every iteration: {every[1] * 1e3:.1f} ms), "
+        f"scikit-learn {sk_name} {sk[1] * 1e3:.1f} ms (medians)",
+        per_iteration_line(f"    {name} / scikit-learn, the same work (no objective on either side)", same, sk),
+        per_iteration_line(f"    {name} / scikit-learn, ours with the objective every iteration", every, sk,
+                           f"goal <= {goal}x"),
     ]
 
 
@@ -103,9 +97,9 @@ def _mostly_missing(n: int, missing: float, rank: int, seed: int = 0):
     return sp.csr_array((vals, (rows, cols)), shape=(n, n))
 
 
-def _per_iteration_sparse(S, name: str, rank: int, iters: int, repeats: int, dense: bool = False,
-                          every: bool = True) -> np.ndarray:
-    """Wall seconds per iteration (run of 2k - run of k) / k; ``every``: the objective after every iteration."""
+def _sparse_runs(S, name: str, rank: int, iters: int, dense: bool = False, every: bool = True) -> dict:
+    """Whole calls of ``k`` and ``2k`` iterations (``every``: the objective after every iteration), warmed up;
+    ``{"k": call, "2k": call, "iters": k}``."""
     if dense:
         X = S.toarray()
         obs = np.zeros(S.shape, dtype=bool)
@@ -115,14 +109,29 @@ def _per_iteration_sparse(S, name: str, rank: int, iters: int, repeats: int, den
         args = (S, "stored")
 
     def call(k):
-        return _wall(lambda: factorize(*args, solver=name, rank=rank, tol=0.0, max_iter=k, random_state=0,
-                                       eval_every=1 if every else k))
+        return lambda: factorize(*args, solver=name, rank=rank, tol=0.0, max_iter=k, random_state=0,
+                                 eval_every=1 if every else k)
 
-    call(1)  # warm-up (the compiled sampled product loads or compiles here)
-    out = []
-    for _ in range(repeats):
-        out.append((call(2 * iters) - call(iters)) / iters)
-    return np.asarray(out)
+    call(1)()  # warm-up (the compiled sampled product loads or compiles here)
+    return {"k": call(iters), "2k": call(2 * iters), "iters": iters}
+
+
+def plain_mu(S, rank: int, iters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The reference for the sparse path: Lee-Seung Frobenius multiplicative updates on the stored entries
+    of CSR ``S`` (what ``wnmf_fro`` computes), written plainly with scipy.sparse products, no objective."""
+    n, m = S.shape
+    rows, cols = np.repeat(np.arange(n), np.diff(S.indptr)), S.indices
+    rng = np.random.default_rng(seed)
+    A, B = rng.random((n, rank)), rng.random((rank, m))
+    St = S.T.tocsr()
+
+    def sampled(A, B):  # (A B) on the stored entries, in S's pattern
+        return sp.csr_array((np.einsum("ij,ij->i", A[rows], B.T[cols]), S.indices, S.indptr), shape=S.shape)
+
+    for _ in range(iters):
+        B *= (St @ A).T / ((sampled(A, B).T @ A).T + 1e-300)
+        A *= (S @ B.T) / (sampled(A, B) @ B.T + 1e-300)
+    return A, B
 
 
 def bench_sparse(n: int, missing: float, rank: int, iters: int, repeats: int, n_cmp: int,
@@ -132,36 +141,45 @@ def bench_sparse(n: int, missing: float, rank: int, iters: int, repeats: int, n_
 
     S = _mostly_missing(n, missing, rank)
     lines = [f"Sparse path (scipy.sparse X, mask='stored'), {n}x{n}, {missing:.0%} missing ({S.nnz} observed), "
-             f"rank {rank}, objective every iteration; sampled product: {'numba' if _jit() else 'NumPy'}"]
-    t = _per_iteration_sparse(S, "wnmf_fro", rank, iters, repeats)
-    t0 = _per_iteration_sparse(S, "wnmf_fro", rank, iters, repeats, every=False)
+             f"rank {rank}; sampled product: {'numba' if _jit() else 'NumPy'}; per iteration = (fastest run of "
+             f"{2 * iters} - fastest of {iters}) / {iters}, every side interleaved {repeats} times"]
+    every = _sparse_runs(S, "wnmf_fro", rank, iters)
+    plain = _sparse_runs(S, "wnmf_fro", rank, iters, every=False)
+    t = interleaved({"every k": every["k"], "every 2k": every["2k"], "plain k": plain["k"], "plain 2k": plain["2k"],
+                     "mu k": lambda: plain_mu(S, rank, iters), "mu 2k": lambda: plain_mu(S, rank, 2 * iters)}, repeats)
+    t_every, t_plain, t_mu = (per_iteration(t[f"{k} k"], t[f"{k} 2k"], iters) for k in ("every", "plain", "mu"))
+    lines.append(f"  wnmf_fro per iteration (wall): {t_every[0] * 1e3:.1f} ms best, {t_every[1] * 1e3:.1f} ms median "
+                 f"with the objective every iteration; {t_plain[0] * 1e3:.1f} / {t_plain[1] * 1e3:.1f} ms without; "
+                 f"plain MU on the stored entries (scipy.sparse products, this run): {t_mu[0] * 1e3:.1f} / "
+                 f"{t_mu[1] * 1e3:.1f} ms")
+    lines.append(per_iteration_line("  wnmf_fro with the objective every iteration / plain MU on the stored entries",
+                                    t_every, t_mu, "goal <= 2x"))
     peak = peak_extra_bytes(lambda: factorize(S, "stored", solver="wnmf_fro", rank=rank, tol=0.0, max_iter=iters,
                                               random_state=0))
-    lines.append(f"  wnmf_fro per iteration (wall): {np.min(t) * 1e3:.1f} ms best, {np.median(t) * 1e3:.1f} ms median "
-                 f"with the objective every iteration; {np.min(t0) * 1e3:.1f} / {np.median(t0) * 1e3:.1f} ms "
-                 "without (goal at 5000x5000: <= 10.4 ms, 2x the 5.2 ms of plain MU updates on the observed entries)")
+    peak_mu = peak_extra_bytes(lambda: plain_mu(S, rank, iters))
     lines.append(f"  wnmf_fro peak extra memory of the whole call ({iters} iterations, set-up included): "
-                 f"{peak / 2**20:.1f} MB (goal at 5000x5000: <= 34 MB, 2x 17 MB)")
-    lines += _bench_surprise(S, rank, surprise_epochs, t0)
+                 f"{peak / 2**20:.1f} MB; plain MU on the stored entries {peak_mu / 2**20:.1f} MB "
+                 f"({peak / peak_mu:.2f}x; goal <= 2x)")
+    lines += _bench_surprise(S, rank, surprise_epochs, plain, repeats)
     # Per observed entry against the dense path on the same data (smaller, so the dense path runs in seconds).
     Sc = _mostly_missing(n_cmp, missing, rank, seed=1)
     lines.append(f"  per-entry cost, sparse path / dense path with the same mask, {n_cmp}x{n_cmp}, {missing:.0%} "
                  f"missing: (time per iteration / observed entries) / (time per iteration / all entries)")
     for name in SPARSE_SOLVERS:
-        ts = _per_iteration_sparse(Sc, name, rank, iters, repeats) / Sc.nnz
-        # the dense path takes ~0.4 s per iteration: fewer of them, but enough that (2k - k) / k is not
-        # swamped by the noise of its set-up (a few passes over n x n)
-        td = _per_iteration_sparse(Sc, name, rank, max(4, iters // 4), max(2, repeats // 2), dense=True) / (n_cmp * n_cmp)
-        if np.min(ts) <= 0 or np.min(td) <= 0:
-            lines.append(f"    {name:<8}: not measurable in this run (a run of 2k iterations was not slower than "
-                         "one of k: set-up noise exceeds the iterations)")
-            continue
-        lines.append(ratio_line(f"    {name:<8}", ts, td, f"goal <= 3x; {np.median(ts) * Sc.nnz * 1e3:.1f} ms vs "
-                                                        f"{np.median(td) * n_cmp * n_cmp * 1e3:.1f} ms per iteration"))
+        # the dense path takes ~0.4 s per iteration: fewer of them, but enough that 2k - k is not swamped by the
+        # noise of its set-up (a few passes over n x n)
+        k_dense = max(4, iters // 4)
+        sparse, dense = _sparse_runs(Sc, name, rank, iters), _sparse_runs(Sc, name, rank, k_dense, dense=True)
+        t = interleaved({"s k": sparse["k"], "s 2k": sparse["2k"], "d k": dense["k"], "d 2k": dense["2k"]},
+                        max(2, repeats // 2))
+        ts, td = per_iteration(t["s k"], t["s 2k"], iters), per_iteration(t["d k"], t["d 2k"], k_dense)
+        per_entry = (tuple(v / Sc.nnz for v in ts), tuple(v / (n_cmp * n_cmp) for v in td))
+        lines.append(per_iteration_line(f"    {name:<8}", *per_entry,
+                                        f"goal <= 3x; {ts[1] * 1e3:.1f} ms vs {td[1] * 1e3:.1f} ms per iteration"))
     return lines
 
 
-def _bench_surprise(S, rank: int, epochs: int, ours: np.ndarray) -> list[str]:
+def _bench_surprise(S, rank: int, epochs: int, ours: dict, repeats: int) -> list[str]:
     try:
         from surprise import NMF as SurpriseNMF
         from surprise import Dataset, Reader
@@ -172,14 +190,18 @@ def _bench_surprise(S, rank: int, epochs: int, ours: np.ndarray) -> list[str]:
     coo = S.tocoo()
     df = pd.DataFrame({"u": coo.row, "i": coo.col, "r": coo.data})
     trainset = Dataset.load_from_df(df, Reader(rating_scale=(0, float(coo.data.max())))).build_full_trainset()
-    theirs = []
-    for _ in range(len(ours)):
-        a = _wall(lambda: SurpriseNMF(n_factors=rank, n_epochs=epochs, random_state=0).fit(trainset))
-        b = _wall(lambda: SurpriseNMF(n_factors=rank, n_epochs=2 * epochs, random_state=0).fit(trainset))
-        theirs.append((b - a) / epochs)
-    return [ratio_line("  wnmf_fro (no objective) / scikit-surprise NMF, per iteration vs per epoch (one pass of its "
-                       "per-rating multiplicative updates over the observed entries, wall, (2k - k) / k)",
-                       ours, np.asarray(theirs), f"theirs {np.median(theirs) * 1e3:.1f} ms median")]
+
+    def theirs(k):
+        return lambda: SurpriseNMF(n_factors=rank, n_epochs=k, random_state=0).fit(trainset)
+
+    # Both sides interleaved run by run.
+    t = interleaved({"ours k": ours["k"], "ours 2k": ours["2k"], "theirs k": theirs(epochs),
+                     "theirs 2k": theirs(2 * epochs)}, repeats)
+    k_ours = ours["iters"]
+    t_ours, t_theirs = per_iteration(t["ours k"], t["ours 2k"], k_ours), per_iteration(t["theirs k"], t["theirs 2k"], epochs)
+    return [per_iteration_line("  wnmf_fro (no objective) / scikit-surprise NMF, per iteration vs per epoch (one "
+                               "pass of its per-rating multiplicative updates over the observed entries), interleaved",
+                               t_ours, t_theirs, f"theirs {t_theirs[1] * 1e3:.1f} ms median")]
 
 
 def peak_extra_bytes(call) -> int:

@@ -335,3 +335,16 @@ def incomplete_col_sums(X, rc, K, Ysum):
             for j in range(X.shape[1]):
                 if K[j]:
                     Ysum[j] += _pos(row[j])
+
+
+@njit(**_OPTS)
+def clear_sums(X, rc, K, P1):
+    """``P1[i]`` = the sum of row ``i`` over the columns with ``K[j] == 0``, for incomplete rows (``rc[i] == 0``).
+
+    After rows were read in blocks side by side, each block knows only the
+    columns where it met a NaN; this sums a block's incomplete rows again once
+    the marks of every block are merged.
+    """
+    for i in range(X.shape[0]):
+        if not rc[i]:
+            P1[i] = _clear_sum(X[i], K)[0]

@@ -22,15 +22,37 @@ Two implementations give them:
   would lose accuracy the complete rows are summed again exactly).
 - a NumPy one (row blocks and two small matrix products per block), used when
   numba is not installed, when the environment variable
-  ``NMFEXP_DISABLE_NUMBA`` is set to anything but ``0``, or when
-  :data:`BACKEND` is ``"numpy"``.
+  ``NMFEXP_DISABLE_NUMBA`` is set to anything but ``0``, or when the backend
+  is ``"numpy"``.
 
 Both leave the caller's arrays untouched and never let a value at a missing
-entry reach a result.
+entry reach a result; they agree to rounding (they add in different orders).
+
+Choosing (``backend``, default :data:`BACKEND`): ``"numba"`` and ``"numpy"``
+are obeyed; ``"auto"`` is the compiled kernel when numba is there and not
+disabled, on every call. The kernel loads on first use (importing numba and
+reading the cached machine code: about half a second, 50 to 100 times what
+the NumPy path takes on a 1000 x 1000 matrix). Serving a process's first call
+on the NumPy path instead would hide that, but would make a call's last bits
+(and, through an ``init="a1gm"`` start, an iterative solver's iteration
+count) depend on whether it was the first in its process; a caller that
+factorizes once and wants no numba asks for ``"numpy"``.
+
+Threads. The compiled passes can split the rows of a large ``X`` (at least
+:data:`PARALLEL_MIN` entries) into blocks summed by as many threads (the
+kernels release the GIL); the caller says how many (A1GM uses the BLAS thread
+limit in force, see :func:`blas_thread_limit`). Per-row results are the same
+bits whatever the number of threads; column sums and totals add the blocks'
+partial sums, so they can differ from one thread's in the last bits. One
+thread is exactly the serial pass.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,10 +60,19 @@ import numpy as np
 from .._validation import mask_and_missing, raise_bad_observed
 from ._compiled import compiled_module
 
-__all__ = ["A1GMSums", "a1gm_sums", "numba_enabled", "BACKEND"]
+__all__ = ["A1GMSums", "a1gm_sums", "numba_enabled", "resolve_backend", "blas_thread_limit", "BACKEND",
+           "BACKENDS", "PARALLEL_MIN"]
 
-#: ``"auto"`` (numba when available and not disabled), ``"numba"`` or ``"numpy"``.
+#: The kernels a caller can ask for.
+BACKENDS = ("auto", "numba", "numpy")
+
+#: The process-wide default: ``"auto"`` (numba when available and not disabled), ``"numba"`` or ``"numpy"``.
 BACKEND = "auto"
+
+#: Inputs with at least this many entries are split across threads when more than one is allowed.
+PARALLEL_MIN = 1 << 20
+
+_JIT_NAME = f"{__package__}._a1gm_jit"
 
 # NumPy fallback: rows per streamed block are chosen so that one block is about
 # this many bytes, small enough to stay in L2 cache while it is read three times.
@@ -56,15 +87,49 @@ _NAN_MARKS_GAPS = object()  # stands for the mask ~isnan(X), built only to repor
 
 
 def numba_enabled() -> bool:
-    """Whether :func:`a1gm_sums` uses the compiled kernel (numba installed and not disabled)."""
-    return _jit() is not None
+    """Whether :func:`a1gm_sums` can use the compiled kernel (numba installed and not disabled; loads it)."""
+    return compiled_module(BACKEND, "_a1gm_jit") is not None
 
 
-def _jit():
-    return compiled_module(BACKEND, "_a1gm_jit")
+def resolve_backend(backend: str | None):
+    """The compiled kernel module for this call, or None for the NumPy path (see the module docstring).
+
+    ``backend`` None means :data:`BACKEND`. Once loaded, the kernel is found
+    without a look at the environment beyond ``NMFEXP_DISABLE_NUMBA``.
+    """
+    backend = BACKEND if backend is None else backend
+    if backend == "auto":
+        if os.environ.get("NMFEXP_DISABLE_NUMBA", "0").strip() not in ("", "0"):
+            return None
+        jit = sys.modules.get(_JIT_NAME)
+        if jit is not None:
+            return jit
+    return compiled_module(backend, "_a1gm_jit")
 
 
-@dataclass(frozen=True)
+_controller = None
+
+
+def blas_thread_limit() -> int:
+    """The number of threads BLAS may use now (as set by threadpoolctl or the environment); 1 if unknown.
+
+    Inside an experiment job this is ``timing.blas_threads`` (the runner pins
+    BLAS with threadpoolctl), so a kernel that follows it keeps timings like
+    with like.
+    """
+    global _controller
+    try:
+        if _controller is None:
+            from threadpoolctl import ThreadpoolController
+
+            _controller = ThreadpoolController()
+        counts = [lib.num_threads for lib in _controller.lib_controllers if lib.user_api == "blas"]
+    except Exception:  # threadpoolctl missing or unable to read a library: stay serial
+        return 1
+    return max(1, min(counts)) if counts else 1
+
+
+@dataclass(slots=True)
 class A1GMSums:
     """The sums of A1GM's closed form, for ``X`` or for ``X.T`` when ``transposed``.
 
@@ -85,33 +150,71 @@ class A1GMSums:
     SZ: float
 
 
-def a1gm_sums(X: np.ndarray, mask=None) -> A1GMSums:
+def a1gm_sums(X: np.ndarray, mask=None, backend: str | None = None, threads: int = 1) -> A1GMSums:
     """Validate ``mask`` against float64 ``X`` and compute A1GM's sums.
 
     ``X`` is read along its memory order: a Fortran-ordered ``X`` is handled as
     ``X.T`` (``transposed`` is then True; A1GM is symmetric under
-    transposition). Raises the ``ValueError`` of
-    :func:`nmfexp._validation.mask_and_missing` for a bad mask or when every
-    entry is missing, and of :func:`nmfexp._validation.raise_bad_observed` for
-    a NaN, inf or negative observed value or sums that overflow.
+    transposition). ``backend`` picks the kernel (:func:`resolve_backend`;
+    None: :data:`BACKEND`); ``threads`` is how many threads the compiled passes
+    may use on an input of at least :data:`PARALLEL_MIN` entries. Raises the
+    ``ValueError`` of :func:`nmfexp._validation.mask_and_missing` for a bad mask
+    or when every entry is missing, and of
+    :func:`nmfexp._validation.raise_bad_observed` for a NaN, inf or negative
+    observed value or sums that overflow.
     """
-    jit = _jit()
+    jit = resolve_backend(backend)
     if jit is None:
         return _numpy_sums(X, mask)
     transposed = not X.flags.c_contiguous and X.flags.f_contiguous
     Xs = X.T if transposed else np.ascontiguousarray(X)
+    blocks = _row_blocks(Xs.shape[0], threads) if threads > 1 and Xs.size >= PARALLEL_MIN else _ONE_BLOCK
     if mask is None:
-        sums = _nan_sums(jit, X, Xs, transposed)
-    else:
-        if isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == X.shape:
-            observed = mask
-        else:  # 0/1 masks are converted (and bad masks rejected) by the shared validation
-            observed = mask_and_missing(mask, X)[0]
-        sums = _masked_sums(jit, X, Xs, mask, observed, transposed)
-    return sums
+        return _nan_sums(jit, X, Xs, transposed, blocks)
+    if isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == X.shape:
+        observed = mask
+    else:  # 0/1 masks are converted (and bad masks rejected) by the shared validation
+        observed = mask_and_missing(mask, X)[0]
+    return _masked_sums(jit, X, Xs, mask, observed, transposed, blocks)
 
 
-def _masked_sums(jit, X, Xs, mask, observed, transposed) -> A1GMSums:
+_ONE_BLOCK = ((0, -1),)  # the whole of X, read serially
+
+
+def _row_blocks(n: int, threads: int) -> list[tuple[int, int]]:
+    """``threads`` contiguous row ranges of about equal size (fewer for few rows), as ``(start, stop)``."""
+    k = max(1, min(int(threads), n))
+    edges = [n * i // k for i in range(k + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(k)]
+
+
+def _in_threads(func, blocks: list[tuple[int, int]]) -> list:
+    """``[func(start, stop) for each block]``, the first block on this thread and each other on its own.
+
+    The compiled passes release the GIL, so the blocks run side by side. An
+    exception in any block is raised here after every thread has finished.
+    """
+    out: list = [None] * len(blocks)
+    errors: list = []
+
+    def run(k):
+        try:
+            out[k] = func(*blocks[k])
+        except BaseException as exc:  # handed to the caller below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(1, len(blocks))]
+    for w in workers:
+        w.start()
+    run(0)
+    for w in workers:
+        w.join()
+    if errors:
+        raise errors[0]
+    return out
+
+
+def _masked_sums(jit, X, Xs, mask, observed, transposed, blocks) -> A1GMSums:
     n, m = Xs.shape
     rc = np.ones(n, np.uint8)
     cc = np.ones(m, np.uint8)
@@ -127,10 +230,10 @@ def _masked_sums(jit, X, Xs, mask, observed, transposed) -> A1GMSums:
             n_missing = jit.mask_facts(np.ascontiguousarray(Ms), rc, cc)
         if n_missing == X.size:
             mask_and_missing(mask, X)  # raises its "every entry of X is missing"
-    return _from_known(jit, X, Xs, observed, Ms, transposed, rc, cc, int(n_missing))
+    return _from_known(jit, X, Xs, observed, Ms, transposed, rc, cc, int(n_missing), blocks)
 
 
-def _from_known(jit, X, Xs, observed, Ms, transposed, rc, cc, n_missing) -> A1GMSums:
+def _from_known(jit, X, Xs, observed, Ms, transposed, rc, cc, n_missing, blocks) -> A1GMSums:
     """Sums when complete rows ``rc`` and columns ``cc`` (0/1 bytes) are known.
 
     ``Ms`` is the mask (in the streamed orientation, as bytes) to check suspect
@@ -139,26 +242,82 @@ def _from_known(jit, X, Xs, observed, Ms, transposed, rc, cc, n_missing) -> A1GM
     """
     n, m = Xs.shape
     P0, P1 = np.zeros(n), np.zeros(n)
-    Q1, Y = np.zeros(m), np.zeros(m)
     suspect = np.zeros(n, np.uint8)
-    status, n_suspect, SX, SY, SZ, total = jit.known_pass(Xs, rc, cc, P0, P1, Q1, Y, suspect)
+    if len(blocks) == 1:
+        Q1, Y = np.zeros(m), np.zeros(m)
+        status, n_suspect, SX, SY, SZ, total = jit.known_pass(Xs, rc, cc, P0, P1, Q1, Y, suspect)
+    else:
+        def block(a, b):
+            q1, y = np.zeros(m), np.zeros(m)
+            return jit.known_pass(Xs[a:b], rc[a:b], cc, P0[a:b], P1[a:b], q1, y, suspect[a:b])[:2] + (q1, y)
+
+        parts = _in_threads(block, blocks)
+        status, n_suspect = min(p[0] for p in parts), sum(p[1] for p in parts)
+        Q1, Y = _added([p[2] for p in parts]), _added([p[3] for p in parts])
+        SX, SZ = jit._split(Q1, cc)
+        SY = jit._split(P1, rc)[1]
+        total = SX + SY + SZ + jit._split(P0, rc)[0] + jit._split(Y, cc)[0]
     # Suspect rows (a NaN, inf or negative value somewhere) are checked against the mask; one
     # memory layout for it keeps to one compiled version of the check.
     if status < 0 or (Ms is not None and n_suspect and jit.observed_bad(Xs, np.ascontiguousarray(Ms), suspect)) \
-            or not np.isfinite(total):
+            or not math.isfinite(total):
         raise_bad_observed(X, ~np.isnan(X) if observed is _NAN_MARKS_GAPS else observed)
     return A1GMSums(transposed, rc.view(bool), cc.view(bool), n_missing, P0, P1, Q1 + Y, Q1, SX=SX, SY=SY, SZ=SZ)
 
 
-def _nan_sums(jit, X, Xs, transposed) -> A1GMSums:
+def _added(parts: list[np.ndarray]) -> np.ndarray:
+    """The blocks' partial column sums added in block order (the same bits for the same blocks)."""
+    out = parts[0]
+    for p in parts[1:]:
+        out += p
+    return out
+
+
+def _nan_pass(jit, Xs, blocks):
+    """:func:`._a1gm_jit.nan_pass` over the rows of ``Xs``, split into ``blocks`` run side by side.
+
+    Returns the arrays ``rc, P0, P1, Q, K`` and the tuple ``nan_pass`` returns.
+    Each block marks the columns where it meets a NaN; once the marks are
+    merged, incomplete rows of a block that missed some are summed again over
+    the columns that are complete for the whole of ``X``.
+    """
     n, m = Xs.shape
     rc = np.empty(n, np.uint8)
     P0, P1 = np.empty(n), np.empty(n)
-    Q = np.zeros(m)
-    K = np.zeros(m, np.uint8)
-    status, n_missing, n_gap_rows, n_gap_cols, q_finite, SX_SZ, SY, SX_SY, SZ = jit.nan_pass(Xs, rc, P0, P1, Q, K)
+    if len(blocks) == 1:
+        Q = np.zeros(m)
+        K = np.zeros(m, np.uint8)
+        return rc, P0, P1, Q, K, jit.nan_pass(Xs, rc, P0, P1, Q, K)
+
+    def block(a, b):
+        q, k = np.zeros(m), np.zeros(m, np.uint8)
+        return jit.nan_pass(Xs[a:b], rc[a:b], P0[a:b], P1[a:b], q, k), q, k
+
+    parts = _in_threads(block, blocks)
+    if min(p[0][0] for p in parts) < 0:
+        return rc, P0, P1, None, None, (-1, 0, 0, 0, True, 0.0, 0.0, 0.0, 0.0)
+    Q = _added([p[1] for p in parts])
+    K = np.bitwise_or.reduce([p[2] for p in parts])
+    for (a, b), (_, _, k) in zip(blocks, parts, strict=True):
+        if not np.array_equal(k, K):
+            jit.clear_sums(Xs[a:b], rc[a:b], K, P1[a:b])
+    clear = K == 0
+    q_finite = bool(np.isfinite(Q).all())
+    out = (0, sum(p[0][1] for p in parts), sum(p[0][2] for p in parts), int(np.count_nonzero(K)), q_finite,
+           jit._split(P0, rc)[0], jit._split(P1, rc)[1], *jit._split(Q, clear))
+    return rc, P0, P1, Q, K, out
+
+
+def _nan_sums(jit, X, Xs, transposed, blocks) -> A1GMSums:
+    n, m = Xs.shape
+    rc, P0, P1, Q, K, out = _nan_pass(jit, Xs, blocks)
+    status, n_missing, n_gap_rows, n_gap_cols, q_finite, SX_SZ, SY, SX_SY, SZ = out
     if status < 0 or not q_finite:
         raise_bad_observed(X, ~np.isnan(X))
+    if n_missing == 0:  # fully observed: every row and column is complete (the common small case, quickly)
+        if not math.isfinite(SX_SZ + SX_SY):
+            raise_bad_observed(X, ~np.isnan(X))  # sums overflow
+        return A1GMSums(transposed, rc.view(bool), (K == 0).view(bool), 0, P0, P1, Q, Q, SX=SX_SZ - SZ, SY=SY, SZ=SZ)
     if n_missing == X.size:
         mask_and_missing(None, X)  # raises its "every entry of X is missing"
     cc = (K == 0).view(np.uint8)
@@ -184,7 +343,7 @@ def _nan_sums(jit, X, Xs, transposed) -> A1GMSums:
     if not np.isfinite(SX_SZ + SX_SY + SY + SZ):
         raise_bad_observed(X, ~np.isnan(X))  # sums overflow
     if not trusted:
-        return _from_known(jit, X, Xs, _NAN_MARKS_GAPS, None, transposed, rc, cc, int(n_missing))
+        return _from_known(jit, X, Xs, _NAN_MARKS_GAPS, None, transposed, rc, cc, int(n_missing), blocks)
     return A1GMSums(transposed, rc.view(bool), cc.view(bool), int(n_missing), P0, P1, Q, Q1, SX=SX, SY=SY, SZ=SZ)
 
 

@@ -25,8 +25,17 @@ import math
 
 import numpy as np
 
-from .._validation import SumsOverflow, check_rank, is_sparse, read_data, wide_range_exponent
-from ._a1gm_kernel import a1gm_sums
+from .._validation import (
+    SumsOverflow,
+    check_random_state,
+    check_rank,
+    check_sparse,
+    is_sparse,
+    read_data,
+    to_float64,
+    wide_range_exponent,
+)
+from ._a1gm_kernel import BACKENDS, PARALLEL_MIN, a1gm_sums, blas_thread_limit
 from ._base import FactorizationResult, SolverRefused, register
 
 __all__ = ["a1gm", "rank1_nmmf", "grid_completion"]
@@ -74,7 +83,12 @@ def rank1_nmmf(X, Y, Z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     refused, and so is a scipy.sparse matrix (say ``.toarray()`` if its
     implicit entries are zeros). Any scale of the data is handled (1e-300 to
     1e308): the result scales with ``sqrt(c)`` when all three are multiplied
-    by ``c``.
+    by ``c``. Values spread so widely that a factor entry would fall below
+    float64's normal range where its data are positive (1e300 beside 1e-300)
+    are summed row by row and column by column at their own scale, and the
+    factors returned in another gauge of the same optimum (``w c, h / c,
+    a c, b / c`` for a power of two ``c``), chosen so that every positive
+    entry stays a normal float64.
 
     Returns
     -------
@@ -91,6 +105,7 @@ def rank1_nmmf(X, Y, Z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
         raise ValueError(f"Y must have as many columns as X ({M}), got shape {Y.shape}.")
     if Z.shape[0] != N:
         raise ValueError(f"Z must have as many rows as X ({N}), got shape {Z.shape}.")
+    blocks = X, Y, Z
     # Outside the safe range, compute on the blocks divided by 4**j (exact) and multiply the result by 2**j.
     k = wide_range_exponent(max(hx, hy, hz), even=True)
     if k:
@@ -107,7 +122,23 @@ def rank1_nmmf(X, Y, Z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     b = Z.sum(axis=0) / root
     if k:
         w, h, a, b = (np.ldexp(v, k // 2) for v in (w, h, a, b))
+    if _lost_lines(w, (blocks[0], blocks[2]), 1) or _lost_lines(h, (blocks[0], blocks[1]), 0) \
+            or _lost_lines(a, (blocks[1],), 1) or _lost_lines(b, (blocks[2],), 0):
+        # Values too far apart (say 1e300 and 1e-300): a factor entry fell to 0 or below the normal range
+        # where its data are positive. Recompute with every row and column summed at its own scale.
+        u, v = _spread_blocks(*blocks)
+        N, M = blocks[0].shape
+        return u[:N], v[:M], u[N:], v[M:]
     return w, h, a, b
+
+
+def _lost_lines(f: np.ndarray, blocks, axis: int) -> bool:
+    """Whether an entry of factor ``f`` is below float64's normal range while its lines in ``blocks`` hold
+    a positive value (rows for ``axis=1``, columns for ``axis=0``)."""
+    small = f < _TINY
+    if not small.any():
+        return False
+    return any(B.size and np.any(small & (B.max(axis=axis) > 0)) for B in blocks)
 
 
 def grid_completion(observed: np.ndarray | None, shape: tuple[int, int], n_missing: int | None = None) -> dict:
@@ -149,19 +180,33 @@ def _completion_facts(row_complete: np.ndarray, col_complete: np.ndarray, n_miss
     summary="Closed-form rank-1 KL NMF; exact for grid-like masks, O(nm), no hyper-parameters.",
     reference="Ghalamkari & Sugiyama, AISTATS 2022",
 )
-def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResult:
+def a1gm(X, mask=None, *, rank: int = 1, random_state=None, backend: str = "auto") -> FactorizationResult:
     """A1GM: rank-1 NMF for data with missing values under the KL divergence.
 
     Parameters
     ----------
     X : array_like of shape (n, m)
-        Non-negative data; values at missing entries are ignored.
-    mask : array_like of bool of shape (n, m), optional
+        Non-negative data; values at missing entries are ignored. A
+        scipy.sparse matrix (with ``mask="stored"`` or ``"all"``) is read
+        through its stored entries in O(stored entries + n + m), never made
+        dense.
+    mask : array_like of bool of shape (n, m), "stored", "all", optional
         True where observed. Default: missing where ``X`` is NaN.
     rank : int
         Must be 1.
-    random_state : ignored
-        Accepted for the common calling convention; A1GM is deterministic.
+    random_state : None, int >= 0 or numpy.random.Generator
+        Accepted for the common calling convention and checked as the
+        iterative solvers check it; A1GM is deterministic and draws nothing.
+    backend : {"auto", "numba", "numpy"}
+        Which implementation reads ``X``: ``"numba"`` the compiled one-pass
+        kernel, ``"numpy"`` the package's pure-NumPy path, ``"auto"`` (the
+        default, as before this parameter) the compiled kernel when numba is
+        installed and not disabled by ``NMFEXP_DISABLE_NUMBA``. The kernel
+        loads on first use, in about half a second; a one-shot script that
+        wants no numba asks for ``"numpy"``. The two agree to rounding
+        (:mod:`nmfexp.solvers._a1gm_kernel`). The compiled kernel splits a
+        large ``X`` across as many threads as BLAS may use (threadpoolctl; an
+        experiment job pins it to ``timing.blas_threads``, default 1).
 
     Returns
     -------
@@ -178,45 +223,76 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
         when the observed entries of complete rows and columns sum to zero
         while other observed entries do not: the closed form does not apply.
     ValueError
-        For malformed input (``rank`` not a positive integer, bad ``X`` or mask).
+        For malformed input (``rank`` not a positive integer, bad ``X``, mask,
+        ``random_state`` or ``backend``).
     """
+    if not (isinstance(backend, str) and backend in BACKENDS):
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}.")
+    check_random_state(random_state)
+    if is_sparse(X):
+        return _sparse_a1gm(X, mask, rank, backend)
     X, mask = read_data(X, mask)
     if check_rank(rank, X.shape) != 1:
-        raise SolverRefused(f"a1gm computes rank-1 factorizations only, got rank={rank!r}; "
-                            "use wnmf_kl for higher ranks.")
-    # Streamed along the memory order: for Fortran-ordered X the sums are those
-    # of X.T (A1GM is symmetric under transposition).
-    scale = 0
+        raise _rank_refused(rank)
+    threads = blas_thread_limit() if X.size >= PARALLEL_MIN else 1
     try:
-        sums = a1gm_sums(X, mask)
+        sums = a1gm_sums(X, mask, _kernel(backend), threads)
+    except ImportError as exc:
+        raise ValueError(f"backend='numba' needs numba ({exc}); install it (pip install numba) or use "
+                         "backend='auto' or 'numpy'.") from exc
     except SumsOverflow:  # finite observed values whose sums overflow: the same sums of X / 2**k
+        return _from_sums(None, X, mask, backend, threads, rescale=True)
+    return _from_sums(sums, X, mask, backend, threads)
+
+
+def _kernel(backend: str) -> str | None:
+    """The kernel choice for :func:`a1gm_sums`: None (its process-wide default) for ``"auto"``."""
+    return None if backend == "auto" else backend
+
+
+def _rank_refused(rank) -> SolverRefused:
+    return SolverRefused(f"a1gm computes rank-1 factorizations only, got rank={rank!r}; "
+                         "use wnmf_kl for higher ranks.")
+
+
+def _no_complete_line(rc: np.ndarray, cc: np.ndarray, transposed: bool, n_missing: int) -> SolverRefused:
+    what = "row" if (not rc.any()) != transposed else "column"
+    return SolverRefused(
+        f"A1GM needs at least one complete {what} (a {what} with no missing entry), but every {what} "
+        f"of X has a gap ({n_missing} missing entries). Its closed form "
+        "divides by the sum over complete rows and columns, which is empty here. Use an iterative solver "
+        "such as wnmf_kl, or a mask with fewer gaps."
+    )
+
+
+def _from_sums(sums, X, mask, backend, threads, rescale: bool = False) -> FactorizationResult:
+    """A1GM's result from its sums (``X`` and ``mask`` for the slow paths: huge or widely spread values)."""
+    scale = 0
+    X0 = X
+    if rescale:
         X, scale = _rescaled(X, mask)
-        sums = a1gm_sums(X, mask)
+        sums = a1gm_sums(X, mask, _kernel(backend), threads)
     transposed = sums.transposed
     rc, cc = sums.row_complete, sums.col_complete
-    step1 = _completion_facts(rc, cc, sums.n_missing)
-    if not rc.any() or not cc.any():
-        what = "row" if (not rc.any()) != transposed else "column"
-        raise SolverRefused(
-            f"A1GM needs at least one complete {what} (a {what} with no missing entry), but every {what} "
-            f"of X has a gap ({step1['n_missing']} missing entries). Its closed form "
-            "divides by the sum over complete rows and columns, which is empty here. Use an iterative solver "
-            "such as wnmf_kl, or a mask with fewer gaps."
-        )
+    if sums.n_missing == 0:  # every row and column complete (the common case for small inputs, quickly)
+        step1 = {"n_missing": 0, "n_missing_added": 0, "n_rows_with_missing": 0, "n_cols_with_missing": 0}
+    else:
+        step1 = _completion_facts(rc, cc, sums.n_missing)
+        if not rc.any() or not cc.any():
+            raise _no_complete_line(rc, cc, transposed, step1["n_missing"])
     trouble = _overflow(sums)  # found from the block totals, without a pass
     if trouble == "sums" and scale == 0:
         X, scale = _rescaled(X, mask)
-        sums = a1gm_sums(X, mask)
+        sums = a1gm_sums(X, mask, _kernel(backend), threads)
         trouble = _overflow(sums)
-    if trouble:
-        raise ValueError(
-            "A1GM's factors do not fit in float64 for this X: its observed values span too wide a range "
-            "(the ratio of the sums it divides exceeds about 1e308). Rescale or clip the extreme values."
-        )
-    u, v = _closed_form(sums)
+    u, v = (None, None) if trouble else _closed_form(sums)
     if scale:
         # u v^T is 2**-scale times the answer; share the factor so that both factors stay finite.
         u, v = np.ldexp(u, scale // 2), np.ldexp(v, scale - scale // 2)
+    if trouble or _underflowed(u, v, sums) or (scale and _lost_in_rescaling(X0, mask, scale)):
+        # Values too far apart for the fast formulas: a factor entry would be 0 (or inf) where the data are
+        # positive. Recompute from sums taken row by row and column by column at their own scale.
+        u, v = _spread_a1gm(X0.T if transposed else X0, _observed_streamed(X0, mask, transposed), rc, cc)
     if transposed:
         u, v = v, u
         step1["n_rows_with_missing"], step1["n_cols_with_missing"] = (
@@ -233,6 +309,8 @@ def _closed_form(sums) -> tuple[np.ndarray, np.ndarray]:
     SX = sums.SX  # complete rows x complete columns
     SY = sums.SY  # incomplete rows x complete columns
     SZ = sums.SZ  # complete rows x incomplete columns
+    if sums.n_missing == 0 and SX > 0:  # every row and column complete: the same arithmetic, without indexing
+        return sums.row_sums * (SX / (SX + SZ)), sums.col_sums / (SX + SY)
     u = np.empty(rc.size)
     v = np.empty(cc.size)
     if SX > 0:
@@ -277,3 +355,241 @@ def _rescaled(X: np.ndarray, mask) -> tuple[np.ndarray, int]:
     top = float(np.max(X, where=observed, initial=0.0))
     k = int(np.frexp(top)[1])
     return np.ldexp(X, -k), k
+
+
+# --- Widely spread values --------------------------------------------------------------------------
+
+_TINY = np.finfo(np.float64).tiny  # the smallest normal float64, 2**-1022
+
+
+def _underflowed(u: np.ndarray, v: np.ndarray, sums) -> bool:
+    """Whether a factor entry fell below the normal range while the sum it comes from is positive.
+
+    ``u`` and ``v`` are proportional to row and column sums, divided by block
+    totals: with values 1e300 and 1e-300 in one matrix a quotient can
+    underflow. Two minima (O(n + m)) on the common path.
+    """
+    if np.minimum.reduce(u) >= _TINY and np.minimum.reduce(v) >= _TINY:
+        return False
+    rc, cc = sums.row_complete, sums.col_complete
+    row_src = np.where(rc, sums.row_sums, sums.row_sums_cc)
+    col_src = np.where(cc, sums.col_sums, sums.col_sums_cr)
+    return bool(np.any((u < _TINY) & (row_src > 0)) or np.any((v < _TINY) & (col_src > 0)))
+
+
+def _lost_in_rescaling(X: np.ndarray, mask, scale: int) -> bool:
+    """Whether a positive observed value of ``X`` left the normal range in ``X / 2**scale`` (the slow path
+    for huge values: one more pass)."""
+    observed = ~np.isnan(X) if mask is None else np.asarray(mask, dtype=bool)
+    lo = float(np.min(X, where=observed & (X > 0), initial=np.inf))
+    return lo < math.ldexp(_TINY, scale)
+
+
+def _observed_streamed(X: np.ndarray, mask, transposed: bool) -> np.ndarray:
+    """Where ``X`` is observed, in the orientation the sums were taken in."""
+    observed = ~np.isnan(X) if mask is None else np.asarray(mask, dtype=bool)
+    return observed.T if transposed else observed
+
+
+def _spread_a1gm(X: np.ndarray, observed: np.ndarray, rc: np.ndarray, cc: np.ndarray):
+    """A1GM's factors for values of any spread (the slow path, NumPy, a few passes and one n x m copy).
+
+    Theorem 1 on the blocks X = T[rc, cc], Y = T[~rc, cc], Z = T[rc, ~cc],
+    in A1GM's usual gauge, every quantity held as a mantissa and a power of
+    two (:func:`_spread_blocks`), so that no row or column sum vanishes next
+    to larger ones; the factors are then shared between ``u`` and ``v`` so
+    that both stay in float64's normal range.
+    """
+    T = np.where(observed, X, 0.0)
+    T[~rc[:, None] & ~cc[None, :]] = 0.0  # the block A1GM's step 1 ignores
+    return _spread_blocks(T[np.ix_(rc, cc)], T[np.ix_(~rc, cc)], T[np.ix_(rc, ~cc)], rc, cc)
+
+
+def _spread_blocks(X, Y, Z, rc=None, cc=None):
+    """Theorem 1 for blocks ``X`` (N, M), ``Y`` (L, M), ``Z`` (N, K) at any spread of values.
+
+    Returns ``u``, ``v`` with ``u = [w; a]`` and ``v = [h; b]`` (placed at
+    ``rc``/``~rc`` and ``cc``/``~cc`` when given) in the gauge
+    ``w = (X 1 + Z 1) S(X) / (S(X) + S(Z))``, ``a = Y 1``,
+    ``h = (X^T 1 + Y^T 1) / (S(X) + S(Y))``, ``b = Z^T 1 / S(X)``, then
+    multiplied by ``2**t`` and ``2**-t`` with ``t`` chosen so that every
+    positive entry of both is a normal float64.
+    """
+    return _spread_lines(_line_sums(X, 1), _line_sums(Z, 1), _line_sums(Y, 1),
+                         _line_sums(X, 0), _line_sums(Y, 0), _line_sums(Z, 0), rc, cc)
+
+
+def _spread_lines(rX, rZ, rY, cX, cY, cZ, rc=None, cc=None):
+    """:func:`_spread_blocks` from the blocks' row and column sums (mantissa, exponent)."""
+    SX, SY, SZ = _total(rX), _total(rY), _total(cZ)
+    if SX[0] == 0:
+        raise SolverRefused("the observed entries in complete rows and complete columns sum to zero; the "
+                            "closed form divides by that sum. Use an iterative solver such as wnmf_kl.")
+    w = _mul(_add(rX, rZ), _div(SX, _add(SX, SZ)))
+    h = _div(_add(cX, cY), _add(SX, SY))
+    b = _div(cZ, SX)
+    um, ue = np.concatenate([w[0], rY[0]]), np.concatenate([w[1], rY[1]])
+    vm, ve = np.concatenate([h[0], b[0]]), np.concatenate([h[1], b[1]])
+    t = _balance(ue[um > 0], ve[vm > 0])
+    u, v = np.ldexp(um, ue + t), np.ldexp(vm, ve - t)
+    if rc is None:
+        return u, v
+    U, V = np.empty(rc.size), np.empty(cc.size)
+    U[rc], U[~rc] = u[: w[0].size], u[w[0].size:]
+    V[cc], V[~cc] = v[: h[0].size], v[h[0].size:]
+    return U, V
+
+
+def _norm(m: np.ndarray, e: np.ndarray):
+    mm, de = np.frexp(m)
+    return mm, np.where(mm == 0, 0, e + de)
+
+
+def _line_sums(B: np.ndarray, axis: int):
+    """Sums of non-negative ``B`` along ``axis`` as ``(mantissa in [0.5, 1) or 0, exponent)``, each line
+    summed at its own scale (no term underflows next to a larger one, no sum overflows)."""
+    if B.size == 0:
+        k = B.shape[1 - axis]
+        return np.zeros(k), np.zeros(k, np.int64)
+    e = np.frexp(B.max(axis=axis))[1].astype(np.int64)
+    scaled = np.ldexp(B, -(e[:, None] if axis == 1 else e[None, :]))
+    return _norm(scaled.sum(axis=axis), e)
+
+
+def _total(s):
+    m, e = s
+    if m.size == 0 or not m.any():
+        return np.zeros(1), np.zeros(1, np.int64)
+    top = e[m > 0].max()
+    return _norm(np.array([np.ldexp(m, e - top).sum()]), np.array([top]))
+
+
+def _add(a, b):
+    top = np.maximum(a[1], b[1])
+    return _norm(np.ldexp(a[0], a[1] - top) + np.ldexp(b[0], b[1] - top), top)
+
+
+def _mul(a, b):
+    return _norm(a[0] * b[0], a[1] + b[1])
+
+
+def _div(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _norm(np.where(a[0] == 0, 0.0, a[0] / np.where(b[0] == 0, 1.0, b[0])), a[1] - b[1])
+
+
+def _balance(ue: np.ndarray, ve: np.ndarray) -> int:
+    """A shift ``t`` putting mantissas in [0.5, 1) times ``2**(ue + t)`` and ``2**(ve - t)`` in the normal range."""
+    if ue.size == 0 or ve.size == 0:
+        return 0
+    lo = max(-1021 - int(ue.min()), int(ve.max()) - 1024)
+    hi = min(1024 - int(ue.max()), int(ve.min()) + 1021)
+    if lo > hi:
+        raise ValueError(
+            "A1GM's factors do not fit in float64 for this X: its observed values span too wide a range "
+            "(the reconstruction's largest and smallest positive entries differ by more than float64's "
+            "range, about 1e616). Rescale or clip the extreme values."
+        )
+    return (lo + hi) // 2
+
+
+# --- scipy.sparse input ----------------------------------------------------------------------------
+
+
+#: A sparse X with at most this many entries (64 MB as float64) is read densely, as before; a larger one
+#: through its stored entries only.
+_SPARSE_DENSE_MAX = 1 << 23
+
+
+def _sparse_a1gm(S, mask, rank, backend: str) -> FactorizationResult:
+    """A1GM on the stored entries of a scipy.sparse ``S``, in O(stored entries + n + m) time and memory.
+
+    ``mask="stored"``: a row (column) is complete when every one of its
+    entries is stored, so with fewer than ``m`` stored entries no row can be
+    and A1GM refuses at once. ``mask="all"``: every entry is observed (the
+    implicit ones are zeros), so every row and column is complete. Up to
+    :data:`_SPARSE_DENSE_MAX` entries the dense equivalent is factorized
+    instead, so that a small sparse matrix gives exactly the dense numbers
+    (the sums over stored entries agree with them to rounding).
+    """
+    how = check_sparse(S, mask)
+    n, m = S.shape
+    if check_rank(rank, (n, m)) != 1:
+        raise _rank_refused(rank)
+    if n * m <= _SPARSE_DENSE_MAX:  # small enough to read densely: the dense path's numbers, bit for bit
+        X, observed = read_data(S, mask)
+        return a1gm(X, observed, backend=backend)
+    if how == "stored" and (S.nnz < m or S.nnz < n):  # before any pass: no complete row or column possible
+        rc, cc = np.zeros(1, bool), np.ones(1, bool)
+        if S.nnz >= m:
+            rc, cc = cc, rc
+        raise _no_complete_line(rc, cc, False, n * m - S.nnz)
+    csr = S.tocsr(copy=True) if S.format == "csr" else S.tocsr()
+    csr.sum_duplicates()  # duplicates are one entry holding their sum (as toarray() gives)
+    data = to_float64(np.asarray(csr.data), "X")
+    bad = ~(np.isfinite(data) & (data >= 0))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        i = int(np.searchsorted(csr.indptr, k, side="right") - 1)
+        raise ValueError(f"X stores {int(np.count_nonzero(bad))} value(s) that are not finite and non-negative "
+                         f"(first: X[{i}, {int(csr.indices[k])}] = {data[k]}); every stored entry is observed. "
+                         "Remove them from the sparse matrix to make them missing (mask='stored').")
+    rows = np.repeat(np.arange(n), np.diff(csr.indptr))
+    cols = csr.indices
+    if how == "all":
+        rc, cc = np.ones(n, bool), np.ones(m, bool)
+    else:
+        rc = np.diff(csr.indptr) == m
+        cc = np.bincount(cols, minlength=m) == n
+    n_missing = 0 if how == "all" else n * m - data.size
+    if not rc.any() or not cc.any():
+        raise _no_complete_line(rc, cc, False, n_missing)
+    in_cc, in_rc = cc[cols], rc[rows]
+    row_sums = np.bincount(rows, weights=data, minlength=n)
+    row_sums_cc = np.bincount(rows, weights=np.where(in_cc, data, 0.0), minlength=n)
+    col_sums = np.bincount(cols, weights=data, minlength=m)
+    col_sums_cr = np.bincount(cols, weights=np.where(in_rc, data, 0.0), minlength=m)
+    sums = _SparseSums(False, rc, cc, n_missing, row_sums, row_sums_cc, col_sums, col_sums_cr,
+                       SX=float(row_sums_cc[rc].sum()), SY=float(row_sums_cc[~rc].sum()),
+                       SZ=float(col_sums_cr[~cc].sum()))
+    if not np.isfinite(sums.SX + sums.SY + sums.SZ + row_sums.sum()):
+        sums = None
+    step1 = _completion_facts(rc, cc, n_missing)
+    trouble = "sums" if sums is None else _overflow(sums)
+    u, v = (None, None) if trouble else _closed_form(sums)
+    if trouble or _underflowed(u, v, sums):
+        u, v = _sparse_spread(rows, cols, data, rc, cc)
+    info = dict(step1, grid_like=step1["n_missing_added"] == 0)
+    return FactorizationResult(A=u[:, None], B=v[None, :], n_iter=0,
+                               history={"objective": np.empty(0), "time": np.empty(0)},
+                               info=info, solver="a1gm", converged=True)
+
+
+class _SparseSums:
+    """The sums :func:`_closed_form` reads, taken from stored entries."""
+
+    def __init__(self, transposed, row_complete, col_complete, n_missing, row_sums, row_sums_cc, col_sums,
+                 col_sums_cr, *, SX, SY, SZ):
+        self.transposed, self.row_complete, self.col_complete = transposed, row_complete, col_complete
+        self.n_missing, self.row_sums, self.row_sums_cc = n_missing, row_sums, row_sums_cc
+        self.col_sums, self.col_sums_cr, self.SX, self.SY, self.SZ = col_sums, col_sums_cr, SX, SY, SZ
+
+
+def _sparse_spread(rows, cols, data, rc, cc):
+    """:func:`_spread_a1gm` for stored entries: the blocks' line sums taken from the entries themselves."""
+    ri, ci = np.cumsum(rc) - 1, np.cumsum(cc) - 1
+    ro, co = np.cumsum(~rc) - 1, np.cumsum(~cc) - 1
+    nr, nc = int(rc.sum()), int(cc.sum())
+    inX, inY, inZ = rc[rows] & cc[cols], ~rc[rows] & cc[cols], rc[rows] & ~cc[cols]
+    return _spread_lines(_entry_sums(ri[rows[inX]], data[inX], nr), _entry_sums(ri[rows[inZ]], data[inZ], nr),
+                         _entry_sums(ro[rows[inY]], data[inY], rc.size - nr),
+                         _entry_sums(ci[cols[inX]], data[inX], nc), _entry_sums(ci[cols[inY]], data[inY], nc),
+                         _entry_sums(co[cols[inZ]], data[inZ], cc.size - nc), rc, cc)
+
+
+def _entry_sums(line: np.ndarray, values: np.ndarray, k: int):
+    """:func:`_line_sums` for entries ``values`` of lines ``line`` (0 <= line < k), in O(entries + k)."""
+    top = np.zeros(k)
+    np.maximum.at(top, line, values)
+    e = np.frexp(top)[1].astype(np.int64)
+    return _norm(np.bincount(line, weights=np.ldexp(values, -e[line]), minlength=k), e)
