@@ -727,6 +727,8 @@ def compare_solvers(df: pd.DataFrame, metric: str, baseline: str | None = None, 
         differ within a problem: use ``by`` or filter), or bad options.
     """
     _require(df, ["solver", "status", "dataset", "seed"], "compare_solvers")
+    if df.empty:
+        raise ValueError("the table holds no records: nothing to compare.")
     if solver_column not in df.columns:
         raise ValueError(f"solver_column {solver_column!r} is not a column of the table.")
     if metric not in df.columns:
@@ -953,7 +955,7 @@ def comparison_report(df: pd.DataFrame, metric: str, baseline: str | None = None
         f"hold-out, seed and rank), {a['records']} record(s): {statuses or 'none'}.",
         f"A pair counts where both records are ok with a finite {metric}; the problems left out are counted "
         "per side (missing: no record; skipped; failed; non-finite metric).",
-        f"Tie: values within {a['tie']:.3g} (relative) of each other. "
+        f"Tie: the larger value at most {a['tie']:.3g} ({a['tie']:.2%}) above the smaller. "
         + ("Effect: ratio solver/baseline (below 1: the solver is lower), median and geometric mean"
            if ratio else "Effect: difference solver - baseline, median and mean")
         + f" over problems, {a['confidence']:.0%} {a['ci_method']} bootstrap intervals ({a['n_resamples']} "

@@ -3,7 +3,10 @@ performance profiles. Checked against hand-computed small cases and against SciP
 
 from __future__ import annotations
 
+import io
 import itertools
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -418,3 +421,69 @@ def test_profiles_at_every_tau_agree_with_counting_directly():
     ratio = values.div(values.min(axis=1), axis=0)
     for _, row in prof.iterrows():
         assert row["fraction"] == pytest.approx((ratio[row["solver"]] <= row["tau"]).mean())
+
+
+# --------------------------------------------------------------------------- the command, end to end
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A tiny real sweep: three solvers, two masks, three seeds, 10% held out; A1GM is skipped on the
+    random mask (no complete row), so its comparisons rest on the grid-mask problems only."""
+    root = tmp_path_factory.mktemp("sweep")
+    args = ["-m", "solver=a1gm,wnmf_kl,hals", "dataset=uniform", "dataset.n_rows=12", "mask=grid,random",
+            "mask.rate=0.5", "holdout=0.1", "seed=0,1,2", "timing=quick", "tag=tiny", f"results_dir={root}"]
+    done = subprocess.run([sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root
+
+
+def test_compare_solvers_command_end_to_end(sweep, capsys):
+    from nmfexp import results
+
+    df = results.load(sweep)
+    a1gm = df[df["solver"] == "a1gm"]
+    assert set(a1gm["status"]) == {"ok", "skipped"}  # the case the command must state
+    skipped = int((a1gm["status"] == "skipped").sum())
+    assert results.main(["compare-solvers", str(sweep), "--metric", "heldout_relative_error",
+                         "--baseline", "wnmf_kl"]) == 0
+    out = capsys.readouterr().out
+    assert "6 problem(s)" in out and f"18 record(s): {18 - skipped} ok, {skipped} skipped" in out
+    assert "wnmf_kl" in out and f"a1gm: {skipped} skipped" in out
+    row = [line for line in out.splitlines() if line.startswith("| a1gm")][0]
+    assert f"| {6 - skipped} of 6 " in row
+
+    assert results.main(["compare-solvers", str(sweep), "--metric", "heldout_relative_error", "--baseline",
+                         "wnmf_kl", "--format", "csv", "--by", "tag", "--tie", "0.05"]) == 0
+    csv = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    expected = A.compare_solvers(df, "heldout_relative_error", "wnmf_kl", by="tag", tie=0.05)
+    pd.testing.assert_frame_equal(csv, expected, check_dtype=False)
+    assert csv.set_index("solver").loc["a1gm", "solver_skipped"] == skipped
+    assert (csv["tie"] == 0.05).all() and (csv["tag"] == "tiny").all()
+
+    # the console script, once in a subprocess
+    done = subprocess.run([sys.executable, "-m", "nmfexp.results", "compare-solvers", str(sweep), "--metric",
+                           "relative_error"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "every pair of solvers" in done.stdout and "| a1gm     | hals" in done.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--metric", "heldout_relative_error", "--baseline", "column_mean"], "no records of baseline 'column_mean'"),
+    (["--metric", "heldout_error"], "no column 'heldout_error'"),
+    (["--metric", "truth_relative_error"], "no record with status ok has a finite truth_relative_error"),
+    (["--metric", "relative_error", "--tie", "2"], "tie must be"),
+])
+def test_compare_solvers_command_explains_bad_requests(sweep, capsys, args, message):
+    from nmfexp import results
+
+    assert results.main(["compare-solvers", str(sweep), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_compare_solvers_command_on_a_missing_folder(tmp_path, capsys):
+    from nmfexp import results
+
+    assert results.main(["compare-solvers", str(tmp_path / "nowhere"), "--metric", "relative_error"]) == 2
+    assert "does not exist" in capsys.readouterr().err
