@@ -624,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     p_solvers.add_argument("--metric", required=True, help="a metric column, lower is better "
                                                            "(heldout_relative_error, weighted_kl, runtime_median, ...)")
     p_solvers.add_argument("--baseline", help="the solver every other is compared with (default: every pair)")
-    p_solvers.add_argument("--tie", type=float, default=0.01,
+    p_solvers.add_argument("--tie", type=float, default=None,
                            help="relative tie threshold (default 0.01: values within 1%% are a tie)")
     p_solvers.add_argument("--by", help="compare within the groups of these columns (comma-separated, e.g. tag)")
     p_solvers.add_argument("--effect", choices=["ratio", "difference"], default="ratio",
@@ -676,8 +676,9 @@ def main(argv: list[str] | None = None) -> int:
             for w in caught:
                 note(str(w.message))
             by = [c.strip() for c in args.by.split(",") if c.strip()] if args.by else None
-            print(comparison_report(df, args.metric, args.baseline, fmt=args.format, tie=args.tie, by=by,
-                                    effect=args.effect, seed=args.seed), end="")
+            tie = {} if args.tie is None else {"tie": args.tie}
+            print(comparison_report(df, args.metric, args.baseline, fmt=args.format, by=by, effect=args.effect,
+                                    seed=args.seed, **tie), end="")
         elif args.command in ("csv", "parquet"):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RecordsWarning)
