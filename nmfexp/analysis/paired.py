@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from .problems import _USABLE, _require, problem_columns, problem_key
+from .problems import _USABLE, _one_record_each, _require, problem_columns, problem_key
 
 __all__ = ["DEFAULT_TIE", "paired", "paired_statistics", "holm", "compare_solvers", "comparison_report"]
 
@@ -59,23 +59,6 @@ def _long(df: pd.DataFrame, keys: pd.Series, metric: str, solver_column: str) ->
                       np.where(raw == "skipped", "skipped", "failed"))
     return pd.DataFrame({"problem": keys.to_numpy(), "who": df[solver_column].to_numpy(), "status": status,
                          "value": np.where(status == "ok", value, np.nan)})
-
-
-def _one_record_each(df: pd.DataFrame, keys: pd.Series, solver_column: str) -> None:
-    dup = df.assign(_problem=keys.to_numpy()).duplicated(["_problem", solver_column], keep=False)
-    if not dup.any():
-        return
-    d = df[dup.to_numpy()]
-    settings = [c for c in d.columns if c == "tag" or str(c).startswith(("solver.", "timing."))]
-    groups = d.groupby([keys[dup.to_numpy()].to_numpy(), d[solver_column].to_numpy()])
-    differ = [c for c in settings if groups[c].nunique(dropna=False).max() > 1]
-    first = d.iloc[0]
-    raise ValueError(
-        f"{int(dup.sum())} records share a problem with another record of the same solver (e.g. "
-        f"{first[solver_column]!r} on {first['dataset']!r}, seed {first['seed']}); they differ in "
-        f"{', '.join(differ) or 'no setting (duplicate records)'}. Compare one set at a time: by=['tag'] or a "
-        "filtered table (e.g. df[df['solver.params.max_iter'] == 200]), or name each variant in a column of "
-        "its own and pass it as solver_column.")
 
 
 def _pair(long: pd.DataFrame, described: pd.DataFrame, solver: str, baseline: str, tie: float) -> pd.DataFrame:

@@ -136,6 +136,24 @@ def _usable(df: pd.DataFrame, column: str) -> pd.Series:
     return (df["status"] == _USABLE).to_numpy() & np.isfinite(values.to_numpy())
 
 
+def _one_record_each(df: pd.DataFrame, keys: pd.Series, solver_column: str) -> None:
+    """A ValueError naming the differing settings when a solver has several records of one problem."""
+    dup = df.assign(_problem=keys.to_numpy()).duplicated(["_problem", solver_column], keep=False)
+    if not dup.any():
+        return
+    d = df[dup.to_numpy()]
+    settings = [c for c in d.columns if c == "tag" or str(c).startswith(("solver.", "timing."))]
+    groups = d.groupby([keys[dup.to_numpy()].to_numpy(), d[solver_column].to_numpy()])
+    differ = [c for c in settings if groups[c].nunique(dropna=False).max() > 1]
+    first = d.iloc[0]
+    raise ValueError(
+        f"{int(dup.sum())} records share a problem with another record of the same solver (e.g. "
+        f"{first[solver_column]!r} on {first['dataset']!r}, seed {first['seed']}); they differ in "
+        f"{', '.join(differ) or 'no setting (duplicate records)'}. Compare one set at a time: by=['tag'] or a "
+        "filtered table (e.g. df[df['solver.params.max_iter'] == 200]), or name each variant in a column of "
+        "its own and pass it as solver_column.")
+
+
 # --------------------------------------------------------------------------- best-known optimum
 
 

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .paired import _one_record_each
-from .problems import _require, _usable, problem_key
+from .problems import _one_record_each, _require, _usable, problem_key
 
 __all__ = ["performance_ratios", "performance_profile"]
 
