@@ -12,6 +12,8 @@ Command line::
     nmfexp-results csv results/ -o table.csv     # the load() table as CSV (--history: the long table)
     nmfexp-results parquet results/ -o table.parquet
     nmfexp-results compare results/machineA results/machineB [-o side_by_side.csv]
+    nmfexp-results compare-solvers results/ --metric heldout_relative_error --baseline column_mean \
+        [--tie 0.01] [--by tag] [--format md|csv]    # paired statistics over problems (nmfexp.analysis)
 
 Runtimes are in seconds. Damaged or unreadable files are reported by name
 (a :class:`RecordsWarning`, or a line of the command's output) and left out;
@@ -623,7 +625,21 @@ def main(argv: list[str] | None = None) -> int:
     p_compare.add_argument("--runtime", choices=list(_RUNTIMES), default="median",
                            help="per-job runtime compared (default: median of its timing samples)")
     p_compare.add_argument("--show", type=int, default=20, help="jobs printed (default 20; 0: summary only)")
-    for p in (p_summary, p_merge, p_csv, p_parquet):
+    p_solvers = sub.add_parser("compare-solvers", help="every solver against a baseline (or every pair) over the "
+                                                       "problems both ran on: wins/ties/losses, bootstrap intervals, "
+                                                       "Wilcoxon tests with Holm's correction (nmfexp.analysis)")
+    p_solvers.add_argument("--metric", required=True, help="a metric column, lower is better "
+                                                           "(heldout_relative_error, weighted_kl, runtime_median, ...)")
+    p_solvers.add_argument("--baseline", help="the solver every other is compared with (default: every pair)")
+    p_solvers.add_argument("--tie", type=float, default=None,
+                           help="relative tie threshold (default 0.01: values within 1%% are a tie)")
+    p_solvers.add_argument("--by", help="compare within the groups of these columns (comma-separated, e.g. tag)")
+    p_solvers.add_argument("--effect", choices=["ratio", "difference"], default="ratio",
+                           help="per-problem effect: ratio (log scale, default) or difference")
+    p_solvers.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    p_solvers.add_argument("--format", choices=["md", "csv"], default="md",
+                           help="md: what was compared and a Markdown table; csv: the full table")
+    for p in (p_summary, p_merge, p_csv, p_parquet, p_solvers):
         p.add_argument("path", help="a results folder, a record, or a merged file")
     for p in (p_summary, p_csv, p_parquet):
         p.add_argument("--keep-duplicates", action="store_true",
@@ -656,6 +672,20 @@ def main(argv: list[str] | None = None) -> int:
             if args.output:
                 table.to_csv(args.output, index=False)
                 print(f"wrote {len(table)} rows to {args.output}")
+        elif args.command == "compare-solvers":
+            from .analysis import comparison_report
+
+            if not Path(args.path).exists():
+                raise ValueError(f"{args.path} does not exist; give a results folder, a record or a merged file.")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", RecordsWarning)
+                df = load(args.path)
+            for w in caught:
+                note(str(w.message))
+            by = [c.strip() for c in args.by.split(",") if c.strip()] if args.by else None
+            tie = {} if args.tie is None else {"tie": args.tie}
+            print(comparison_report(df, args.metric, args.baseline, fmt=args.format, by=by, effect=args.effect,
+                                    seed=args.seed, **tie), end="")
         elif args.command in ("csv", "parquet"):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RecordsWarning)

@@ -147,9 +147,10 @@ def test_every_stored_table_matches_the_installed_package():
 
 
 @pytest.mark.slow
-def test_selection_rule_yields_the_stored_list():
-    built, excluded = C.build_corpus()
-    stored = C.corpus_tables().drop(columns="table")
+@pytest.mark.parametrize("version", C.CORPUS_VERSIONS)
+def test_selection_rule_yields_the_stored_list(version):
+    built, excluded = C.build_corpus(version=version)
+    stored = C.corpus_tables(version=version).drop(columns="table")
     stored["quick"] = stored["quick"].astype(int)
     pd.testing.assert_frame_equal(built.reset_index(drop=True), stored[built.columns], check_dtype=False)
     assert len(built) + len(excluded) == len(C.table_keys())
@@ -176,8 +177,11 @@ def test_airquality_gaps_exactly_at_the_source_na_cells():
     ds = C.load_rdataset("datasets", "airquality")
     raw = C.read_source("datasets", "airquality")
     cols = ds.meta["columns"]
-    assert cols == ["Ozone", "Solar.R", "Wind", "Temp", "Month", "Day"]
-    assert ds.meta["columns_dropped"] == ["rownames"] and ds.meta["columns_dropped_reason"] == ["R row names"]
+    assert cols == ["Ozone", "Solar.R", "Wind", "Temp"]  # Month and Day date the row: not measurements
+    assert ds.meta["columns_dropped"] == ["rownames", "Month", "Day"]
+    assert ds.meta["columns_dropped_reason"][0] == "R row names"
+    assert all(r.startswith("date-derived") for r in ds.meta["columns_dropped_reason"][1:])
+    assert C.load_rdataset("datasets", "airquality", corpus_version=1).meta["columns"] == [*cols, "Month", "Day"]
     miss = np.isnan(ds.X)
     assert miss[:, cols.index("Ozone")].sum() == 37 and miss[:, cols.index("Solar.R")].sum() == 7
     np.testing.assert_array_equal(miss, raw[cols].isna().to_numpy())
@@ -230,6 +234,170 @@ def test_identifier_constant_date_boolean_and_empty_rules(fake_source):
     z = kept["z"].to_numpy(float)
     np.testing.assert_array_equal(X[:, 3], np.where(z == 0, fill, z))
     assert np.all(X[~np.isnan(X)] > 0) and m["in_corpus"] == 0
+
+
+def _isbn13(body: int) -> int:
+    """An ISBN-13 from its first 12 digits, by the ISO 2108 rule (weights 1, 3, 1, ... from the left)."""
+    digits = [int(c) for c in str(body)]
+    total = sum(d * (1 if i % 2 == 0 else 3) for i, d in enumerate(digits))
+    return body * 10 + (10 - total % 10) % 10
+
+
+def _comparable_frame() -> pd.DataFrame:
+    """Columns version 2 must drop (ISBNs, card numbers, long ids, a code, years, date parts, a numeric date,
+    yyyymmdd numbers, a near-constant flag) beside genuine measurements that must survive."""
+    n = 200
+    rng = np.random.default_rng(7)
+    cards = [4111111111111111, 5500000000000004, 6011000000000004, 4012888888881881, 5105105105105100,
+             5555555555554444, 4242424242424242]  # published test numbers: valid Luhn digits
+    isbn = [_isbn13(978_000_000_000 + int(b)) for b in rng.integers(0, 10**9, n)]
+    flag = np.zeros(n)
+    flag[17] = 1.0  # one row in 200: 99.5% zeros
+    rare = np.zeros(n)
+    rare[:6] = 1.0  # 3% ones: an indicator, kept
+    return pd.DataFrame({
+        "isbn": np.array(isbn, dtype=float),
+        "isbn_text": [str(v) for v in isbn],
+        "card": [cards[i % len(cards)] for i in range(n)],
+        "tweet": 10**15 + 7919 * rng.permutation(n),
+        "station_code": rng.integers(1, 6, n),
+        "year": rng.integers(1990, 2011, n),
+        "MonthSold": rng.integers(1, 13, n),
+        "Day": rng.integers(1, 32, n),
+        "sale_date": rng.integers(17000, 18000, n),
+        "stamp": 20200000 + 100 * rng.integers(1, 13, n) + rng.integers(1, 29, n),
+        "flag": flag,
+        "const": 3.0,
+        # measurements
+        "requests": rng.permutation(np.arange(1_370_000, 2_400_000, 5_000))[:n],  # distinct counts in millions
+        "population": np.sort(rng.integers(48, 1_300_000_000, n)),
+        "price": rng.random(n) * 100 + 1,
+        "Cig.Day": rng.integers(1, 31, n),  # cigarettes per day, not a day of the month
+        "day_3": rng.random(n) * 2e4,  # a lab value on day 3
+        "rare": rare,
+        "gdp": rng.random(n) * 3e13 + 1e12,
+    })
+
+
+MEASUREMENTS = ["requests", "population", "price", "Cig.Day", "day_3", "rare", "gdp"]
+
+
+def test_version_2_drops_codes_ids_years_dates_and_near_constant_columns(fake_source):
+    df = _comparable_frame()
+    df.loc[5, "price"] = np.nan  # a gap, so that the table could be in a corpus
+    fake_source(df)
+    ds = C.load_rdataset("fakepkg", "fake")
+    reasons = dict(zip(ds.meta["columns_dropped"], ds.meta["columns_dropped_reason"], strict=True))
+    assert ds.meta["columns"] == MEASUREMENTS
+    assert reasons["isbn"].startswith("code: every value carries a valid GS1")
+    assert reasons["isbn_text"].startswith("code: every value carries a valid GS1")  # numbers stored as text
+    assert reasons["card"].startswith("code: every value carries a valid")
+    assert reasons["tweet"].startswith("identifier: distinct integers of 10")
+    assert reasons["station_code"].startswith("code or identifier")
+    assert reasons["year"].startswith("year")
+    assert reasons["MonthSold"].startswith("date-derived (month") and reasons["Day"].startswith("date-derived (day")
+    assert reasons["sale_date"] == "date-derived (named like a date)"
+    assert reasons["stamp"] == "date-derived (numbers written yyyymmdd)"
+    assert reasons["flag"] == "near-constant (one value in 99.5% of the observed rows)"
+    assert reasons["const"] == "constant"
+    np.testing.assert_array_equal(ds.X[:, 0], df["requests"].to_numpy(float))  # kept as they are
+    # version 1 keeps every numeric column but the constant one
+    v1 = C.load_rdataset("fakepkg", "fake", corpus_version=1)
+    assert v1.meta["columns"] == [c for c in df.columns if c != "const"]
+
+
+def test_check_digit_and_name_helpers_on_published_examples():
+    assert C._gs1_valid("9780306406157") and not C._gs1_valid("9780306406158")  # ISBN 978-0-306-40615-7
+    assert C._gs1_valid("036000291452") and C._gs1_valid("96385074")  # UPC-A and EAN-8 examples
+    assert C._luhn_valid("79927398713") and not C._luhn_valid("79927398710")
+    assert C._name_parts("MonthSold") == ["month", "sold"]
+    assert C._name_parts("in_reply_to_user_id_str")[-2:] == ["id", "str"]
+    assert C._name_parts("BL.Cig.Day") == ["bl", "cig", "day"]
+
+
+def test_ucla_textbooks_keeps_only_its_prices_in_version_2():
+    v2 = C.load_rdataset(table="openintro/ucla_textbooks_f18")
+    v1 = C.load_rdataset(table="openintro/ucla_textbooks_f18", corpus_version=1)
+    assert v1.meta["columns"] == ["year", "course_numeric", "textbook_isbn", "bookstore_new", "bookstore_used",
+                                  "amazon_new", "amazon_used"]
+    assert v2.meta["columns"] == ["course_numeric", "bookstore_new", "bookstore_used", "amazon_new", "amazon_used"]
+    reasons = dict(zip(v2.meta["columns_dropped"], v2.meta["columns_dropped_reason"], strict=True))
+    assert reasons["textbook_isbn"].startswith("code") and reasons["year"].startswith("near-constant")
+    assert np.nanmax(v1.X) > 1e12 and np.nanmax(v2.X) < 1e3  # no column of ISBNs beside prices
+    assert v1.meta["corpus_version"] == 1 and v2.meta["corpus_version"] == C.CORPUS_VERSION == 2
+
+
+def test_column_scaling_divides_each_column_by_its_observed_mean(fake_source):
+    df = _comparable_frame()[MEASUREMENTS]
+    df.loc[[3, 9], "price"] = np.nan
+    df.loc[4, "gdp"] = np.nan
+    fake_source(df)
+    raw = C.load_rdataset("fakepkg", "fake", preprocess=None)
+    scaled = C.load_rdataset("fakepkg", "fake", preprocess=None, column_scaling="observed_mean")
+    X, Y = raw.X, scaled.X
+    np.testing.assert_array_equal(np.isnan(X), np.isnan(Y))  # no gap moves
+    means = np.array([np.abs(df[c].dropna().to_numpy(float)).mean() for c in MEASUREMENTS])
+    np.testing.assert_allclose(scaled.meta["column_scales"], means, rtol=1e-12)
+    np.testing.assert_allclose(np.nanmean(np.abs(Y), axis=0), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(Y * means, X, rtol=1e-12)
+    paper = C.load_rdataset("fakepkg", "fake", column_scaling="observed_mean")
+    # every column's observed mean is 1 before the zeros are filled, so the fill (their overall mean) is 1
+    assert paper.meta["zero_fill_value"] == pytest.approx(1.0) and paper.meta["n_zeros_replaced"] > 0
+    assert paper.meta["column_scaling"] == "observed_mean" and raw.meta["column_scaling"] == "none"
+    with pytest.raises(ValueError, match="column_scaling must be one of"):
+        C.load_rdataset("fakepkg", "fake", column_scaling="zscore")
+
+
+def test_a_scaled_corpus_table_still_matches_its_stored_entry():
+    ds = C.load_rdataset(table="datasets/airquality", column_scaling="observed_mean")  # verify=True
+    entry = C.corpus_tables().set_index("table").loc["datasets/airquality"]
+    assert ds.meta["mask_digest"] == entry["mask_digest"] and ds.meta["in_corpus"] == 1
+
+
+def test_every_stored_version_stays_loadable_and_versions_are_different_jobs():
+    v1, v2 = C.corpus_tables(version=1), C.corpus_tables()
+    assert (v1["corpus_version"] == 1).all() and (v2["corpus_version"] == 2).all()
+    assert len(v1) == 315 and "openintro/ucla_textbooks_f18" in set(v1["table"]) & set(v2["table"])
+    assert set(v2["table"]) - set(v1["table"]) <= {"Ecdat/MCAS"}  # version 2 only drops columns
+    with pytest.raises(ValueError, match="corpus_version must be one of 1, 2"):
+        C.load_rdataset(table="datasets/airquality", corpus_version=3)
+    with pytest.raises(ValueError, match="corpus_version must be one of"):
+        C.corpus_tables(version=0)
+    from nmfexp.experiment import Job
+
+    keys = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "dataset" / "rdatasets.yaml"))
+    assert keys["corpus_version"] == C.CORPUS_VERSION and keys["column_scaling"] == "none"
+    jobs = [Job.from_config({"dataset": {**keys, "table": "datasets/airquality", **extra}, "mask": {"kind": "given"},
+                             "solver": {"name": "a1gm"}, "timing": {"repeats": 1}}, "unused")
+            for extra in ({}, {"corpus_version": 1}, {"column_scaling": "observed_mean"})]
+    assert len({j.key for j in jobs}) == 3  # a record of one version never stands for another
+    assert jobs[1].build().X.shape == (153, 6) and jobs[0].build().X.shape == (153, 4)
+
+
+def test_dropped_columns_lists_what_version_2_adds_to_the_rules():
+    d = C.dropped_columns(["openintro/ucla_textbooks_f18", "datasets/airquality", "MASS/Cars93"])
+    assert list(d.columns) == ["table", "column", "reason", "in_corpus"]
+    got = {(t, c) for t, c in zip(d["table"], d["column"], strict=True)}
+    assert got >= {("openintro/ucla_textbooks_f18", "textbook_isbn"), ("openintro/ucla_textbooks_f18", "year"),
+                   ("datasets/airquality", "Month"), ("datasets/airquality", "Day")}
+    assert "rownames" not in set(d["column"])  # version 1 drops it already
+    assert d["in_corpus"].all()
+
+
+def test_command_line_lists_tables_of_a_version_and_size():
+    from nmfexp.data.corpus import main
+
+    def run(*args):
+        done = subprocess.run([sys.executable, "-m", "nmfexp.data.corpus", *args], capture_output=True, text=True,
+                              timeout=120)
+        return done.returncode, done.stdout.strip()
+
+    code, out = run("--tables", "--max-cells", str(C.ZOO_MAX_CELLS))
+    assert code == 0 and out.split(",") == list(C.corpus_tables(max_cells=C.ZOO_MAX_CELLS)["table"])
+    code, out = run("--tables", "--version", "1", "--quick")
+    assert code == 0 and out.split(",") == list(C.corpus_tables(quick=True, version=1)["table"])
+    assert main(["--tables", "--version", "7"]) == 2
+    assert main(["--rebuild", "--version", "1"]) == 2  # the packaged list of an old version is never rewritten
 
 
 def test_date_boolean_and_categorical_options(fake_source):
@@ -300,7 +468,7 @@ def _patched(monkeypatch, table: str, change):
 )
 def test_a_changed_corpus_table_is_refused(monkeypatch, change, what):
     _patched(monkeypatch, "datasets/airquality", change)
-    with pytest.raises(ValueError, match=rf"does not match corpus version 1.*{what}: stored.*changed this table"):
+    with pytest.raises(ValueError, match=rf"does not match corpus version 2.*{what}: stored.*changed this table"):
         C.load_rdataset(table="datasets/airquality")
     with pytest.raises(ValueError, match="does not match"):  # other options: the source facts still count
         C.load_rdataset(table="datasets/airquality", categorical="codes")
@@ -322,7 +490,7 @@ def test_moved_gaps_are_refused(monkeypatch):
 
 def test_changed_column_rules_are_told_apart_from_a_changed_table(monkeypatch):
     monkeypatch.setattr(C, "ID_NAMES", C.ID_NAMES | {"temp"})  # Temp (integers) would now count as an id
-    with pytest.raises(ValueError, match=r"n_cols: stored 6, now 5.*column rules.*bump CORPUS_VERSION"):
+    with pytest.raises(ValueError, match=r"n_cols: stored 4, now 3.*column rules.*bump CORPUS_VERSION"):
         C.load_rdataset(table="datasets/airquality")
 
 

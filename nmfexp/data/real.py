@@ -285,16 +285,32 @@ def _drop_empty(X: np.ndarray, columns: list[str]) -> tuple[np.ndarray, list[str
     return X, [c for c, k in zip(columns, keep_cols, strict=True) if k], n_rows_dropped, empty_cols
 
 
+#: Per-column scalings :func:`_finish` applies before the paper's preprocessing.
+COLUMN_SCALINGS = ("none", "observed_mean")
+
+
+def _scale_columns(X: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """Each column divided by the mean absolute value of its observed cells (left as is where that is 0)."""
+    observed = ~np.isnan(X)
+    count = np.maximum(observed.sum(axis=0), 1)
+    scale = (np.where(observed, np.abs(X), 0.0) / count).sum(axis=0)  # divided first: no overflow near 1e308
+    scale[scale == 0] = 1.0
+    return X / scale, [float(v) for v in scale]
+
+
 def _finish(
     name: str,
     X: np.ndarray,
     columns: list[str],
     preprocess: str | None,
     meta: dict,
+    column_scaling: str = "none",
 ) -> Dataset:
-    """Drop empty rows/columns, preprocess, and build the Dataset with its meta."""
+    """Drop empty rows/columns, scale columns (``column_scaling``), preprocess, and build the Dataset."""
     if preprocess is not None and preprocess not in PREPROCESSING:
         raise ValueError(f"preprocess must be one of {sorted(PREPROCESSING)} or None, got {preprocess!r}.")
+    if column_scaling not in COLUMN_SCALINGS:
+        raise ValueError(f"column_scaling must be one of {COLUMN_SCALINGS}, got {column_scaling!r}.")
     if X.size == 0:
         raise ValueError(f"data set {name!r} has no numeric cells left (shape {X.shape}) after dropping columns.")
     if np.isinf(X).any():
@@ -307,6 +323,9 @@ def _finish(
     meta["columns_dropped"] = list(meta.get("columns_dropped", [])) + empty_cols
     meta["n_rows_dropped_all_missing"] = n_rows_dropped
     meta["n_cols_dropped_all_missing"] = len(empty_cols)
+    if column_scaling == "observed_mean":  # before the preprocessing: zeros are then filled in the new units
+        X, meta["column_scales"] = _scale_columns(X)
+        meta["column_scaling"] = "observed_mean"
     if preprocess is not None:
         X, fill, n_negative, n_zeros = _PREPROCESS_STATS[preprocess](X)
         meta["preprocessing"] = PREPROCESSING[preprocess]
@@ -330,6 +349,7 @@ def _frame_to_dataset(
     column_maps: Mapping[str, Mapping[Any, float]] | None = None,
     preprocess: str | None = "paper",
     meta: dict | None = None,
+    column_scaling: str = "none",
 ) -> Dataset:
     """Shared path from a DataFrame (NaN = missing) to a :class:`Dataset`."""
     df = df.copy()
@@ -349,7 +369,7 @@ def _frame_to_dataset(
         categorical_columns=cat_columns,
     )
     X = encoded.to_numpy(dtype=np.float64, na_value=np.nan) if encoded.shape[1] else np.empty((len(df), 0))
-    return _finish(name, X, list(encoded.columns), preprocess, meta)
+    return _finish(name, X, list(encoded.columns), preprocess, meta, column_scaling)
 
 
 # ---------------------------------------------------------------------------
