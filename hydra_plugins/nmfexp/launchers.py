@@ -39,7 +39,7 @@ def joblib_preset() -> Any:
     The plugin's own options, except: at most cores / ``timing.blas_threads``
     jobs at once (``n_jobs``), so that timings do not measure contention; and
     one job per dispatch, so that a lost worker takes at most its current job
-    down. Stored over the plugin's entry by :func:`nmfexp.experiment.config.register_configs`.
+    down. Stored over the plugin's entry by :func:`nmfexp.cli.plugins.register_plugins`.
     """
     from dataclasses import dataclass
 
