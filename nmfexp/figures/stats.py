@@ -157,8 +157,8 @@ def jobs_note(sel: pd.DataFrame, what: str = "jobs") -> str:
     return f"{len(sel)} {what}: " + ", ".join(parts)
 
 
-#: Columns that identify the problem a job solves (the job without its solver).
-_PROBLEM = ["tag", "dataset", "mask", "mask_rate", "n_rows", "n_cols", "rank", "seed", "holdout"]
+#: Columns that identify the problem a job solves: the job's key columns without the job and its solver.
+_PROBLEM = [c for c in schema.KEY_COLUMNS if c not in ("job", "solver")]
 
 
 def problem_columns(df: pd.DataFrame) -> list[str]:
