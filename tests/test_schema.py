@@ -195,6 +195,27 @@ def test_records_written_now_match_the_schema(records):
         assert schema.problems(read_record(out["path"])) == []
 
 
+def test_declarations_that_contradict_each_other_are_refused(monkeypatch):
+    schema.check_declarations()
+    twice = (*schema.FIELDS, schema.FIELDS[0])
+    monkeypatch.setattr(schema, "FIELDS", twice)
+    with pytest.raises(SchemaError, match="field job is declared twice"):
+        schema.check_declarations()
+    bad_metric = schema.Field("m", "metrics", "float", "result", "no entries")
+    monkeypatch.setattr(schema, "FIELDS", (*schema.FIELDS[:-1], bad_metric))
+    with pytest.raises(SchemaError, match="a metric is a float on train, heldout or truth entries"):
+        schema.check_declarations()
+    monkeypatch.setattr(schema, "FIELDS", (schema.Field("x", "nowhere", "float", "result", ""),))
+    with pytest.raises(SchemaError, match="unknown group"):
+        schema.check_declarations()
+    monkeypatch.undo()
+    sources = dict(schema._SOURCES)
+    sources["runtime_samples"] = [*sources["runtime_samples"], (schema.field_of("job"), None, "str")]
+    monkeypatch.setattr(schema, "_SOURCES", sources)
+    with pytest.raises(SchemaError, match="column 'runtime_samples' disagree on its role or type"):
+        schema.check_declarations()
+
+
 def test_the_writer_refuses_undeclared_names_and_wrong_types():
     with pytest.raises(SchemaError, match="'n_foo' not declared in group 'data'"):
         schema.attrs("data", {"n_rows": 3, "n_foo": 1})

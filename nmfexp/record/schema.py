@@ -53,8 +53,9 @@ import numpy as np
 
 __all__ = [
     "Field", "FIELDS", "SchemaError", "ROLES", "GROUPS", "OPEN_GROUPS", "CONFIG_TEXT", "RUN_CONTROL_KEYS",
-    "COLUMNS", "ENV_COLUMNS", "EXECUTION_COLUMNS", "KEY_COLUMNS", "METRICS", "CONFIG_ALIASES",
-    "field_of", "fields_of", "column_role", "column_dtype", "metric_for_loss", "open_column", "attrs", "problems",
+    "COLUMNS", "ENV_COLUMNS", "EXECUTION_COLUMNS", "DECLARED_OTHER_COLUMNS", "KEY_COLUMNS", "METRICS",
+    "CONFIG_ALIASES", "PATH_COLUMN", "doc_groups", "main",
+    "field_of", "fields_of", "check_declarations", "column_sources", "column_role", "column_dtype", "metric_for_loss", "open_column", "attrs", "problems",
     "markdown", "rewrite_doc",
 ]
 
@@ -396,8 +397,6 @@ def _ordered_columns() -> list[str]:
         for column in [f.column, *(c for c, _, _ in f.also)]:
             if column and column != CONFIG_TEXT and column not in out:
                 out.append(column)
-        if f.path == "traceback":
-            out.append(PATH_COLUMN)
     return out
 
 
@@ -406,9 +405,9 @@ _ALL = _ordered_columns()
 _CONFIG_COLUMNS = [c for c in _ALL if "." in c and any(f.config == c for f in FIELDS)]
 
 #: The leading columns of ``load()``, in order: every declared column that is not ``env.*``,
-#: ``execution.*``, ``info.*`` or a config key of its own.
+#: ``execution.*``, ``info.*`` or a config key of its own, then ``path``.
 COLUMNS: list[str] = [c for c in _ALL if not c.startswith(("env.", "execution.", "info."))
-                      and c not in _CONFIG_COLUMNS]
+                      and c not in _CONFIG_COLUMNS] + [PATH_COLUMN]
 #: The declared ``env.*`` columns, always present in ``load()`` (after ``info.*``).
 ENV_COLUMNS: list[str] = [c for c in _ALL if c.startswith("env.")]
 #: The declared ``execution.*`` columns, always present in ``load()`` (after the other ``env.*``).
@@ -431,6 +430,28 @@ for _f in FIELDS:
         _SOURCES.setdefault(_column, []).append((_f, _read, _type))
 
 
+def check_declarations() -> None:
+    """Raise :class:`SchemaError` for declarations that contradict each other: an unknown group, type,
+    role or ``written``; a field declared twice; a metric without its entries; fields feeding one
+    column with different roles or types; a column named like another group's prefix."""
+    seen = set()
+    for f in FIELDS:
+        where = f"field {f.path}"
+        if f.group not in GROUPS or f.dtype not in _DTYPES or f.role not in ROLES or f.written not in _WRITTEN:
+            raise SchemaError(f"{where}: unknown group, type, role or written ({f.group!r}, {f.dtype!r}, "
+                              f"{f.role!r}, {f.written!r}).")
+        if f.path in seen:
+            raise SchemaError(f"{where} is declared twice.")
+        seen.add(f.path)
+        if f.group == "metrics" and (f.dtype != "float" or f.entries not in ("train", "heldout", "truth")):
+            raise SchemaError(f"{where}: a metric is a float on train, heldout or truth entries.")
+        if f.column and f.column.startswith("dataset_meta."):
+            raise SchemaError(f"{where}: column {f.column!r} would collide with the data set's provenance.")
+    for column, sources in _SOURCES.items():
+        if len({(field.role, ctype) for field, _, ctype in sources}) > 1:
+            raise SchemaError(f"the fields of column {column!r} disagree on its role or type.")
+
+
 def column_sources(column: str) -> list[tuple[Field, Callable | None]]:
     """The fields a declared column is read from (the first one present wins), each with its reader."""
     return [(f, read) for f, read, _ in _SOURCES.get(column, [])]
@@ -440,6 +461,9 @@ def column_dtype(column: str) -> str | None:
     """The declared type of a ``load()`` column (``str``, ``int``, ``float``, ``bool``), or None."""
     sources = _SOURCES.get(column)
     return sources[0][2] if sources else None
+
+
+check_declarations()
 
 
 def column_role(column: str) -> str:
