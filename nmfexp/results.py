@@ -79,14 +79,6 @@ def _yaml_load(text: str) -> dict:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _first(*values):
-    """The first value that is not None (NaN when all are)."""
-    for value in values:
-        if value is not None:
-            return value
-    return np.nan
-
-
 def _stored(rec: Record, f: schema.Field):
     """The value ``rec`` stores for field ``f``, or :data:`_MISSING`."""
     if f.is_array:
@@ -213,12 +205,10 @@ def scan(path: str | Path, *, duplicates: str = "drop") -> Scan:
     kept = unique if duplicates == "drop" else records
     versions = {"nmfexp": Counter(), "git_commit": Counter()}
     for rec in kept:
-        env = rec.groups.get("environment", {})
-        version = _first(rec.attrs.get("nmfexp_version"), env.get("version_nmfexp"))
-        if version is not np.nan:
-            versions["nmfexp"][str(version)] += 1
-        if env.get("git_commit"):
-            versions["git_commit"][str(env["git_commit"])] += 1
+        for key, column in (("nmfexp", "env.nmfexp"), ("git_commit", "env.git_commit")):
+            value = _column_value(rec, column, {})
+            if isinstance(value, str) and value:
+                versions[key][value] += 1
     return Scan(records=kept, skipped=skipped, duplicates=dups, versions=versions)
 
 
