@@ -42,45 +42,26 @@ from .record import (
     iter_records,
     merge_records,
     resolve_duplicates,
+    schema,
 )
 
 __all__ = ["load", "load_history", "load_all", "scan", "Scan", "record_row", "main", "COLUMNS", "ENV_COLUMNS",
-           "RecordsWarning", "compare", "compare_summary", "COMPARE_METRICS"]
+           "EXECUTION_COLUMNS", "KEY_COLUMNS", "RecordsWarning", "compare", "compare_summary", "COMPARE_METRICS",
+           "tables"]
 
-#: The leading columns of :func:`load`, in order; ``info.*``, ``env.*`` and the config follow.
-COLUMNS = [
-    "job", "tag", "solver", "dataset", "mask", "mask_rate", "n_rows", "n_cols", "rank", "seed", "holdout",
-    "status", "message",
-    "n_missing", "n_missing_added", "n_rows_with_missing", "n_cols_with_missing", "grid_like", "n_heldout",
-    "weighted_kl", "weighted_frobenius", "relative_error", "heldout_relative_error", "truth_relative_error",
-    "runtime_mean", "runtime_std", "runtime_median", "runtime_min", "runtime_samples",
-    "n_iter", "converged", "path",
-]
-
+#: The leading columns of :func:`load`, in order (:data:`nmfexp.record.schema.COLUMNS`); ``info.*``,
+#: ``env.*``, ``execution.*``, ``dataset_meta.*`` and the config follow.
+COLUMNS = schema.COLUMNS
 #: Environment columns (from the record's ``environment`` group), always present in :func:`load`.
-ENV_COLUMNS = [
-    "env.nmfexp", "env.git_commit", "env.git_dirty", "env.python", "env.numpy", "env.scipy", "env.h5py",
-    "env.pandas", "env.hydra_core", "env.omegaconf", "env.threadpoolctl", "env.blas", "env.blas_threads",
-    "env.cpu", "env.machine", "env.cpu_count", "env.cpu_affinity", "env.memory_bytes", "env.hostname",
-    "env.platform",
-]
-
-_INT_COLUMNS = ["n_rows", "n_cols", "rank", "seed", "n_missing", "n_missing_added", "n_rows_with_missing",
-                "n_cols_with_missing", "n_heldout", "runtime_samples", "n_iter",
-                "env.blas_threads", "env.cpu_count", "env.cpu_affinity", "env.memory_bytes"]
-_BOOL_COLUMNS = ["grid_like", "converged", "env.git_dirty"]
-_FLOAT_COLUMNS = ["mask_rate", "holdout", "weighted_kl", "weighted_frobenius", "relative_error",
-                  "heldout_relative_error", "truth_relative_error", "runtime_mean", "runtime_std",
-                  "runtime_median", "runtime_min"]
-
-#: Config keys that say what a short column already says (one name per fact).
-_CONFIG_DUPLICATES = {"solver.name": "solver", "dataset.name": "dataset", "mask.kind": "mask",
-                      "mask.rate": "mask_rate", "dataset.n_rows": "n_rows", "dataset.n_cols": "n_cols",
-                      "rank": "rank", "seed": "seed", "holdout": "holdout", "tag": "tag"}
-#: Environment attributes that become other columns (or duplicate a config key).
-_ENV_CONSUMED = {"threadpools", "processor", "cpu_model", "blas_threads"}
+ENV_COLUMNS = schema.ENV_COLUMNS
+#: Where the job ran (the record's ``execution`` group), always present in :func:`load`.
+EXECUTION_COLUMNS = schema.EXECUTION_COLUMNS
+#: The columns that identify a job, leading :func:`load_history` and :func:`compare`.
+KEY_COLUMNS = schema.KEY_COLUMNS
 
 DUPLICATE_RULE = "status ok > skipped > failed, then the newest 'created', then the first path"
+
+_MISSING = object()
 
 
 def _flatten(prefix: str, obj, out: dict) -> None:
@@ -100,102 +81,57 @@ def _yaml_load(text: str) -> dict:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _first(*values):
-    """The first value that is not None (NaN when all are)."""
-    for value in values:
+def _stored(rec: Record, f: schema.Field):
+    """The value ``rec`` stores for field ``f``, or :data:`_MISSING`."""
+    if f.is_array:
+        return rec.arrays.get(f.path, _MISSING)
+    where = rec.attrs if not f.group else rec.groups.get(f.group, {})
+    return where.get(f.name, _MISSING)
+
+
+def _column_value(rec: Record, column: str, config: dict):
+    """A declared column: the first of its fields that ``rec`` holds, else its config key, else its default."""
+    sources = schema.column_sources(column)
+    for f, read in sources:
+        value = _stored(rec, f)
+        if value is _MISSING or value is None:
+            continue
+        value = read(value) if read is not None else value
         if value is not None:
             return value
-    return np.nan
+    for f, _ in sources:
+        if f.config and config.get(f.config) is not None:
+            return config[f.config]
+    return sources[0][0].default if sources else np.nan
 
 
-def _blas(threadpools) -> tuple[str | None, int | None]:
-    """``"openblas 0.3.27; mkl 2024.0"`` and the largest thread count of the BLAS libraries."""
-    if isinstance(threadpools, str):  # format_version 1 stored it as JSON text
-        try:
-            threadpools = json.loads(threadpools)
-        except ValueError:
-            return None, None
-    if not isinstance(threadpools, list):
-        return None, None
-    names, threads = [], []
-    for pool in threadpools:
-        if isinstance(pool, dict) and pool.get("user_api") == "blas":
-            name = " ".join(str(pool[k]) for k in ("internal_api", "version") if pool.get(k))
-            if name and name not in names:
-                names.append(name)
-            if isinstance(pool.get("num_threads"), int):
-                threads.append(pool["num_threads"])
-    return ("; ".join(names) or None), (max(threads) if threads else None)
-
-
-def _environment(a: dict, env: dict) -> dict:
-    blas, blas_threads = _blas(env.get("threadpools"))
-    row = {
-        "env.nmfexp": _first(a.get("nmfexp_version"), env.get("version_nmfexp")),
-        "env.git_commit": _first(env.get("git_commit")),
-        "env.git_dirty": env.get("git_dirty"),
-        "env.python": _first(env.get("python")),
-        "env.blas": _first(blas),
-        "env.blas_threads": blas_threads,
-        "env.cpu": _first(env.get("cpu_model") or env.get("processor") or None),
-        "env.machine": _first(env.get("machine")),
-        "env.cpu_count": env.get("cpu_count"),
-        "env.cpu_affinity": env.get("cpu_affinity"),
-        "env.memory_bytes": env.get("memory_bytes"),
-        "env.hostname": _first(env.get("hostname")),
-        "env.platform": _first(env.get("platform")),
-    }
-    for key, value in env.items():  # package versions as env.<package>, anything else as env.<key>
-        if key not in _ENV_CONSUMED:
-            row.setdefault(f"env.{key[len('version_'):]}" if key.startswith("version_") else f"env.{key}", value)
-    return row
+def _cell(value):
+    """A table cell: containers (lists, dicts, arrays) as JSON text."""
+    if isinstance(value, (list, tuple, dict, np.ndarray)):
+        return json.dumps(value.tolist() if isinstance(value, np.ndarray) else value, default=str)
+    return value
 
 
 def record_row(rec: Record) -> dict:
-    """The table row of one record: :data:`COLUMNS`, ``info.*``, :data:`ENV_COLUMNS` and the config."""
-    a, g = rec.attrs, rec.groups
-    data, info = g.get("data", {}), g.get("info", {})
-    met, tim = g.get("metrics", {}), g.get("timing", {})
-    samples = rec.arrays.get("timing/samples")
+    """The table row of one record: every declared column (:mod:`nmfexp.record.schema`), the
+    undeclared keys of open groups (``info.*``, ``env.*``, ``execution.*``, ``dataset_meta.*``)
+    and the config keys that no column already names."""
     config: dict = {}
-    _flatten("", _yaml_load(a.get("config_yaml", "")), config)
-    row = {
-        "job": a.get("job"),
-        "tag": _first(a.get("tag"), config.get("tag"), ""),
-        "solver": _first(a.get("solver"), config.get("solver.name")),
-        "dataset": _first(a.get("dataset"), config.get("dataset.name")),
-        "mask": _first(a.get("mask"), config.get("mask.kind")),
-        "mask_rate": _first(a.get("mask_rate"), config.get("mask.rate")),
-        "n_rows": _first(data.get("n_rows"), config.get("dataset.n_rows")),
-        "n_cols": _first(data.get("n_cols"), config.get("dataset.n_cols")),
-        "rank": _first(a.get("rank"), config.get("rank")),
-        "seed": _first(a.get("seed"), config.get("seed")),
-        "holdout": _first(a.get("holdout"), config.get("holdout")),
-        "status": a.get("status"),
-        "message": _first(a.get("message"), ""),
-        "n_missing": data.get("n_missing"),
-        "n_missing_added": info.get("n_missing_added"),  # A1GM only
-        "n_rows_with_missing": data.get("n_rows_with_missing"),
-        "n_cols_with_missing": data.get("n_cols_with_missing"),
-        "grid_like": data.get("grid_like"),
-        "n_heldout": data.get("n_heldout"),
-        "n_iter": info.get("n_iter"),
-        "converged": info.get("converged"),
-        "runtime_samples": 0 if samples is None else int(np.size(samples)),
-        "path": rec.location,
-    }
-    for key in ("weighted_kl", "weighted_frobenius", "relative_error", "heldout_relative_error",
-                "truth_relative_error"):
-        row[key] = _first(met.get(key))
-    for key in ("runtime_mean", "runtime_std", "runtime_median", "runtime_min"):
-        row[key] = _first(tim.get(key))
-    # Other solver facts (e.g. future solvers' info) as info.<key>
-    for key, value in info.items():
-        if key not in row:
-            row[f"info.{key}"] = value
-    row.update(_environment(a, g.get("environment", {})))
+    _flatten("", _yaml_load(rec.attrs.get("config_yaml", "")), config)
+    row = {}
+    for column in [*COLUMNS, *ENV_COLUMNS, *EXECUTION_COLUMNS]:
+        row[column] = _cell(rec.location if column == schema.PATH_COLUMN else _column_value(rec, column, config))
+    for column in schema.DECLARED_OTHER_COLUMNS:  # info.loss, timing.repeats, ...: columns when known
+        value = _column_value(rec, column, config)
+        if not (isinstance(value, float) and np.isnan(value)):
+            row[column] = _cell(value)
+    for group in ("info", "environment", "execution", "dataset_meta"):
+        for key, value in rec.groups.get(group, {}).items():
+            column = schema.open_column(group, key)
+            if column:
+                row.setdefault(column, _cell(value))
     for key, value in config.items():
-        if key not in _CONFIG_DUPLICATES and key not in row:
+        if key not in schema.CONFIG_ALIASES and key not in row:
             row[key] = value
     return row
 
@@ -271,12 +207,10 @@ def scan(path: str | Path, *, duplicates: str = "drop") -> Scan:
     kept = unique if duplicates == "drop" else records
     versions = {"nmfexp": Counter(), "git_commit": Counter()}
     for rec in kept:
-        env = rec.groups.get("environment", {})
-        version = _first(rec.attrs.get("nmfexp_version"), env.get("version_nmfexp"))
-        if version is not np.nan:
-            versions["nmfexp"][str(version)] += 1
-        if env.get("git_commit"):
-            versions["git_commit"][str(env["git_commit"])] += 1
+        for key, column in (("nmfexp", "env.nmfexp"), ("git_commit", "env.git_commit")):
+            value = _column_value(rec, column, {})
+            if isinstance(value, str) and value:
+                versions[key][value] += 1
     return Scan(records=kept, skipped=skipped, duplicates=dups, versions=versions)
 
 
@@ -288,18 +222,18 @@ def _scan_and_warn(path, duplicates: str, who: str) -> Scan:
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
-    """Integers as Int64 (missing = <NA>), flags as boolean, measurements as float."""
-    for col in _FLOAT_COLUMNS:
-        if col in df:
+    """Each declared column with its declared type: counts as Int64 (missing = <NA>), flags as
+    boolean, measurements as float (:func:`nmfexp.record.schema.column_dtype`)."""
+    for col in df.columns:
+        dtype = schema.column_dtype(col)
+        if dtype == "float":
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
-    for col in _INT_COLUMNS:
-        if col in df:
+        elif dtype == "int":
             try:
                 df[col] = pd.array(df[col].to_numpy(object), dtype="Int64")
             except (TypeError, ValueError, OverflowError):  # e.g. seeds beyond 64 bits: kept as Python ints
                 pass
-    for col in _BOOL_COLUMNS:
-        if col in df:
+        elif dtype == "bool":
             try:
                 df[col] = pd.array([None if v is None or v is np.nan or (isinstance(v, float) and np.isnan(v))
                                     else bool(v) for v in df[col]], dtype="boolean")
@@ -326,13 +260,16 @@ def load(path: str | Path, *, duplicates: str = "drop") -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`COLUMNS` first (runtimes in seconds; counts as
-        nullable ``Int64``, ``grid_like`` and ``converged`` as nullable
-        ``boolean``, measurements as float, NaN/<NA> when unknown:
-        ``n_missing_added`` except for A1GM, metrics for jobs that did not
-        finish with status ``ok``), then solver facts ``info.*``, the
-        environment :data:`ENV_COLUMNS` (and other ``env.*`` facts), then the
-        config keys that no short column already names
+        One column per declared record field (:mod:`nmfexp.record.schema`,
+        listed in ``docs/records.md``): :data:`COLUMNS` first (runtimes in
+        seconds; counts as nullable ``Int64``, flags such as ``grid_like`` and
+        ``converged`` as nullable ``boolean``, measurements as float,
+        NaN/<NA> when unknown: ``n_missing_added`` except for A1GM, metrics
+        for jobs that did not finish with status ``ok``), then solver facts
+        ``info.*``, the environment :data:`ENV_COLUMNS` (and other ``env.*``
+        facts), where the job ran :data:`EXECUTION_COLUMNS` (and other
+        ``execution.*``), the data set's provenance ``dataset_meta.*``, then
+        the config keys that no short column already names
         (``solver.params.max_iter``, ``dataset.noise``, ``timing.repeats``, ...).
         ``path`` is the record's file, or ``file::/records/<job>`` inside a
         merged file.
@@ -347,30 +284,49 @@ def load(path: str | Path, *, duplicates: str = "drop") -> pd.DataFrame:
     return _table(_scan_and_warn(path, duplicates, "load").records)
 
 
-def _table(records: list[Record]) -> pd.DataFrame:
-    rows = [record_row(rec) for rec in records]
+def _table(records: list[Record], rows: list[dict] | None = None) -> pd.DataFrame:
+    fixed = COLUMNS + ENV_COLUMNS + EXECUTION_COLUMNS
+    rows = [record_row(rec) for rec in records] if rows is None else rows
     if not rows:
-        return pd.DataFrame(columns=COLUMNS + ENV_COLUMNS)
+        return pd.DataFrame(columns=fixed)
     df = pd.DataFrame(rows)
-    lead = COLUMNS + ENV_COLUMNS
-    rest = sorted((c for c in df.columns if c not in lead),
-                  key=lambda c: (not c.startswith("info."), not c.startswith("env."), c))
+    rest = sorted(c for c in df.columns if c not in fixed)
     info = [c for c in rest if c.startswith("info.")]
     env = [c for c in rest if c.startswith("env.")]
-    config = [c for c in rest if not c.startswith(("info.", "env."))]
-    df = _typed(df.reindex(columns=COLUMNS + info + ENV_COLUMNS + env + config))
+    execution = [c for c in rest if c.startswith("execution.")]
+    meta = [c for c in rest if c.startswith("dataset_meta.")]
+    config = [c for c in rest if c not in (*info, *env, *execution, *meta)]
+    df = _typed(df.reindex(columns=COLUMNS + info + ENV_COLUMNS + env + EXECUTION_COLUMNS + execution + meta
+                           + config))
     return df.sort_values(["tag", "solver", "dataset", "n_rows", "mask", "mask_rate", "seed", "job", "path"],
                           kind="stable", na_position="last").reset_index(drop=True)
 
 
 def load_all(path: str | Path, *, duplicates: str = "drop") -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`load` and :func:`load_history` from one reading of ``path`` (warnings given once)."""
-    records = _scan_and_warn(path, duplicates, "load").records
-    return _table(records), _history(records)
+    return tables(_scan_and_warn(path, duplicates, "load").records)
 
 
-_HISTORY_KEYS = ["job", "tag", "solver", "dataset", "mask", "mask_rate", "n_rows", "n_cols", "rank", "seed",
-                 "holdout", "status"]
+def tables(records: list[Record]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables of :func:`load` and :func:`load_history` for records already read
+    (``scan(path).records``).
+
+    Parameters
+    ----------
+    records : list of Record
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        One row per record, and one row per iteration of their histories.
+    """
+    rows = [record_row(rec) for rec in records]
+    return _table(records, rows), _history(records, rows)
+
+
+_HISTORY_KEYS = [*KEY_COLUMNS, "status"]
+#: The declared per-iteration series, leading the history table after the keys.
+_SERIES = [f.name for f in schema.fields_of("history")]
 
 
 def load_history(path: str | Path, *, duplicates: str = "drop") -> pd.DataFrame:
@@ -395,14 +351,14 @@ def load_history(path: str | Path, *, duplicates: str = "drop") -> pd.DataFrame:
     return _history(_scan_and_warn(path, duplicates, "load_history").records)
 
 
-def _history(records: list[Record]) -> pd.DataFrame:
+def _history(records: list[Record], rows: list[dict] | None = None) -> pd.DataFrame:
     frames = []
-    for rec in records:
+    for i, rec in enumerate(records):
         series = {k.split("/", 1)[1]: v for k, v in rec.arrays.items() if k.startswith("history/")}
         if not series or "objective" not in series or np.size(series["objective"]) == 0:
             continue
         length = len(series["objective"])
-        row = record_row(rec)
+        row = record_row(rec) if rows is None else rows[i]
         frame = pd.DataFrame({k: np.asarray(v) for k, v in series.items() if np.ndim(v) == 1 and len(v) == length})
         if "iteration" not in frame:  # records before eval_every: one value per iteration
             frame.insert(0, "iteration", np.arange(length))
@@ -410,7 +366,7 @@ def _history(records: list[Record]) -> pd.DataFrame:
             frame.insert(i, key, row.get(key))
         frame["path"] = rec.location
         frames.append(frame)
-    lead = [*_HISTORY_KEYS, "iteration", "time", "objective"]
+    lead = [*_HISTORY_KEYS, *_SERIES]
     if not frames:
         return pd.DataFrame(columns=[*lead, "path"])
     df = pd.concat(frames, ignore_index=True)
@@ -420,11 +376,9 @@ def _history(records: list[Record]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- two result sets
 
-#: Metrics that :func:`compare` puts side by side (with their difference B - A).
-COMPARE_METRICS = ["weighted_kl", "weighted_frobenius", "relative_error", "heldout_relative_error",
-                   "truth_relative_error"]
-_COMPARE_KEYS = ["job", "tag", "solver", "dataset", "mask", "mask_rate", "n_rows", "n_cols", "rank", "seed",
-                 "holdout"]
+#: Metrics that :func:`compare` puts side by side (with their difference B - A): every declared metric.
+COMPARE_METRICS = schema.METRICS
+_COMPARE_KEYS = KEY_COLUMNS
 _RUNTIMES = {"median": "runtime_median", "min": "runtime_min", "mean": "runtime_mean"}
 
 

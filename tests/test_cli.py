@@ -233,8 +233,9 @@ def test_planned_jobs_equal_jobs_composed_one_by_one(tmp_path):
 
     from hydra import compose, initialize_config_dir
 
+    from nmfexp.cli.plugins import register
     from nmfexp.experiment import Job
-    from nmfexp.experiment.config import config_dir, register_configs
+    from nmfexp.experiment.config import config_dir
 
     results = tmp_path / "r"
     sweep = {"solver": ["a1gm", "wnmf_kl"], "mask.rate": ["0.05", "0.2"], "seed": ["0", "3"]}
@@ -244,7 +245,7 @@ def test_planned_jobs_equal_jobs_composed_one_by_one(tmp_path):
     recorded = {read_record(p).attrs["job"]: json.loads(read_record(p).attrs["config_json"])
                 for p in results.glob("*.h5")}
     assert len(recorded) == 2 * 2 * 2 * 2  # the preset also sweeps mask kinds (grid, random)
-    register_configs()
+    register()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         for solver in sweep["solver"]:
             for rate in sweep["mask.rate"]:

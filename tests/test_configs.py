@@ -9,9 +9,10 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 import nmfexp
+from nmfexp.cli.plugins import register
 from nmfexp.data.masks import grid_counts, make_mask
 from nmfexp.experiment import ConfigError, Job, job_config
-from nmfexp.experiment.config import config_dir, experiments_dir, register_configs
+from nmfexp.experiment.config import config_dir, experiments_dir
 
 GROUPS = ("dataset", "mask", "solver", "timing")
 
@@ -26,7 +27,7 @@ def presets() -> list[str]:
 
 @pytest.fixture(scope="module")
 def hydra_ctx():
-    register_configs()
+    register()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         yield
 

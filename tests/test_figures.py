@@ -432,25 +432,58 @@ def test_report_has_figures_environment_deviations_and_references(own_sweep, tmp
     images = re.findall(r"<img src='([^']+)'", page)
     assert images and all((tmp_path / src).is_file() for src in images)  # relative links that resolve
     assert "sweep_mysweep_relative_error.png" in images
-    assert "Runtimes are true seconds" in page  # the deviations come from README.md
+    assert "Runtimes are true seconds" in page  # the deviations (package data, as in README.md)
     assert "ghalamkari2022fast" in page and "lee2001algorithms" in page  # what to cite for a1gm + wnmf_kl
     assert (tmp_path / "references.bib").read_text().count("@") >= 3
     assert "<th class='text'>BLAS</th>" in page and "nmfexp jobs timed at once" in page
     assert out["report"] == [tmp_path / "index.html"]
 
 
-def test_deviations_come_from_the_readme():
+def _readme_section(text: str, heading: str) -> str:
+    """The body of the Markdown section titled ``heading`` (up to the next heading of its level or above)."""
+    m = re.search(rf"^(#+)\s+{re.escape(heading)}.*$", text, flags=re.M)
+    assert m, f"README.md has no section {heading!r}"
+    rest = text[m.end():]
+    end = re.search(rf"^#{{1,{len(m.group(1))}}}\s", rest, flags=re.M)
+    return rest[:end.start() if end else len(rest)].strip()
+
+
+def test_the_packaged_deviations_say_what_the_readme_says():
     md = deviations_markdown()
     readme = (ROOT / "README.md").read_text()
-    assert DEVIATIONS_HEADING in readme and md and md in readme
+    assert md == _readme_section(readme, DEVIATIONS_HEADING)
     bullets = re.findall(r"^- \*\*(.+?)\*\*", md, flags=re.M)
     assert len(bullets) >= 3
     rendered = markdown_to_html(md)
     assert rendered.count("<li>") == len(bullets) and f"<strong>{bullets[0]}</strong>" in rendered
-    text = "# x\n### " + DEVIATIONS_HEADING + "\n\n- **A.** `code` and [link](https://e.org)\n  more\n\n## Next\nno"
-    assert deviations_markdown(text) == "- **A.** `code` and [link](https://e.org)\n  more"
-    assert markdown_to_html(deviations_markdown(text)) == (
+    assert markdown_to_html("- **A.** `code` and [link](https://e.org)\n  more") == (
         "<ul><li><strong>A.</strong> <code>code</code> and <a href=\"https://e.org\">link</a> more</li></ul>")
+
+
+def test_the_report_reads_no_readme(own_sweep, tmp_path, monkeypatch):
+    """The page is made from package data: no file named README.md is opened while it is written."""
+    import builtins
+    import io
+    import pathlib
+
+    opened = []
+    real_open, real_read = builtins.open, pathlib.Path.read_text
+
+    def spy_open(file, *args, **kwargs):
+        opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    def spy_read(self, *args, **kwargs):
+        opened.append(str(self))
+        return real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", spy_open)
+    monkeypatch.setattr(io, "open", spy_open)
+    monkeypatch.setattr(pathlib.Path, "read_text", spy_read)
+    plot_all(own_sweep, tmp_path, verbose=False, report=True)
+    page = (tmp_path / "index.html").read_text()
+    assert "Runtimes are true seconds" in page
+    assert not [p for p in opened if p.endswith("README.md")]
 
 
 # --------------------------------------------------------------------------- registry

@@ -783,3 +783,65 @@ def test_read_record_refuses_merged_files_and_other_hdf5(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert record_status(tmp_path / "missing.h5") is None
+
+
+# --------------------------------------------------------------------------- records that point elsewhere
+
+def _secret(tmp_path: Path) -> Path:
+    """A local HDF5 file that looks like a record: no reader may open it when asked for another file."""
+    path = tmp_path / "elsewhere" / "secret.h5"
+    path.parent.mkdir()
+    with h5py.File(path, "w") as f:
+        f.attrs.update(format=FORMAT, job="secret", status="ok")
+        f["values"] = np.full(4, 7.0)
+    return path
+
+
+def _seal(path: Path) -> None:
+    """Give ``path`` (HDF5 made with a 512-byte user block) a valid checksum block, as a hostile writer can."""
+    from nmfexp.record._format import USERBLOCK_SIZE, _checksum_block
+
+    body = path.read_bytes()[USERBLOCK_SIZE:]
+    path.write_bytes(_checksum_block(hashlib.sha256(body).hexdigest(), len(body)) + body)
+
+
+@pytest.mark.parametrize("checksummed", [False, True])
+@pytest.mark.parametrize("kind", ["virtual dataset", "external storage"])
+def test_a_record_whose_data_live_in_another_file_is_not_read(tmp_path, kind, checksummed):
+    secret = _secret(tmp_path)
+    raw = tmp_path / "elsewhere" / "raw.bin"
+    np.full(4, 7.0).tofile(raw)
+    path = tmp_path / "src" / "hostile.h5"
+    path.parent.mkdir()
+    with h5py.File(path, "w", **({"userblock_size": 512} if checksummed else {})) as f:
+        f.attrs.update(format=FORMAT, job="hostile", status="ok")
+        if kind == "virtual dataset":
+            layout = h5py.VirtualLayout(shape=(4,), dtype="f8")
+            layout[:] = h5py.VirtualSource(str(secret), "values", shape=(4,))
+            f.create_virtual_dataset("history/objective", layout)
+        else:
+            f.create_dataset("timing/samples", shape=(4,), dtype="f8", external=[(str(raw), 0, 32)])
+    if checksummed:
+        _seal(path)
+    with pytest.raises(DamagedRecordError, match="keeps its values in other files"):
+        read_record(path)
+    found = []
+    assert list(iter_records(tmp_path / "src", errors=found)) == []
+    assert len(found) == 1 and "keeps its values in other files" in found[0][1]
+
+
+@pytest.mark.parametrize("link", ["external", "soft"])
+def test_a_merged_file_whose_records_are_links_reads_none_of_them(tmp_path, link):
+    secret = _secret(tmp_path)
+    merged = tmp_path / "src" / "merged.h5"
+    merged.parent.mkdir()
+    merge_records(V1 / "records", merged)
+    with h5py.File(merged, "a") as f:
+        f["records"]["evil"] = (h5py.ExternalLink(str(secret), "/") if link == "external"
+                                else h5py.SoftLink("/records/" + sorted(f["records"])[0]))
+    _seal(merged)  # merged files carry a checksum block: a hostile one carries a valid one
+    found = []
+    recs = list(iter_records(merged, errors=found))
+    assert len(recs) == 3 and all(r.attrs["job"] != "secret" for r in recs)
+    assert [where for where, _ in found] == [f"{merged}::/records/evil"]
+    assert "a link to another file or object" in found[0][1]

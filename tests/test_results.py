@@ -117,7 +117,7 @@ def test_temp_and_unreadable_files_are_ignored(records, tmp_path):
 
 def test_empty_folder_gives_an_empty_table(tmp_path):
     df = results.load(tmp_path)
-    assert df.empty and list(df.columns) == results.COLUMNS + results.ENV_COLUMNS
+    assert df.empty and list(df.columns) == results.COLUMNS + results.ENV_COLUMNS + results.EXECUTION_COLUMNS
     assert results.load_history(tmp_path).empty
     with pytest.raises(FileNotFoundError):
         results.load(tmp_path / "nowhere")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from nmfexp.experiment.config import config_dir, register_configs
+from nmfexp.cli.plugins import register
+from nmfexp.experiment.config import config_dir
 from nmfexp.record import read_record
 
 # A solver that kills its own process (SIGKILL: no exception, no record, like the OOM killer or a
@@ -105,7 +106,7 @@ def test_local_parallel_records_where_and_how_jobs_ran(tmp_path):
 
 @pytest.fixture(scope="module")
 def hydra_ctx():
-    register_configs()
+    register()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         yield
 

@@ -45,7 +45,7 @@ def slurm_schema() -> Any:
     25 jobs each). Changed: ``mem_gb`` null means a per-job estimate from the
     data size; ``signal_delay_s`` null means a tenth of the task's limit
     (10-120 s). Stored as ``hydra/launcher=nmfexp_slurm_schema`` by
-    :func:`nmfexp.experiment.config.register_configs`.
+    :func:`nmfexp.cli.plugins.register_plugins`.
     """
     from dataclasses import dataclass
 
@@ -70,7 +70,7 @@ def joblib_preset() -> Any:
     The plugin's own options, except: at most cores / ``timing.blas_threads``
     jobs at once (``n_jobs``), so that timings do not measure contention; and
     one job per dispatch, so that a lost worker takes at most its current job
-    down. Stored over the plugin's entry by :func:`nmfexp.experiment.config.register_configs`.
+    down. Stored over the plugin's entry by :func:`nmfexp.cli.plugins.register_plugins`.
     """
     from dataclasses import dataclass
 

@@ -21,7 +21,8 @@ import time
 from omegaconf import DictConfig
 
 from ..experiment import ConfigError, Job, run_job
-from ..experiment.config import config_dir, register_configs
+from ..experiment.config import config_dir
+from .plugins import register
 from .sweep import LAST_REPORT, NOT_RECORDED, TOTAL_ENV, add_import_path, job_results_dir
 
 __all__ = ["main", "execution_context"]
@@ -83,7 +84,7 @@ def main() -> None:
     from ..record import ignore_sigxfsz
 
     ignore_sigxfsz()
-    register_configs()
+    register()
     _SINGLE.clear()
     LAST_REPORT.jobs.clear()
     hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()

@@ -49,6 +49,8 @@ from typing import Any, Dict, Optional  # noqa: UP035
 
 from omegaconf import MISSING, OmegaConf
 
+from ..record import schema
+
 __all__ = [
     "DatasetConfig",
     "MaskConfig",
@@ -165,8 +167,9 @@ class ExperimentConfig:
     overwrite: bool = False
 
 
-#: Keys that decide where/whether a record is written but not what it contains.
-RUN_CONTROL_KEYS = ("results_dir", "save_factors", "overwrite")
+#: Keys that decide where/whether a record is written but not what it contains (declared with the
+#: record's fields: in the tables they are bookkeeping, not settings).
+RUN_CONTROL_KEYS = schema.RUN_CONTROL_KEYS
 
 _SIMPLE = (bool, int, float, str)
 
@@ -279,35 +282,20 @@ _registered = False
 def register_configs() -> None:
     """Store the schemas, the experiment presets and entry-point solvers in Hydra's ConfigStore.
 
-    Idempotent; call it before ``hydra.initialize_config_dir``/``compose``
-    (the command-line entry points do).
+    Idempotent. The command line's Hydra plugins (sweeper, launchers) are
+    registered by :func:`nmfexp.cli.plugins.register`, which calls this too:
+    call that before ``hydra.initialize_config_dir``/``compose`` when the
+    presets' sweeper or launcher settings are to be composed.
     """
     global _registered
     if _registered:
         return
     from hydra.core.config_store import ConfigStore
-    from hydra.core.plugins import Plugins
-
-    # The sweeper plugin: Hydra's scan does not see it in editable installs (setuptools' import
-    # hook hides namespace packages from pkgutil), so register it by hand; importing it stores
-    # its config (hydra/sweeper=nmfexp).
-    from hydra_plugins.nmfexp import launchers
-    from hydra_plugins.nmfexp.sweeper import NmfexpSweeper
 
     from ..api import entry_point_solvers, resolve_solver
     from ..solvers import SOLVERS
 
-    Plugins.instance().register(NmfexpSweeper)
-    for name in ("SlurmLauncher", "LocalLauncher"):
-        if hasattr(launchers, name):  # only when hydra-submitit-launcher is installed
-            Plugins.instance().register(getattr(launchers, name))
     cs = ConfigStore.instance()
-    joblib = launchers.joblib_preset()
-    if joblib is not None:
-        cs.store(group="hydra/launcher", name="joblib", node=joblib, provider="nmfexp")
-    slurm = launchers.slurm_schema()
-    if slurm is not None:
-        cs.store(group="hydra/launcher", name="nmfexp_slurm_schema", node=slurm, provider="nmfexp")
     cs.store(name=SCHEMA_NAME, node=ExperimentConfig)
     cs.store(group=f"{SCHEMA_NAME}", name="dataset", node=DatasetConfig)
     for name, spec in SOLVERS.items():

@@ -1,13 +1,22 @@
-"""The metrics of a job: one table that names every metric and how it is computed.
+"""The metrics of a job: each one is a function here plus its declaration in :mod:`nmfexp.record.schema`.
 
 Every metric compares the data with the solver's reconstruction ``R = A B``
-on a set of entries:
+on the set of entries its declaration names (``Field.entries``):
 
-- the *training* entries (what the solver saw: the experiment's mask minus
+- ``train``: the entries the solver saw (the experiment's mask minus
   held-out entries). For A1GM that is the original mask, never the grid it
   enlarges it to;
-- the *held-out* entries (``holdout > 0``), to measure imputation;
-- all entries against the noiseless ground truth (synthetic low-rank data).
+- ``heldout``: the held-out entries (``holdout > 0``), to measure imputation;
+- ``truth``: all entries, against the noiseless ground truth (synthetic
+  low-rank data).
+
+A metric function takes a :class:`Fit` (the data and ``R`` on those sets of
+entries) and the name of the set, and returns a float. Adding a metric is
+one line in :data:`METRICS` and one ``Field`` in group ``metrics`` of
+:data:`nmfexp.record.schema.FIELDS` (its type, unit, documentation, the set
+of entries and, if it is a solver's objective, its loss); the record, the
+tables, ``compare``, the figures' notion of a result and ``docs/records.md``
+follow from the declaration.
 
 A metric that does not apply to a job (no held-out entries, no ground truth)
 is NaN. A metric that applies but is not a finite number is an error
@@ -19,10 +28,13 @@ zero on every training entry of data with positive entries is meaningless
 (every relative error is 1, and at tiny scales it rounds to 0) and fails too.
 
 Large matrices (more than :data:`DENSE_MAX_ENTRIES` entries) never get an
-``n x m`` reconstruction: the same metrics are computed from the factors a
-block of rows at a time (training entries, truth) and at the held-out entries
-only, with the same formulas (:mod:`nmfexp.solvers._losses`); the values
-equal the dense computation's up to rounding (sums taken in another order).
+``n x m`` reconstruction: :class:`Fit` then computes the same quantities from
+the factors a block of rows at a time (training entries, truth) and at the
+held-out entries only, with the same formulas (:mod:`nmfexp.solvers._losses`);
+the values equal the dense computation's up to rounding (sums taken in
+another order). A metric written with :meth:`Fit.pairs` runs on both paths
+too (on the block path it gathers its entries, which costs memory for the
+training entries of a large matrix).
 """
 
 from __future__ import annotations
@@ -33,139 +45,226 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import metrics
+from ..record import schema
 from ..solvers import FactorizationResult, SolverSpec
 from ..solvers._losses import row_blocks
 from .job import JobData
 
-__all__ = ["METRICS", "Metric", "MetricError", "evaluate", "DENSE_MAX_ENTRIES"]
+__all__ = ["METRICS", "Metric", "MetricError", "Fit", "evaluate", "DENSE_MAX_ENTRIES"]
 
 #: Above this many entries the metrics are computed without the dense reconstruction.
 DENSE_MAX_ENTRIES = 1 << 22
+
+ENTRIES = ("train", "heldout", "truth")
 
 
 class MetricError(ArithmeticError):
     """A metric that applies to the job is not a finite number, or the result is meaningless."""
 
 
+class Fit:
+    """The data and the reconstruction ``R = A B`` on the entries a metric reads.
+
+    ``entries`` is ``"train"``, ``"heldout"`` or ``"truth"`` (all entries,
+    the ground truth in the place of the data). Subclasses: a dense ``R``
+    (:class:`_DenseFit`) or the factors a block of rows at a time
+    (:class:`_BlockFit`).
+    """
+
+    def __init__(self, data: JobData):
+        self.data = data
+
+    def applies(self, entries: str) -> bool:
+        """Whether the job has those entries (held-out entries, a ground truth)."""
+        if entries == "heldout":
+            return bool(self.data.heldout.size)
+        if entries == "truth":
+            return self.data.dataset.truth is not None
+        return True
+
+    def pairs(self, entries: str) -> tuple[np.ndarray, np.ndarray]:
+        """The data (or the truth) and ``R`` at those entries, as two 1-D arrays."""
+        raise NotImplementedError
+
+    def kl(self, entries: str) -> float:
+        """``sum x log(x / r) - x + r`` over the entries."""
+        from ..solvers._losses import kl_divergence
+
+        return kl_divergence(*self.pairs(entries))
+
+    def frobenius(self, entries: str) -> float:
+        """``||x - r||`` over the entries."""
+        from ..solvers._losses import frobenius
+
+        return frobenius(*self.pairs(entries))
+
+    def relative_error(self, entries: str) -> float:
+        """``||x - r|| / ||x||`` over the entries."""
+        return _loss_relative(*self.pairs(entries))
+
+
+class _DenseFit(Fit):
+    def __init__(self, data: JobData, R: np.ndarray):
+        super().__init__(data)
+        self.R = R
+
+    def _held(self) -> np.ndarray:
+        held = np.zeros(self.data.X.size, dtype=bool)
+        held[self.data.heldout] = True
+        return held.reshape(self.data.X.shape)
+
+    def pairs(self, entries):
+        X, R = self.data.X, self.R
+        if entries == "train":
+            return (X.ravel(), R.ravel()) if self.data.train is None else (X[self.data.train], R[self.data.train])
+        if entries == "heldout":
+            held = self._held()
+            return X[held], R[held]
+        return self.data.dataset.truth.ravel(), R.ravel()
+
+    def kl(self, entries):
+        if entries == "train":
+            return metrics.weighted_kl(self.data.X, self.R, self.data.train)
+        return super().kl(entries)
+
+    def frobenius(self, entries):
+        if entries == "train":
+            return metrics.weighted_frobenius(self.data.X, self.R, self.data.train)
+        return super().frobenius(entries)
+
+    def relative_error(self, entries):
+        if entries == "train":
+            return metrics.relative_error(self.data.X, self.R, self.data.train)
+        if entries == "heldout":
+            return metrics.relative_error(self.data.X, self.R, self._held())
+        T = self.data.dataset.truth
+        return float(np.linalg.norm(self.R - T) / max(np.linalg.norm(T), np.finfo(float).tiny))
+
+
+class _BlockFit(Fit):
+    """The same quantities from ``A`` and ``B`` without an ``n x m`` array: one pass over blocks of
+    rows sums what the training entries and the truth need; held-out entries are gathered."""
+
+    def __init__(self, data: JobData, A: np.ndarray, B: np.ndarray):
+        from scipy.special import kl_div
+
+        super().__init__(data)
+        self.A, self.B = A, B
+        X, T = data.X, data.dataset.truth
+        n, m = X.shape
+        self.kl_train = self.sq_err = self.sq_x = self.sum_x = self.sq_dt = self.sq_t = 0.0
+        self.any_fit = False
+        for rows in row_blocks(n, m):
+            R = A[rows] @ B
+            if T is not None:
+                D = R - T[rows]
+                self.sq_dt += float(np.vdot(D, D))
+                self.sq_t += float(np.vdot(T[rows], T[rows]))
+            keep = slice(None) if data.train is None else data.train[rows]
+            x, r = X[rows][keep].ravel(), R[keep].ravel()
+            if not (x.size == 0 or (x.min() >= 0 and np.isfinite(x.max()))):
+                metrics.observed_values(X[rows], R, None if data.train is None else data.train[rows])  # raises
+            self.kl_train += float(kl_div(x, r).sum())
+            d = x - r
+            self.sq_err += float(np.vdot(d, d))
+            self.sq_x += float(np.vdot(x, x))
+            self.sum_x += float(np.nansum(x))
+            self.any_fit = self.any_fit or bool(np.any(r))
+
+    def pairs(self, entries):
+        X, A, B = self.data.X, self.A, self.B
+        m = X.shape[1]
+        if entries == "heldout":
+            i, j = np.divmod(np.sort(self.data.heldout), m)
+            return X[i, j], np.einsum("kr,kr->k", A[i], B.T[j])
+        keep = None if entries == "truth" else self.data.train
+        source = self.data.dataset.truth if entries == "truth" else X
+        xs, rs = [], []
+        for rows in row_blocks(*X.shape):
+            R = A[rows] @ B
+            sel = slice(None) if keep is None else keep[rows]
+            xs.append(source[rows][sel].ravel())
+            rs.append(R[sel].ravel())
+        return np.concatenate(xs), np.concatenate(rs)
+
+    def kl(self, entries):
+        return self.kl_train if entries == "train" else super().kl(entries)
+
+    def frobenius(self, entries):
+        return float(np.sqrt(self.sq_err)) if entries == "train" else super().frobenius(entries)
+
+    def relative_error(self, entries):
+        if entries == "train":
+            fro, norm_x = float(np.sqrt(self.sq_err)), float(np.sqrt(self.sq_x))
+            return (0.0 if fro == 0 else float("inf")) if norm_x == 0 else fro / norm_x
+        if entries == "truth":
+            return float(np.sqrt(self.sq_dt) / max(np.sqrt(self.sq_t), np.finfo(float).tiny))
+        return super().relative_error(entries)
+
+
 @dataclass(frozen=True)
 class Metric:
-    """A named metric: ``compute(data, R)`` -> float, NaN when it does not apply."""
+    """A metric: its declaration (:mod:`nmfexp.record.schema`) and ``compute(fit, entries)`` -> float."""
 
     name: str
-    compute: Callable[[JobData, np.ndarray], float]
-    loss: str = ""  # the solver loss this metric measures ("kl", "frobenius"), if any
-    doc: str = ""
+    compute: Callable[[Fit, str], float]
+
+    @property
+    def field(self) -> schema.Field:
+        """The metric's declaration: type, unit, documentation, ``entries``, ``loss``."""
+        return schema.field_of(f"metrics/{self.name}")
 
 
-def _held(data: JobData) -> np.ndarray | None:
-    if not data.heldout.size:
-        return None
-    held = np.zeros(data.X.size, dtype=bool)
-    held[data.heldout] = True
-    return held.reshape(data.X.shape)
-
-
-def _heldout_error(data: JobData, R: np.ndarray) -> float:
-    held = _held(data)
-    return float("nan") if held is None else metrics.relative_error(data.X, R, held)
-
-
-def _truth_error(data: JobData, R: np.ndarray) -> float:
-    T = data.dataset.truth
-    if T is None:
-        return float("nan")
-    return float(np.linalg.norm(R - T) / max(np.linalg.norm(T), np.finfo(float).tiny))
-
-
-#: Every metric a record holds, in order.
+#: Every metric a record holds (exactly those declared in :mod:`nmfexp.record.schema`, stored in the order
+#: of their declarations); each computed on the entries its declaration names.
 METRICS: tuple[Metric, ...] = (
-    Metric("weighted_kl", lambda d, R: metrics.weighted_kl(d.X, R, d.train), "kl",
-           "generalised KL divergence on the training entries"),
-    Metric("weighted_frobenius", lambda d, R: metrics.weighted_frobenius(d.X, R, d.train), "frobenius",
-           "||W * (X - R)||_F on the training entries"),
-    Metric("relative_error", lambda d, R: metrics.relative_error(d.X, R, d.train), "frobenius",
-           "||W * (X - R)||_F / ||W * X||_F on the training entries"),
-    Metric("heldout_relative_error", _heldout_error, "", "relative error on the held-out entries (NaN without holdout)"),
-    Metric("truth_relative_error", _truth_error, "",
-           "||R - T||_F / ||T||_F against the noiseless truth T (NaN without one)"),
+    Metric("weighted_kl", lambda fit, entries: fit.kl(entries)),
+    Metric("weighted_frobenius", lambda fit, entries: fit.frobenius(entries)),
+    Metric("relative_error", lambda fit, entries: fit.relative_error(entries)),
+    Metric("heldout_relative_error", lambda fit, entries: fit.relative_error(entries)),
+    Metric("truth_relative_error", lambda fit, entries: fit.relative_error(entries)),
 )
 
 
-def _applies(metric: Metric, data: JobData) -> bool:
-    if metric.name == "heldout_relative_error":
-        return bool(data.heldout.size)
-    if metric.name == "truth_relative_error":
-        return data.dataset.truth is not None
-    return True
+def _value(metric: Metric, fit: Fit) -> float:
+    entries = metric.field.entries
+    if entries not in ENTRIES:
+        raise schema.SchemaError(f"metric {metric.name} is declared on entries {entries!r}; choose one of "
+                                 f"{', '.join(ENTRIES)}.")
+    return float(metric.compute(fit, entries)) if fit.applies(entries) else float("nan")
 
 
 def evaluate(data: JobData, result: FactorizationResult, spec: SolverSpec) -> dict[str, float]:
     """Every metric of :data:`METRICS` for ``result``; raise :class:`MetricError` for a broken one."""
+    by_name = {m.name: m for m in METRICS}
+    if sorted(by_name) != sorted(schema.METRICS) or len(by_name) != len(METRICS):
+        raise schema.SchemaError(f"the metrics computed ({', '.join(m.name for m in METRICS)}) are not the metrics "
+                                 f"declared in nmfexp.record.schema ({', '.join(schema.METRICS)}).")
     if data.X.size > DENSE_MAX_ENTRIES:
-        values, zero_fit = _values_from_factors(data, result)
+        A, B = np.asarray(result.A, dtype=float), np.asarray(result.B, dtype=float)
+        if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
+            fit, zero_fit = None, False
+        else:
+            fit = _BlockFit(data, A, B)
+            zero_fit = fit.sum_x > 0 and not fit.any_fit
     else:
         R = result.reconstruct()
+        fit = _DenseFit(data, R)
         x_train = data.X if data.train is None else data.X[data.train]
         zero_fit = np.nansum(x_train) > 0 and not np.any(R if data.train is None else R[data.train])
-        values = None if zero_fit else {metric.name: metric.compute(data, R) for metric in METRICS}
     if zero_fit:
         raise MetricError(f"{spec.name} returned a reconstruction that is zero on every training entry of "
                           "data with positive entries; its metrics would be meaningless.")
     out = {}
-    for metric in METRICS:
-        value = values[metric.name]
-        if _applies(metric, data) and not np.isfinite(value):
-            kl_of_other_loss = metric.loss == "kl" and spec.loss != "kl" and value == np.inf
+    for metric in (by_name[name] for name in schema.METRICS):  # in the order of their declarations
+        value = float("nan") if fit is None else _value(metric, fit)
+        if (fit is None or fit.applies(metric.field.entries)) and not np.isfinite(value):
+            kl_of_other_loss = metric.field.loss == "kl" and spec.loss != "kl" and value == np.inf
             if not kl_of_other_loss:
                 raise MetricError(f"{metric.name} is {value} for {spec.name}'s result; the solver broke down "
                                   "(overflow, underflow or a non-finite factor).")
-        out[metric.name] = float(value)
-    return out
-
-
-def _values_from_factors(data: JobData, result: FactorizationResult) -> tuple[dict[str, float], bool]:
-    """The metrics of :data:`METRICS` from ``A`` and ``B`` without an ``n x m`` array (see the module docstring)."""
-    from scipy.special import kl_div
-
-    X, A, B = data.X, np.asarray(result.A, dtype=float), np.asarray(result.B, dtype=float)
-    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
-        nan = float("nan")
-        return {m.name: nan for m in METRICS}, False
-    n, m = X.shape
-    kl = sq_err = sq_x = sum_x = 0.0
-    any_fit = False
-    T = data.dataset.truth
-    sq_dt = sq_t = 0.0
-    for rows in row_blocks(n, m):
-        R = A[rows] @ B
-        if T is not None:
-            D = R - T[rows]
-            sq_dt += float(np.vdot(D, D))
-            sq_t += float(np.vdot(T[rows], T[rows]))
-        keep = slice(None) if data.train is None else data.train[rows]
-        x, r = X[rows][keep].ravel(), R[keep].ravel()
-        if not (x.size == 0 or (x.min() >= 0 and np.isfinite(x.max()))):
-            metrics.observed_values(X[rows], R, None if data.train is None else data.train[rows])  # raises
-        kl += float(kl_div(x, r).sum())
-        d = x - r
-        sq_err += float(np.vdot(d, d))
-        sq_x += float(np.vdot(x, x))
-        sum_x += float(np.nansum(x))
-        any_fit = any_fit or bool(np.any(r))
-    if sum_x > 0 and not any_fit:
-        return {}, True
-    fro, norm_x = float(np.sqrt(sq_err)), float(np.sqrt(sq_x))
-    out = {"weighted_kl": kl, "weighted_frobenius": fro,
-           "relative_error": (0.0 if fro == 0 else float("inf")) if norm_x == 0 else fro / norm_x,
-           "heldout_relative_error": float("nan"), "truth_relative_error": float("nan")}
-    if data.heldout.size:
-        i, j = np.divmod(np.sort(data.heldout), m)
-        xh = X[i, j]
-        rh = np.einsum("kr,kr->k", A[i], B.T[j])
-        out["heldout_relative_error"] = _loss_relative(xh, rh)
-    if T is not None:
-        out["truth_relative_error"] = float(np.sqrt(sq_dt) / max(np.sqrt(sq_t), np.finfo(float).tiny))
-    return out, False
+        out[metric.name] = value
+    return schema.attrs("metrics", out)
 
 
 def _loss_relative(x: np.ndarray, r: np.ndarray) -> float:

@@ -37,6 +37,7 @@ from ..record import (
     claim_holder,
     read_record_header,
     remove_stale_temp_files,
+    schema,
     write_record,
 )
 from ..solvers import SolverRefused
@@ -56,7 +57,7 @@ _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 def _new_record(job: Job, overrides, context: dict | None) -> Record:
     c, s = job.config, job.config["solver"]
-    return Record(attrs={
+    return Record(attrs=schema.attrs("", {
         "format": FORMAT, "format_version": FORMAT_VERSION, "job": job.key,
         "inputs": json.dumps(job.inputs, sort_keys=True),
         "config_yaml": yaml.dump(c, Dumper=_YAML_DUMPER, sort_keys=False),
@@ -67,14 +68,14 @@ def _new_record(job: Job, overrides, context: dict | None) -> Record:
         "mask_rate": float(c["mask"]["rate"]), "rank": c["rank"], "seed": c["seed"],
         "holdout": float(c["holdout"]), "tag": c["tag"], "nmfexp_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }, groups={"execution": dict(context or {})})
+    }), groups={"execution": schema.attrs("execution", dict(context or {}))})
 
 
 def _data_facts(data: JobData) -> dict:
     X = data.X
     n, m = X.shape
     gaps = grid_completion(data.train, (n, m))
-    return {
+    return schema.attrs("data", {
         "n_rows": n, "n_cols": m, "n_entries": n * m,
         "n_missing": int(data.observed.size - np.count_nonzero(data.observed)),
         "n_missing_own": int(np.count_nonzero(np.isnan(X))),
@@ -82,7 +83,7 @@ def _data_facts(data: JobData) -> dict:
         "n_observed_train": int(X.size if data.train is None else np.count_nonzero(data.train)),
         "n_rows_with_missing": gaps["n_rows_with_missing"], "n_cols_with_missing": gaps["n_cols_with_missing"],
         "grid_like": gaps["n_missing_added"] == 0, "has_truth": data.dataset.truth is not None,
-    }
+    })
 
 
 def existing_record(job: Job) -> tuple[bool, str] | None:
@@ -128,15 +129,16 @@ def compute(job: Job, rec: Record) -> tuple[str, str]:
             result, timing = measure(lambda: job.solve(data), **{k: job.timing[k] for k in _MEASURE_KEYS})
             threads = thread_info()
         rec.groups["execution"]["concurrent_jobs"] = max(concurrency)
-        rec.groups["timing"] = {"unit": "seconds", "n_samples": int(timing.samples.size), "warmup": timing.warmup,
-                                **timing.summary(), **{f"config_{k}": v for k, v in job.timing.items()}}
+        rec.groups["timing"] = schema.attrs("timing", {
+            "unit": "seconds", "n_samples": int(timing.samples.size), "warmup": timing.warmup, **timing.summary(),
+            **{f"config_{k}": v for k, v in job.timing.items()}})
         rec.arrays["timing/samples"] = timing.samples
-        rec.groups["environment"] = {**static_environment(), "threadpools": threads,
-                                     "blas_threads": job.timing["blas_threads"]}
+        rec.groups["environment"] = schema.attrs("environment", {
+            **static_environment(), "threadpools": threads, "blas_threads": job.timing["blas_threads"]})
         stage = "metrics"
         rec.groups["metrics"] = evaluate(data, result, job.solver)
-        rec.groups["info"] = {**result.info, "n_iter": int(result.n_iter), "converged": bool(result.converged),
-                              "loss": job.solver.loss}
+        rec.groups["info"] = schema.attrs("info", {**result.info, "n_iter": int(result.n_iter),
+                                                   "converged": bool(result.converged), "loss": job.solver.loss})
         rec.arrays.update({f"history/{k}": np.asarray(v) for k, v in (result.history or {}).items()})
         if job.config["save_factors"]:
             rec.arrays.update({"factors/A": result.A, "factors/B": result.B})
@@ -189,6 +191,7 @@ def run_job(job: Job, *, overrides=(), context: dict | None = None, progress: st
         rec.groups.setdefault("environment", static_environment())
         rec.attrs.setdefault("message", "")
         rec.attrs.update(status=status, job_seconds=time.perf_counter() - t0)
+        status, stage = _conform(rec, status, stage)
         try:
             write_record(job.path, rec)
         except RecordWriteError as exc:
@@ -212,6 +215,21 @@ def _warning_lines(caught) -> dict[str, int]:
         text = f"{w.category.__name__}: {str(w.message).strip().splitlines()[0] if str(w.message).strip() else ''}"
         counts[text] = counts.get(text, 0) + 1
     return counts
+
+
+def _conform(rec: Record, status: str, stage: str) -> tuple[str, str]:
+    """Check ``rec`` against :mod:`nmfexp.record.schema` before it is written. A record that does not
+    match (a field nobody declared, a value of another type, a field its status needs that is missing:
+    a defect of nmfexp, never of the job) is written as ``failed`` with what is wrong, so that nothing
+    computed is lost, the status says what happened and the next run retries the job."""
+    found = schema.problems(rec)
+    if not found:
+        return status, stage
+    message = "the record does not match nmfexp.record.schema: " + " ".join(found)
+    log.error("%s", message)
+    rec.attrs.update(status="failed", message=message, error_type="SchemaError", error_stage="record",
+                     traceback=rec.attrs.get("traceback") or message)
+    return "failed", "record"
 
 
 def _log_done(progress: str, job: Job, status: str, stage: str, message: str, rec: Record) -> None:

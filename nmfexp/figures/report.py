@@ -6,24 +6,25 @@ Written by ``nmfexp-reproduce`` and ``nmfexp-plot --report`` next to the figures
 the page opened from the file system). No template engine: plain string
 building with :func:`html.escape`.
 
-The deviations are read from README.md's section "Where this reproduction
-deviates from the paper" (the single source of truth): from the source
-checkout when there is one, otherwise from the installed package's metadata
-(the README is its long description).
+The deviations from the paper are the package's own text,
+``nmfexp/figures/deviations.md`` (package data); README.md's section "Where
+this reproduction deviates from the paper" says the same (a test checks it).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import html
-import importlib.metadata
 import re
 from collections import Counter
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
-from .artifacts import ARTIFACTS, PlotOutcome
+from ..record import schema
+from .registry import ARTIFACTS, CAPTIONS
 from .stats import STATISTIC_NOTES
 from .style import FIGURE_FORMATS, TABLE_FORMATS
 
@@ -45,30 +46,27 @@ nav ul{columns:2}
 """
 
 
-# ---------------------------------------------------------------------------------------- README
+# ---------------------------------------------------------------------------------------- the outcome
 
 
-def _readme_text() -> str:
-    here = Path(__file__).resolve().parents[2] / "README.md"
-    if here.is_file():
-        return here.read_text(encoding="utf-8")
-    try:
-        meta = importlib.metadata.metadata("nmfexp")
-    except importlib.metadata.PackageNotFoundError:
-        return ""
-    return meta.get_payload() or meta.get("Description", "") or ""
+@dataclass
+class PlotOutcome:
+    """What :func:`nmfexp.figures.plot_all` made: files per artifact (and per other sweep), and errors."""
+
+    written: dict
+    errors: dict
+    df: pd.DataFrame
+    hist: pd.DataFrame
+    records: list
 
 
-def deviations_markdown(readme: str | None = None) -> str:
-    """The body of README.md's section on deviations from the paper (Markdown), or ``""``."""
-    text = _readme_text() if readme is None else readme
-    m = re.search(rf"^(#+)\s+{re.escape(DEVIATIONS_HEADING)}.*$", text, flags=re.M)
-    if not m:
-        return ""
-    level = len(m.group(1))
-    rest = text[m.end():]
-    end = re.search(rf"^#{{1,{level}}}\s", rest, flags=re.M)
-    return rest[:end.start() if end else len(rest)].strip()
+# ---------------------------------------------------------------------------------------- deviations
+
+
+def deviations_markdown() -> str:
+    """Where this reproduction deviates from the paper, and why (Markdown, from the package data
+    ``nmfexp/figures/deviations.md``; README.md's section of that name says the same)."""
+    return resources.files(__package__).joinpath("deviations.md").read_text(encoding="utf-8").strip()
 
 
 def _inline(text: str) -> str:
@@ -189,7 +187,7 @@ def _counts(values) -> str:
     return "; ".join(f"{v} ({n})" if len(c) > 1 else v for v, n in c.most_common())
 
 
-def _environment(df: pd.DataFrame, records: list) -> str:
+def _environment(df: pd.DataFrame) -> str:
     rows = []
     labels = {"env.nmfexp": "nmfexp", "env.git_commit": "git commit", "env.git_dirty": "uncommitted changes",
               "env.python": "Python", "env.numpy": "NumPy", "env.scipy": "SciPy", "env.pandas": "pandas",
@@ -203,11 +201,11 @@ def _environment(df: pd.DataFrame, records: list) -> str:
     for col in sorted(c for c in df.columns if c.startswith("env.") and c not in labels):
         if df[col].notna().any():
             rows.append((col[4:], _counts(df[col])))
-    execution = [rec.groups.get("execution", {}) for rec in records]
     for key, label in (("launcher", "launcher"), ("parallelism", "jobs configured to run at once"),
                        ("concurrent_jobs", "nmfexp jobs timed at once on the host"),
                        ("slurm_job_id", "Slurm job")):
-        vals = [e.get(key) for e in execution if e.get(key) not in (None, "")]
+        col = schema.field_of(f"execution/{key}").column
+        vals = [v for v in df[col].dropna() if v != ""] if col in df else []
         if vals:
             rows.append((label, _counts(vals)))
     for col in sorted(c for c in df.columns if c.startswith("timing.")):
@@ -279,7 +277,6 @@ def write_report(outcome: PlotOutcome, plots_dir, *, results=None, statistic: st
         The page.
     """
     from .. import __version__
-    from .artifacts import CAPTIONS
 
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
@@ -305,8 +302,7 @@ def write_report(outcome: PlotOutcome, plots_dir, *, results=None, statistic: st
         sections.append("<section id='not-run'><h2>Artifacts without records here</h2><ul>" + "".join(
             f"<li><code>{_esc(a.name)}</code>: {_esc(a.title)} (<code>nmfexp-run -m +experiment={_esc(a.name)}</code>"
             + (f"; needs {_esc(a.needs)}" if a.needs else "") + ")</li>" for a in missing) + "</ul></section>")
-    dev = deviations_markdown()
-    dev_html = markdown_to_html(dev) if dev else "<p class='note'>(README.md's section was not found.)</p>"
+    dev_html = markdown_to_html(deviations_markdown())
     toc += ["<li><a href='#environment'>Environment</a></li>", "<li><a href='#deviations'>Deviations from the "
             "paper</a></li>", "<li><a href='#references'>References</a></li>"]
     page = f"""<!DOCTYPE html>
@@ -320,9 +316,9 @@ from the records alone (no solver was run). Runtime statistic: {_esc(STATISTIC_N
 {"<p class='error'>Figures that failed: " + _esc(", ".join(outcome.errors)) + "</p>" if outcome.errors else ""}
 <nav><ul>{"".join(toc)}</ul></nav>
 {"".join(sections)}
-<section id="environment"><h2>Environment</h2>{_environment(df, outcome.records)}</section>
+<section id="environment"><h2>Environment</h2>{_environment(df)}</section>
 <section id="deviations"><h2>Deviations from the paper</h2>
-<p class="note">From README.md, section "{_esc(DEVIATIONS_HEADING)}".</p>{dev_html}</section>
+<p class="note">As in README.md, section "{_esc(DEVIATIONS_HEADING)}".</p>{dev_html}</section>
 <section id="references"><h2>References</h2>{_references(df, plots_dir)}</section>
 <script>
 // marks each image loaded or broken (data-state), for a quick check in a browser or a headless test

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..record import schema
+
 __all__ = [
     "RUNTIME_STATISTICS", "STATISTIC_NOTES", "check_statistic", "plain", "select", "ok", "quartiles",
     "quartiles_inf",
@@ -155,8 +157,8 @@ def jobs_note(sel: pd.DataFrame, what: str = "jobs") -> str:
     return f"{len(sel)} {what}: " + ", ".join(parts)
 
 
-#: Columns that identify the problem a job solves (the job without its solver).
-_PROBLEM = ["tag", "dataset", "mask", "mask_rate", "n_rows", "n_cols", "rank", "seed", "holdout"]
+#: Columns that identify the problem a job solves: the job's key columns without the job and its solver.
+_PROBLEM = [c for c in schema.KEY_COLUMNS if c not in ("job", "solver")]
 
 
 def problem_columns(df: pd.DataFrame) -> list[str]:
@@ -190,14 +192,15 @@ def _history_by_job(hist: pd.DataFrame) -> dict:
 
 
 def _history_measure(row) -> str | None:
-    """The metric column that a job's history measures (its solver's own loss)."""
-    loss = row.get("info.loss")
+    """The metric column that a job's history measures (its solver's own loss;
+    :func:`nmfexp.record.schema.metric_for_loss`)."""
+    loss = row.get(schema.field_of("info/loss").column)
     if not isinstance(loss, str):
         from ..solvers import SOLVERS
 
         spec = SOLVERS.get(row.get("solver"))
         loss = spec.loss if spec is not None else None
-    return {"frobenius": "weighted_frobenius", "kl": "weighted_kl"}.get(loss)
+    return schema.metric_for_loss(loss)
 
 
 def time_to_target(df: pd.DataFrame, hist: pd.DataFrame, rtols: Iterable[float] = (0.01, 0.1),

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..record import schema
 from .stats import jobs_note, ok, plain, quartiles, step_quantiles
 from .style import footer, level_style, save_figure, solver_order, styled, subplots, write_table
 
@@ -45,18 +46,20 @@ __all__ = ["resolve_column", "sweep_summary", "plot_sweep", "write_sweep", "conv
 
 #: At most this many lines (hue levels) or panels (col levels) per figure.
 MAX_LEVELS = 12
-_BOOKKEEPING = {"job", "path", "message", "status", "seed", "tag", "results_dir", "overwrite", "save_factors",
-                "n_missing", "n_missing_added", "n_rows_with_missing", "n_cols_with_missing", "grid_like",
-                "n_heldout", "weighted_kl", "weighted_frobenius", "relative_error", "heldout_relative_error",
-                "truth_relative_error", "runtime_mean", "runtime_std", "runtime_median", "runtime_min",
-                "runtime_samples", "n_iter", "converged"}
-_METRICS = ("heldout_relative_error", "relative_error", "truth_relative_error", "weighted_kl", "weighted_frobenius")
+#: The metric :func:`auto_sweep` draws: the first of these the records hold, else the first declared one.
+PREFERRED_METRICS = ("heldout_relative_error", "relative_error", "truth_relative_error")
+#: Settings that are repetitions (the median is taken over them), not something to plot against.
+REPLICATE = "seed"
 
 
 def _aliases() -> dict[str, str]:
-    from ..results import _CONFIG_DUPLICATES
+    return dict(schema.CONFIG_ALIASES)
 
-    return dict(_CONFIG_DUPLICATES)
+
+def _setting(column: str) -> bool:
+    """A column the user chose (never a result or bookkeeping: :func:`nmfexp.record.schema.column_role`),
+    leaving out the timing config (how a job was measured, not what it computed)."""
+    return schema.column_role(column) == "setting" and not column.startswith("timing.")
 
 
 def _numeric(series: pd.Series) -> pd.Series:
@@ -145,7 +148,7 @@ def _other_dimensions(df: pd.DataFrame, used: list[str]) -> list[str]:
     """Swept columns that vary within a point of the figure (what its median is taken over)."""
     out = []
     for c in df.columns:
-        if c in used or c.startswith(("env.", "info.", "timing.")) or c in _BOOKKEEPING - {"seed"}:
+        if c in used or not _setting(c):
             continue
         try:
             k = df[c].nunique(dropna=True)
@@ -357,9 +360,11 @@ def write_convergence(hist: pd.DataFrame, plots_dir, hue: str | None = "solver",
 
 
 def _swept(sel: pd.DataFrame) -> list[str]:
+    """The settings that vary among ``sel``: never a result or bookkeeping column, nor the seed;
+    solver parameters only differ because the solvers do."""
     out = []
     for c in sel.columns:
-        if c in _BOOKKEEPING or c.startswith(("env.", "info.", "timing.", "solver.params.")):
+        if not _setting(c) or c == REPLICATE or c.startswith("solver.params."):
             continue
         try:
             if sel[c].nunique(dropna=True) > 1:
@@ -397,7 +402,8 @@ def auto_sweep(df: pd.DataFrame, hist: pd.DataFrame, plots_dir, tag: str = "") -
     prefix = f"sweep_{_slug(tag) if tag else 'untagged'}"
     written: list[Path] = []
     if x is not None:
-        measures = [m for m in _METRICS if m in good and _numeric(good[m]).notna().any()]
+        order = [*PREFERRED_METRICS, *(m for m in schema.METRICS if m not in PREFERRED_METRICS)]
+        measures = [m for m in order if m in good and _numeric(good[m]).notna().any()]
         for y in measures[:1] + ["runtime_median"]:
             written += write_sweep(sel, plots_dir, x, y, hue, col, stem=f"{prefix}_{_slug(y)}",
                                    title=f"records tagged {tag!r}" if tag else "untagged records")

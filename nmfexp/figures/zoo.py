@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from ..record import schema
 from .stats import (
     jobs_note,
     ok,
@@ -44,6 +45,15 @@ MEASURE_LABEL = "||M * (X - AB)||_F on the entries the solver saw"
 GAP_FLOOR = 1e-6
 
 
+def _loss_of(measure: str) -> str:
+    """The solver loss whose objective ``measure`` is (a ``ValueError`` for a metric that is none)."""
+    loss = schema.field_of(f"metrics/{measure}").loss if measure in schema.METRICS else ""
+    if not loss:
+        raise ValueError(f"{measure!r} is no solver's objective; the gap curves need one of "
+                         f"{', '.join(m for m in schema.METRICS if schema.field_of(f'metrics/{m}').loss)}.")
+    return loss
+
+
 def gap_curves(df: pd.DataFrame, hist: pd.DataFrame, measure: str = MEASURE) -> pd.DataFrame:
     """Per job whose history is on ``measure``: its relative gap to the best final value any
     solver reached on the same problem, ``objective / best - 1``, per iteration.
@@ -56,10 +66,10 @@ def gap_curves(df: pd.DataFrame, hist: pd.DataFrame, measure: str = MEASURE) -> 
         return pd.DataFrame(columns=["job", "solver", "iteration", "time", "gap"])
     keys = problem_columns(sel)
     best = sel.groupby(keys, dropna=False)[measure].transform("min").rename("best")
-    loss = sel["info.loss"] if "info.loss" in sel else pd.Series(index=sel.index, dtype=object)
+    loss_column = schema.field_of("info/loss").column
+    loss = sel[loss_column] if loss_column in sel else pd.Series(index=sel.index, dtype=object)
     meta = sel[["job", *keys]].assign(best=best, loss=loss)
-    own = {"weighted_frobenius": "frobenius", "weighted_kl": "kl"}[measure]
-    meta = meta[meta["loss"] == own]
+    meta = meta[meta["loss"] == _loss_of(measure)]
     h = hist[["job", "iteration", "time", "objective"]].merge(meta, on="job")
     h["gap"] = np.maximum(h["objective"] / h["best"] - 1.0, 0.0)
     h = h.merge(sel[["job", "solver"]], on="job")
@@ -76,8 +86,9 @@ def _endpoints(sel: pd.DataFrame, hist: pd.DataFrame, measure: str) -> pd.DataFr
     keys = problem_columns(sel)
     best = sel.groupby(keys, dropna=False)[measure].transform("min")
     out = sel.assign(gap=np.maximum(sel[measure] / best - 1.0, 0.0))
-    loss = out["info.loss"] if "info.loss" in out else pd.Series("", index=out.index)
-    out = out[loss != {"weighted_frobenius": "frobenius", "weighted_kl": "kl"}[measure]]
+    loss_column = schema.field_of("info/loss").column
+    loss = out[loss_column] if loss_column in out else pd.Series("", index=out.index)
+    out = out[loss != _loss_of(measure)]
     if hist is not None and not hist.empty:
         last = hist.sort_values("iteration").groupby("job").tail(1).set_index("job")
         out = out.assign(time=out["job"].map(last["time"]), iteration=out["job"].map(last["iteration"]))

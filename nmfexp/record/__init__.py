@@ -34,11 +34,14 @@ Modules, one concern each: :mod:`._format` (constants, :class:`Record`,
 attribute encoding, checksum block, reading one file), :mod:`.write`
 (atomic writing, temporary files), :mod:`.claims`, :mod:`.read` (safe
 reading, the helper process for unverified files), :mod:`.merge`
-(duplicates, merged files).
+(duplicates, merged files), :mod:`.schema` (what every field means: its
+group, type, role, unit and table column, declared once for the writer,
+the tables, the figures and the documentation).
 """
 
 from __future__ import annotations
 
+from . import schema
 from ._format import (
     FORMAT,
     FORMAT_VERSION,
@@ -79,4 +82,5 @@ __all__ = [
     "resolve_duplicates",
     "MergeReport",
     "merge_records",
+    "schema",
 ]

@@ -205,10 +205,16 @@ def _read_attrs(obj) -> dict:
 
 
 def _read_group(group: h5py.Group, location: str) -> Record:
+    """One record from ``group``. Only its own objects are read: HDF5's visit follows no soft or
+    external link, and a dataset that keeps its values in another file (virtual, or external
+    storage) is refused, so that a record never makes the reader open a file it does not name."""
     rec = Record(attrs=_read_attrs(group), location=location)
 
     def visit(name, obj):
         if isinstance(obj, h5py.Dataset):
+            if obj.is_virtual or obj.external:
+                raise DamagedRecordError(f"its dataset {name!r} keeps its values in other files, which no record "
+                                         "does; not read")
             rec.arrays[name] = obj[()]
         elif isinstance(obj, h5py.Group):
             rec.groups[name] = _read_attrs(obj)
@@ -249,6 +255,9 @@ def _read_file(path: str, header_only: bool = False) -> tuple[list[Record], list
                 records, problems = [], []
                 for job in sorted(group):
                     where = f"{path}::/records/{job}"
+                    if not isinstance(group.get(job, getlink=True), h5py.HardLink):
+                        problems.append((where, "a link to another file or object, not a record; not read"))
+                        continue
                     try:
                         rec = _read_group(group[job], where)
                     except Exception as exc:  # HDF5 reports damage with many exception types
