@@ -18,7 +18,10 @@ import scipy.sparse as sp
 
 import nmfexp
 from nmfexp.solvers import _sparse
-from nmfexp.solvers._sparse import SPARSE_SOLVERS
+from nmfexp.solvers import SOLVERS
+
+#: The solvers whose description says they work on stored entries (all iterative built-ins).
+SPARSE_SOLVERS = sorted(name for name, spec in SOLVERS.items() if spec.sparse)
 
 
 def data(n=70, m=55, missing=0.6, seed=0):

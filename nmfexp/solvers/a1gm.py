@@ -26,10 +26,11 @@ import math
 import numpy as np
 
 from .._validation import SumsOverflow, check_rank, is_sparse, read_data, wide_range_exponent
+from ..data.masks import grid_completion_counts
 from ._a1gm_kernel import a1gm_sums
 from ._base import FactorizationResult, SolverRefused, register
 
-__all__ = ["a1gm", "rank1_nmmf", "grid_completion"]
+__all__ = ["a1gm", "rank1_nmmf"]
 
 
 def _nonneg_matrix(M, name: str, allow_empty: bool = False) -> tuple[np.ndarray, float]:
@@ -110,44 +111,13 @@ def rank1_nmmf(X, Y, Z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     return w, h, a, b
 
 
-def grid_completion(observed: np.ndarray | None, shape: tuple[int, int], n_missing: int | None = None) -> dict:
-    """A1GM's step 1 as facts: which rows/columns have gaps and what it adds.
-
-    Returns a dict with ``row_complete`` (n,), ``col_complete`` (m,), and the
-    counts ``n_missing``, ``n_missing_added``, ``n_rows_with_missing``,
-    ``n_cols_with_missing``.
-    """
-    n, m = shape
-    if observed is None:
-        row_complete, col_complete, n_missing = np.ones(n, bool), np.ones(m, bool), 0
-    else:
-        row_complete = observed.all(axis=1)
-        col_complete = observed.all(axis=0)
-        if n_missing is None:
-            n_missing = int(observed.size - np.count_nonzero(observed))
-    return {"row_complete": row_complete, "col_complete": col_complete,
-            **_completion_facts(row_complete, col_complete, n_missing)}
-
-
-def _completion_facts(row_complete: np.ndarray, col_complete: np.ndarray, n_missing: int) -> dict:
-    """The counts of :func:`grid_completion` from complete rows and columns."""
-    nr = int(row_complete.size - np.count_nonzero(row_complete))
-    nc = int(col_complete.size - np.count_nonzero(col_complete))
-    return {
-        "n_missing": n_missing,
-        "n_missing_added": nr * nc - n_missing,
-        "n_rows_with_missing": nr,
-        "n_cols_with_missing": nc,
-    }
-
-
 @register(
     "a1gm",
     loss="kl",
     rank1_only=True,
     iterative=False,
     summary="Closed-form rank-1 KL NMF; exact for grid-like masks, O(nm), no hyper-parameters.",
-    reference="Ghalamkari & Sugiyama, AISTATS 2022",
+    reference=("ghalamkari2022fast",),
 )
 def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResult:
     """A1GM: rank-1 NMF for data with missing values under the KL divergence.
@@ -194,7 +164,7 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None) -> FactorizationResu
         sums = a1gm_sums(X, mask)
     transposed = sums.transposed
     rc, cc = sums.row_complete, sums.col_complete
-    step1 = _completion_facts(rc, cc, sums.n_missing)
+    step1 = grid_completion_counts(rc, cc, sums.n_missing)
     if not rc.any() or not cc.any():
         what = "row" if (not rc.any()) != transposed else "column"
         raise SolverRefused(
