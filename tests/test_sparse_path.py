@@ -17,8 +17,7 @@ import pytest
 import scipy.sparse as sp
 
 import nmfexp
-from nmfexp.solvers import _sparse
-from nmfexp.solvers import SOLVERS
+from nmfexp.solvers import SOLVERS, _sparse
 
 #: The solvers whose description says they work on stored entries (all iterative built-ins).
 SPARSE_SOLVERS = sorted(name for name, spec in SOLVERS.items() if spec.sparse)

@@ -21,7 +21,7 @@ zero on every training entry of data with positive entries is meaningless
 Large matrices (more than :data:`DENSE_MAX_ENTRIES` entries) never get an
 ``n x m`` reconstruction: the same metrics are computed from the factors a
 block of rows at a time (training entries, truth) and at the held-out entries
-only, with the same formulas (:mod:`nmfexp.solvers._losses`); the values
+only, with the same formulas (:mod:`nmfexp.solvers.losses`); the values
 equal the dense computation's up to rounding (sums taken in another order).
 """
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from .. import metrics
 from ..solvers import FactorizationResult, SolverSpec
-from ..solvers._losses import row_blocks
+from ..solvers.losses import row_blocks
 from .job import JobData
 
 __all__ = ["METRICS", "Metric", "MetricError", "evaluate", "DENSE_MAX_ENTRIES"]
@@ -169,6 +169,6 @@ def _values_from_factors(data: JobData, result: FactorizationResult) -> tuple[di
 
 
 def _loss_relative(x: np.ndarray, r: np.ndarray) -> float:
-    from ..solvers._losses import relative_error
+    from ..solvers.losses import relative_error
 
     return relative_error(x, r)

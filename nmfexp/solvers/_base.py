@@ -14,7 +14,7 @@ the package's solver machinery: :mod:`._init` (initial factors, the
 ``Problem`` a solver starts from), :mod:`._ops` (the storage interface the
 updates are written against; :mod:`._dense` and :mod:`._sparse` implement
 it), :mod:`._driver` (the iteration loop, history and stopping rules) and
-:mod:`._losses` (the masked losses).
+:mod:`.losses` (the masked losses).
 """
 
 from __future__ import annotations

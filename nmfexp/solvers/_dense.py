@@ -11,8 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import MaskedData
-from ._losses import blocked_frobenius, kl_from_ratio, row_blocks
 from ._ops import Ops
+from .losses import blocked_frobenius, kl_from_ratio, row_blocks
 
 __all__ = ["MaskOps", "DenseOps"]
 
@@ -27,7 +27,7 @@ class MaskOps:
     Fully observed data need no mask at all (sums of the factors); a few
     missing entries are handled as ``1 - M`` with ``M`` the sparse matrix of
     the missing entries; many missing entries use the boolean mask itself,
-    converted to floats a block of about :data:`~._losses.BLOCK_BYTES` at a
+    converted to floats a block of about :data:`~.losses.BLOCK_BYTES` at a
     time for BLAS, so that no ``n x m`` float copy of the mask is kept.
     """
 

@@ -49,8 +49,8 @@ from scipy.special import xlogy
 
 from .._validation import MaskedData, observed_mean
 from ._compiled import compiled_module
-from ._losses import frobenius
 from ._ops import Ops
+from .losses import frobenius
 
 __all__ = ["SparseData", "StoredOps", "sparse_data", "sampled_product", "BACKEND"]
 

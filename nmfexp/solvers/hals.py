@@ -17,7 +17,7 @@ matrices ``G_i = B diag(M[i, :]) B^T``
     (M (B[j, :]^2)^T)_i   = G_i[j, j].
 
 ``N`` is one product with the data and the ``G_i`` one product of the mask
-with the r(r+1)/2 products of pairs of rows of B (:meth:`MaskOps.gram_rows`),
+with the r(r+1)/2 products of pairs of rows of B (:meth:`~._ops.Ops.gram_rows`),
 after which the r column updates cost O(n r^2) in all, instead of r passes
 over an n x m residual. As in Cichocki & Phan's fast HALS, all columns of A
 are updated (in order j = 0..r-1, each using the already updated ones), then
@@ -30,7 +30,7 @@ every update an exact minimiser, so the loss never increases.
 
 The objective reuses the B half step's products where the data are fully
 observed (``N = A^T X`` and ``A^T A`` with the final A; see
-:func:`~._losses.gram_frobenius`) and is otherwise computed a block of rows
+:func:`~.losses.gram_frobenius`) and is otherwise computed a block of rows
 at a time; no ``n x m`` work array is kept. The updates are written once
 against :class:`~._ops.Ops`, so sparse input with ``mask="stored"`` runs
 them from the stored entries.
@@ -42,8 +42,8 @@ import numpy as np
 
 from ._base import register
 from ._init import start
-from ._losses import gram_frobenius
 from ._params import iterative_params
+from .losses import gram_frobenius
 
 __all__ = ["hals"]
 

@@ -17,7 +17,7 @@ division sees a zero; denominators are floored at the smallest normal double.
 
 Work and memory. The KL updates keep one ``n x m`` work array,
 ``Q = (W*X) / (A B)``, which the next iteration's B update starts from and
-from which the objective is read (:func:`~._losses.kl_from_ratio`). The
+from which the objective is read (:func:`~.losses.kl_from_ratio`). The
 least-squares updates keep ``W*(A B)`` when entries are missing; on fully
 observed data they use the Gram form of the denominators, as scikit-learn's
 multiplicative updates do,
@@ -25,7 +25,7 @@ multiplicative updates do,
     A^T (A B) = (A^T A) B,        (A B) B^T = A (B B^T),
 
 so no ``n x m`` product is formed at all, and the objective comes from the
-same products (:func:`~._losses.gram_frobenius`). The updates are written
+same products (:func:`~.losses.gram_frobenius`). The updates are written
 once against :class:`~._ops.Ops`, so sparse input with ``mask="stored"``
 runs them on the stored entries only.
 """
@@ -36,8 +36,8 @@ import numpy as np
 
 from ._base import register
 from ._init import Problem, start
-from ._losses import gram_frobenius
 from ._params import iterative_params
+from .losses import gram_frobenius
 
 __all__ = ["wnmf_kl", "wnmf_fro"]
 
