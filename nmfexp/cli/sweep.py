@@ -298,11 +298,10 @@ def _launch(sweeper, todo: list[tuple[list[str], Job]], report: SweepReport) -> 
 def sweep(sweeper, arguments: list[str]) -> Any:
     """The body of :meth:`hydra_plugins.nmfexp.sweeper.NmfexpSweeper.sweep`."""
     config = sweeper.config
+    planned = _plan(sweeper, arguments)  # an invalid job stops the sweep here, before anything is written
     sweep_dir = Path(config.hydra.sweep.dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(config, sweep_dir / "multirun.yaml")
-
-    planned = _plan(sweeper, arguments)
     report = SweepReport()
     todo = []
     for ov, job in planned:

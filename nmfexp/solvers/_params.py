@@ -119,7 +119,8 @@ class InitOption(Constraint):
 
     def check(self, value, name: str):
         if isinstance(value, str) and value not in INITS:
-            raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(INITS)} or a pair of arrays (A0, B0).")
+            raise ValueError(f"{name} must be None, one of {', '.join(INITS)} or a pair of arrays (A0, B0); got the "
+                             f"unknown init {value!r}.")
         return value
 
     def describe(self) -> str:
