@@ -124,9 +124,10 @@ def citation_keys(solvers: Iterable[str] = (), datasets: Iterable[str] = (), *, 
     def add(*ks):
         keys.extend(k for k in ks if k not in keys)
 
+    known = entries()
     for s in solvers:
-        if s in SOLVER_KEYS:
-            add(*SOLVER_KEYS[s])
+        if s in SOLVER_KEYS:  # a solver registered outside nmfexp may name references it does not ship
+            add(*(k for k in SOLVER_KEYS[s] if k in known))
         elif strict and s not in SOLVERS:
             raise ValueError(f"unknown solver {s!r}; known solvers: {', '.join(sorted(SOLVERS))}.")
     for i in inits:

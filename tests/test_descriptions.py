@@ -234,3 +234,30 @@ def test_the_readme_solver_table_matches_the_descriptions():
             for surname in surnames:
                 assert surname in reference, (name, key, surname)
             assert year in reference, (name, key, year)
+
+
+def test_a_solver_registered_without_params_is_described_by_its_signature():
+    from nmfexp.solvers import register
+
+    try:
+        @register("probe_registered", loss="kl", reference="Someone, 2024")
+        def probe(X, mask=None, *, rank=1, random_state=None, alpha: float = 0.5):
+            """A probe.
+
+            Returns
+            -------
+            FactorizationResult
+            """
+            return FactorizationResult(A=np.full((np.shape(X)[0], rank), alpha), B=np.ones((rank, np.shape(X)[1])))
+
+        spec = SOLVERS["probe_registered"]
+        assert [p.name for p in spec.params] == ["alpha"] and spec.defaults() == {"alpha": 0.5}
+        assert probe(X).A[0, 0] == 0.5 and nmfexp.factorize(X, solver="probe_registered", alpha=2.0).A[0, 0] == 2.0
+        with pytest.raises(ValueError, match="does not take parameter"):
+            probe(X, beta=1)
+        assert "alpha : float, default 0.5" in probe.__doc__
+        # A reference that is not a key of references.bib is kept in the description but not cited.
+        assert spec.reference == ("Someone, 2024",)
+        assert "Someone" not in nmfexp.cite(solvers=["probe_registered"])
+    finally:
+        SOLVERS.pop("probe_registered", None)

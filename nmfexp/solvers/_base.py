@@ -222,7 +222,7 @@ class SolverSpec:
 SOLVERS: dict[str, SolverSpec] = {}
 
 
-def register(name: str, *, loss: str, params: Iterable[Param] = (), rank1_only: bool = False,
+def register(name: str, *, loss: str, params: Iterable[Param] | None = None, rank1_only: bool = False,
              iterative: bool = True, sparse: bool = False, summary: str = "", reference: tuple[str, ...] | str = ()):
     """Decorator: describe a solver and add it to :data:`SOLVERS` under ``name``.
 
@@ -233,7 +233,10 @@ def register(name: str, *, loss: str, params: Iterable[Param] = (), rank1_only: 
     which checks the given parameters against the description
     (:meth:`SolverSpec.check_params`), fills in the defaults and calls
     ``impl``; its signature and the Parameters section of its docstring are
-    written from the description.
+    written from the description. Without ``params`` the parameters are read
+    from ``impl``'s signature, as for a user's solver (types only, the
+    function's own defaults). ``reference`` holds keys of
+    ``nmfexp/references.bib`` (others are not cited).
     """
 
     def deco(impl):
@@ -244,7 +247,8 @@ def register(name: str, *, loss: str, params: Iterable[Param] = (), rank1_only: 
         def solver(X, mask=None, *, rank=1, random_state=None, **params):
             return impl(X, mask, rank=rank, random_state=random_state, **spec.check_params(params))
 
-        spec = SolverSpec(name, solver, loss, rank1_only, iterative, summary, reference, tuple(params), sparse, impl)
+        spec = SolverSpec(name, solver, loss, rank1_only, iterative, summary, reference,
+                          None if params is None else tuple(params), sparse, impl)
         solver.__signature__ = spec.signature()
         solver.__doc__ = spec.docstring(impl.__doc__)
         SOLVERS[name] = spec

@@ -1,4 +1,4 @@
-"""Initial factors and the observation mask's products, shared by iterative solvers.
+"""Initial factors and the problem every iterative solver starts from (data, storage, factors, stopping).
 
 Initialisations (``init=``), all computed from observed entries only, so junk
 at missing entries never changes them:

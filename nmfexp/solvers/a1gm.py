@@ -114,6 +114,7 @@ def rank1_nmmf(X, Y, Z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 @register(
     "a1gm",
     loss="kl",
+    params=(),
     rank1_only=True,
     iterative=False,
     summary="Closed-form rank-1 KL NMF; exact for grid-like masks, O(nm), no hyper-parameters.",
