@@ -53,12 +53,14 @@ costs on either storage.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 __all__ = ["Ops"]
 
 
-class Ops:
+class Ops(ABC):
     """Products of the observed data, the mask and dense factors (see the module docstring).
 
     Attributes
@@ -75,30 +77,37 @@ class Ops:
     complete: bool = False
 
     # ------------------------------------------------------------------ the data
+    @abstractmethod
     def x_right(self, F: np.ndarray) -> np.ndarray:
         """``(W*X) @ F`` for ``F`` of shape (m, r): shape (n, r)."""
         raise NotImplementedError
 
+    @abstractmethod
     def xt_left(self, F: np.ndarray) -> np.ndarray:
         """``F @ (W*X)`` for ``F`` of shape (r, n): shape (r, m)."""
         raise NotImplementedError
 
+    @abstractmethod
     def times_xt(self, F: np.ndarray) -> np.ndarray:
         """``F @ (W*X)^T`` for ``F`` of shape (r, m): shape (r, n)."""
         raise NotImplementedError
 
+    @abstractmethod
     def sum_x(self) -> float:
         """``sum of the observed values``."""
         raise NotImplementedError
 
+    @abstractmethod
     def sum_sq_x(self) -> float:
         """``||W*X||_F^2``."""
         raise NotImplementedError
 
+    @abstractmethod
     def norm_x(self) -> float:
         """``||W*X||_F``."""
         raise NotImplementedError
 
+    @abstractmethod
     def observed_line(self, axis: int, q: int) -> tuple[np.ndarray | slice, np.ndarray]:
         """Where row (``axis=0``) or column (``axis=1``) ``q`` is observed, and its observed values.
 
@@ -108,10 +117,12 @@ class Ops:
         """
         raise NotImplementedError
 
+    @abstractmethod
     def line_counts(self, axis: int) -> np.ndarray | None:
         """Observed entries of each row (``axis=0``) or column (``axis=1``), or None when not reported."""
         raise NotImplementedError
 
+    @abstractmethod
     def lines(self, axis: int):
         """``(observed_lines, data_lines)`` for line-by-line samplers (Kaczmarz).
 
@@ -124,52 +135,64 @@ class Ops:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ the mask
+    @abstractmethod
     def left(self, A: np.ndarray) -> np.ndarray:
         """``A^T W``: shape (r, m), or (r, 1) broadcastable when complete."""
         raise NotImplementedError
 
+    @abstractmethod
     def right(self, B: np.ndarray) -> np.ndarray:
         """``W B^T``: shape (n, r), or (1, r) broadcastable when complete."""
         raise NotImplementedError
 
+    @abstractmethod
     def gram_rows(self, B: np.ndarray) -> np.ndarray:
         """``G[:, :, i] = B diag(W[i, :]) B^T``: shape (r, r, n), or (r, r, 1) when complete."""
         raise NotImplementedError
 
+    @abstractmethod
     def gram_cols(self, A: np.ndarray) -> np.ndarray:
         """``G[:, :, k] = A^T diag(W[:, k]) A``: shape (r, r, m), or (r, r, 1) when complete."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ entries
+    @abstractmethod
     def new_entries(self) -> np.ndarray:
         """An uninitialised entries array (a work array for :meth:`masked_product` or :meth:`ratio`)."""
         raise NotImplementedError
 
+    @abstractmethod
     def masked_product(self, A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``W*(A B)`` as entries (into ``out`` when given)."""
         raise NotImplementedError
 
+    @abstractmethod
     def ratio(self, A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``(W*X) / (A B)`` as entries, 0 at missing entries (into ``out`` when given); needs ``A B > 0``."""
         raise NotImplementedError
 
+    @abstractmethod
     def rmul(self, E: np.ndarray, F: np.ndarray) -> np.ndarray:
         """``E @ F`` for entries ``E`` and ``F`` of shape (m, r): shape (n, r)."""
         raise NotImplementedError
 
+    @abstractmethod
     def lmul(self, F: np.ndarray, E: np.ndarray) -> np.ndarray:
         """``F @ E`` for ``F`` of shape (r, n) and entries ``E``: shape (r, m)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ losses
+    @abstractmethod
     def frobenius(self, A: np.ndarray, B: np.ndarray) -> float:
         """``||W * (X - A B)||_F``."""
         raise NotImplementedError
 
+    @abstractmethod
     def residual_norm(self, WAB: np.ndarray) -> float:
         """``||W*X - WAB||_F`` for entries ``WAB = W*(A B)`` (from :meth:`masked_product`)."""
         raise NotImplementedError
 
+    @abstractmethod
     def kl_from_ratio(self, Q: np.ndarray, sum_x: float, mass: float) -> float:
         """The weighted KL divergence from ``Q = ratio(A, B)``, ``sum_x = sum_x()`` and ``mass = sum_obs A B``."""
         raise NotImplementedError

@@ -61,7 +61,6 @@ BACKEND = "auto"
 _BLOCK_ENTRIES = 1 << 14
 
 
-
 def _jit():
     return compiled_module(BACKEND, "_sparse_jit")
 
@@ -99,7 +98,7 @@ class SparseData:
         return observed_mean(self.X.data, self.X.data.size, self.largest)
 
     def rescaled(self, k: int) -> SparseData:
-        """The data divided by ``2**k`` (in place: the arrays are private copies), as the dense path does."""
+        """The data divided by ``2**k`` (in place: the arrays are private copies), as the dense storage is."""
         if not k:
             return self
         np.ldexp(self.X.data, -k, out=self.X.data)
