@@ -24,7 +24,6 @@ arrays, pandas DataFrames with missing values, scipy.sparse matrices with
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
 from importlib import metadata
 
@@ -107,28 +106,14 @@ def resolve_solver(solver) -> SolverSpec:
     raise ValueError(f"solver must be a name, a SolverSpec or a callable, got {solver!r}.")
 
 
-@functools.lru_cache(maxsize=256)
 def accepted_parameters(spec: SolverSpec) -> frozenset[str] | None:
     """Names of the solver's own keyword parameters, or None when it takes any (``**params``).
 
-    ``inspect.signature`` follows ``functools.wraps``, so a wrapped user
-    callable is judged by its own signature.
+    Read from the solver's description (:attr:`SolverSpec.params`); a user's
+    callable is described by its own signature (``inspect.signature``
+    follows ``functools.wraps``).
     """
-    params = list(inspect.signature(spec.func).parameters.values())
-    if any(p.kind == p.VAR_KEYWORD for p in params):
-        return None
-    return frozenset(p.name for p in params[2:] if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-                     and p.name not in ("rank", "random_state"))
-
-
-def _check_params(spec: SolverSpec, params: dict) -> None:
-    accepted = accepted_parameters(spec)
-    unknown = [] if accepted is None else sorted(set(params) - accepted)
-    if unknown:
-        raise ValueError(
-            f"solver {spec.name!r} does not take parameter(s) {', '.join(unknown)}; "
-            f"it accepts: {', '.join(sorted(accepted)) or 'none'}."
-        )
+    return None if spec.open_params else frozenset(spec.parameters)
 
 
 def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
@@ -206,13 +191,13 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
     rank = check_rank(rank, Xa.shape)
     if spec.rank1_only and rank != 1:
         raise SolverRefused(f"{spec.name} computes rank-1 factorizations only, got rank={rank}.")
-    _check_params(spec, params)
+    params = spec.check_params(params)  # names and values, from the solver's description
     n_restarts = _check_restarts(n_restarts, spec)
     if n_restarts == 1:
-        return spec.func(Xa, mask, rank=rank, random_state=random_state, **params)
+        return spec.impl(Xa, mask, rank=rank, random_state=random_state, **params)
     best, finals = None, []
     for k, child in enumerate(_child_seeds(random_state, n_restarts)):
-        res = spec.func(Xa, mask, rank=rank, random_state=child, **params)
+        res = spec.impl(Xa, mask, rank=rank, random_state=child, **params)
         finals.append(float(res.history["objective"][-1]))
         if best is None or finals[-1] < finals[best[0]]:  # ties keep the earliest run
             best = (k, res)

@@ -4,10 +4,10 @@
     >>> print(nmfexp.cite(solvers=["a1gm", "wnmf_kl"], datasets=["auto_mpg"]))   # doctest: +SKIP
 
 The entries live in ``nmfexp/references.bib`` (shipped with the package). Each
-solver of :data:`nmfexp.SOLVERS` maps to its reference (:data:`SOLVER_KEYS`);
-each real data set of :data:`nmfexp.data.real.REAL_DATASETS` has an entry
-``data_<name>`` with its source, plus the publications behind the packaged
-ones; a table of the R corpus (``"package/item"``) cites the Rdatasets
+solver of :data:`nmfexp.SOLVERS` cites the keys its description names
+(:data:`SOLVER_KEYS`); each real data set of
+:data:`nmfexp.data.real.REAL_DATASETS` has an entry ``data_<name>`` with its
+source, plus the publications behind the packaged ones; a table of the R corpus (``"package/item"``) cites the Rdatasets
 collection, its Python package and the R package that ships the table (an
 entry made on the fly, pointing to CRAN; tables of R's own ``datasets``
 package cite R). Synthetic data (``uniform``, ``lowrank``) need no citation.
@@ -22,22 +22,32 @@ import argparse
 import importlib.resources
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+
+from .solvers import SOLVERS
 
 __all__ = ["cite", "citation_keys", "entries", "SOLVER_KEYS", "INIT_KEYS", "SYNTHETIC_DATASETS", "PAPER_KEY"]
 
 #: The paper nmfexp reproduces.
 PAPER_KEY = "ghalamkari2022fast"
-#: BibTeX keys of each registered solver's reference (the ``reference`` of its registry entry).
-SOLVER_KEYS: dict[str, tuple[str, ...]] = {
-    "a1gm": ("ghalamkari2022fast",),
-    "wnmf_kl": ("lee2001algorithms", "ghalamkari2022fast"),
-    "wnmf_fro": ("lee2001algorithms",),
-    "hals": ("cichocki2009fast",),
-    "als": ("kim2008nonnegative",),
-    "gdcls": ("shahnaz2006document",),
-    "kaczmarz": ("strohmer2009randomized",),
-}
+class _SolverKeys(Mapping):
+    """Solver name -> its BibTeX keys, read from each registered solver's description (``reference``)."""
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        return SOLVERS[name].reference
+
+    def __iter__(self):
+        return iter(SOLVERS)
+
+    def __len__(self) -> int:
+        return len(SOLVERS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: BibTeX keys of each registered solver's reference: a live view of the descriptions (``SOLVERS[name].reference``).
+SOLVER_KEYS: Mapping[str, tuple[str, ...]] = _SolverKeys()
 #: Initialisations with a reference of their own (``init=...``).
 INIT_KEYS: dict[str, tuple[str, ...]] = {"nndsvda": ("boutsidis2008svd",)}
 #: Data-set labels that are generated here and need no citation.
@@ -108,16 +118,16 @@ def citation_keys(solvers: Iterable[str] = (), datasets: Iterable[str] = (), *, 
         Raise ``ValueError`` for an unknown solver or data set (otherwise skip it).
     """
     from .data.real import REAL_DATASETS
-    from .solvers import SOLVERS
 
     keys: list[str] = [PAPER_KEY, "nmfexp"] if software else []
 
     def add(*ks):
         keys.extend(k for k in ks if k not in keys)
 
+    known = entries()
     for s in solvers:
-        if s in SOLVER_KEYS:
-            add(*SOLVER_KEYS[s])
+        if s in SOLVER_KEYS:  # a solver registered outside nmfexp may name references it does not ship
+            add(*(k for k in SOLVER_KEYS[s] if k in known))
         elif strict and s not in SOLVERS:
             raise ValueError(f"unknown solver {s!r}; known solvers: {', '.join(sorted(SOLVERS))}.")
     for i in inits:

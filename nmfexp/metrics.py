@@ -9,7 +9,7 @@ and a scipy.sparse ``X`` needs ``mask="stored"`` or ``mask="all"``. ``R`` is a
 plain matrix (a sparse ``R`` has zeros where nothing is stored).
 
 This module validates and gathers the observed entries; the formulas are those
-of :mod:`nmfexp.solvers._losses`, which the solvers' objectives use too. Values
+of :mod:`nmfexp.solvers.losses`, which the solvers' objectives use too. Values
 whose squares would overflow or underflow (beyond about 1e144 or below 1e-144)
 are divided by a power of two first and the result multiplied back, which is
 exact; other values are used as they are. A value that does not fit in
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import mask_and_missing, raise_bad_observed, read_data, read_values, wide_range_exponent
-from .solvers import _losses
+from .solvers import losses as _losses
 
 __all__ = ["weighted_kl", "weighted_frobenius", "relative_error", "observed_values"]
 

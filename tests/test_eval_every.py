@@ -8,7 +8,7 @@ import pytest
 import nmfexp
 from nmfexp.solvers import SOLVERS, _driver
 from nmfexp.solvers._driver import iterate
-from nmfexp.solvers._losses import GRAM_SAFE, gram_frobenius
+from nmfexp.solvers.losses import GRAM_SAFE, gram_frobenius
 
 ITERATIVE = sorted(name for name, spec in SOLVERS.items() if spec.iterative)
 

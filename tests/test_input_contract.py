@@ -25,10 +25,10 @@ import scipy.sparse as sp
 import nmfexp
 from nmfexp import metrics
 from nmfexp.solvers import SOLVERS
-from nmfexp.solvers._sparse import SPARSE_SOLVERS
 
 SOLVER_NAMES = sorted(SOLVERS)
 ITERATIVE = [name for name in SOLVER_NAMES if SOLVERS[name].iterative]
+SPARSE_SOLVERS = [name for name in SOLVER_NAMES if SOLVERS[name].sparse]
 TARGETS = SOLVER_NAMES + ["metrics", "rank1_nmmf"]
 ALL = tuple(TARGETS)
 FITS = tuple(SOLVER_NAMES)

@@ -6,8 +6,8 @@ from scipy.special import xlogy
 
 from nmfexp import metrics
 from nmfexp._validation import masked_data
-from nmfexp.solvers._init import MaskOps
-from nmfexp.solvers._losses import MaskedKL, frobenius, kl_divergence, kl_from_ratio, masked_frobenius
+from nmfexp.solvers._dense import MaskOps
+from nmfexp.solvers.losses import MaskedKL, frobenius, kl_divergence, kl_from_ratio, masked_frobenius
 
 
 def problem(missing, rank, seed):

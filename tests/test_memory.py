@@ -45,7 +45,7 @@ def test_peak_extra_memory_fully_observed(data, name):
 
 
 def test_dense_mask_is_not_copied_as_floats():
-    from nmfexp.solvers._init import MaskOps
+    from nmfexp.solvers._dense import MaskOps
 
     obs = np.random.default_rng(1).random((2000, 1600)) >= 0.5
     W = MaskOps(obs, int((~obs).sum()))

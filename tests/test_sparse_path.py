@@ -17,8 +17,10 @@ import pytest
 import scipy.sparse as sp
 
 import nmfexp
-from nmfexp.solvers import _sparse
-from nmfexp.solvers._sparse import SPARSE_SOLVERS
+from nmfexp.solvers import SOLVERS, _sparse
+
+#: The solvers whose description says they work on stored entries (all iterative built-ins).
+SPARSE_SOLVERS = sorted(name for name, spec in SOLVERS.items() if spec.sparse)
 
 
 def data(n=70, m=55, missing=0.6, seed=0):
@@ -52,6 +54,39 @@ def test_sparse_stored_equals_dense_with_the_mask(name, init):
     assert s.info["n_missing"] == d.info["n_missing"] == obs.size - obs.sum()
     if name == "kaczmarz":
         assert np.array_equal(d.A, s.A) and np.array_equal(d.B, s.B)
+
+
+def test_every_iterative_solver_works_on_stored_entries():
+    # One update per solver, written against the storage interface: every iterative built-in takes the
+    # stored entries of sparse input, so the equalities here cover each of them.
+    assert SPARSE_SOLVERS == sorted(name for name, spec in SOLVERS.items() if spec.iterative)
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.05])
+@pytest.mark.parametrize("name", SPARSE_SOLVERS)
+def test_stored_entries_equal_every_form_of_the_dense_storage(name, missing):
+    """The dense storage holds the mask in three forms: none (fully observed, where wnmf_fro and hals use
+    the Gram forms of the loss), a sparse matrix of a few missing entries (here), the boolean mask (above)."""
+    X, obs, S = data(missing=missing)
+    assert (obs.size - obs.sum() > 0) == (missing > 0)
+    d, s = both(name, X, obs, S)
+    assert d.n_iter == s.n_iter == 25
+    assert close(d.A, s.A, 1e-11) and close(d.B, s.B, 1e-11)
+    assert close(d.history["objective"], s.history["objective"], 1e-12)
+
+
+@pytest.mark.parametrize("name", SPARSE_SOLVERS)
+def test_stored_entries_equal_the_dense_storage_from_given_factors(name):
+    X, obs, S = data()
+    rng = np.random.default_rng(5)
+    A0, B0 = rng.random((X.shape[0], 3)), rng.random((3, X.shape[1]))
+    d, s = both(name, X, obs, S, init=(A0, B0), max_iter=10)
+    assert close(d.A, s.A, 1e-11) and close(d.B, s.B, 1e-11)
+    assert close(d.history["objective"], s.history["objective"], 1e-12)
+    R0 = A0 @ B0  # the loss at the given start, from the observed entries alone
+    expect = (np.linalg.norm((X - R0)[obs]) if SOLVERS[name].loss == "frobenius"
+              else nmfexp.metrics.weighted_kl(X, R0, obs))
+    assert s.history["objective"][0] == pytest.approx(expect, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", SPARSE_SOLVERS)

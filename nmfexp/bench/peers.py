@@ -137,7 +137,8 @@ def plain_mu(S, rank: int, iters: int, seed: int = 0) -> tuple[np.ndarray, np.nd
 def bench_sparse(n: int, missing: float, rank: int, iters: int, repeats: int, n_cmp: int,
                  surprise_epochs: int) -> list[str]:
     """The sparse path at ``n x n`` with ``missing`` of the entries missing: time, memory, per-entry cost."""
-    from ..solvers._sparse import SPARSE_SOLVERS, _jit
+    from ..solvers import SOLVERS
+    from ..solvers._sparse import _jit
 
     S = _mostly_missing(n, missing, rank)
     lines = [f"Sparse path (scipy.sparse X, mask='stored'), {n}x{n}, {missing:.0%} missing ({S.nnz} observed), "
@@ -165,7 +166,7 @@ def bench_sparse(n: int, missing: float, rank: int, iters: int, repeats: int, n_
     Sc = _mostly_missing(n_cmp, missing, rank, seed=1)
     lines.append(f"  per-entry cost, sparse path / dense path with the same mask, {n_cmp}x{n_cmp}, {missing:.0%} "
                  f"missing: (time per iteration / observed entries) / (time per iteration / all entries)")
-    for name in SPARSE_SOLVERS:
+    for name in [n for n, spec in SOLVERS.items() if spec.sparse]:
         # the dense path takes ~0.4 s per iteration: fewer of them, but enough that 2k - k is not swamped by the
         # noise of its set-up (a few passes over n x n)
         k_dense = max(4, iters // 4)

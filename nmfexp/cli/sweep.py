@@ -518,11 +518,10 @@ def sweep(sweeper, arguments: list[str]) -> Any:
     from ..record.claims import remove_stale_temp_files_in
 
     config = sweeper.config
+    planned = _plan(sweeper, arguments)  # an invalid job stops the sweep here, before anything is written
     sweep_dir = Path(config.hydra.sweep.dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(config, sweep_dir / "multirun.yaml")
-
-    planned = _plan(sweeper, arguments)
     report = SweepReport()
     todo = []
     for ov, job in planned:

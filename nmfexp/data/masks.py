@@ -11,6 +11,10 @@ Exact counts, for an ``n x m`` matrix and a missing ``rate`` in [0, 1):
 - ``random``: ``round(rate * n * m)`` cells drawn uniformly without replacement.
 - ``none``: nothing missing; returns ``None``.
 - ``given``: the data set's own missing values (``own_mask``); ``rate`` is ignored.
+
+A1GM's step 1 is a fact about a mask too: :func:`grid_completion` says
+which rows and columns have gaps and how many entries completing the
+missing set to their grid adds (the A1GM solver reports the same counts).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 from .._validation import check_number
 
 __all__ = ["HOLDOUT_DESIGNS", "MASK_KINDS", "make_mask", "grid_counts", "experiment_mask", "holdout_candidates",
-           "holdout_split"]
+           "holdout_split", "grid_completion", "grid_completion_counts"]
 
 MASK_KINDS = ("grid", "random", "corner", "none", "given")
 
@@ -144,3 +148,57 @@ def holdout_split(observed: np.ndarray, fraction: float, rng: np.random.Generato
     train = observed.copy()
     train.ravel()[heldout] = False
     return train, heldout
+
+
+def grid_completion(observed: np.ndarray | None, shape: tuple[int, int], n_missing: int | None = None) -> dict:
+    """A1GM's step 1 as facts: which rows/columns have gaps and what completing them to a grid adds.
+
+    Every entry whose row and column both have a gap is treated as missing
+    (Ghalamkari & Sugiyama 2022, A1GM step 1), which makes the missing set
+    the product of a row set and a column set.
+
+    Parameters
+    ----------
+    observed : ndarray of bool of shape (n, m) or None
+        True where observed; None when nothing is missing.
+    shape : tuple of int
+        ``(n, m)``.
+    n_missing : int, optional
+        The number of missing entries, when the caller knows it.
+
+    Returns
+    -------
+    dict
+        ``row_complete`` (n,), ``col_complete`` (m,) and the counts of
+        :func:`grid_completion_counts`.
+    """
+    n, m = shape
+    if observed is None:
+        row_complete, col_complete, n_missing = np.ones(n, bool), np.ones(m, bool), 0
+    else:
+        row_complete = observed.all(axis=1)
+        col_complete = observed.all(axis=0)
+        if n_missing is None:
+            n_missing = int(observed.size - np.count_nonzero(observed))
+    return {"row_complete": row_complete, "col_complete": col_complete,
+            **grid_completion_counts(row_complete, col_complete, n_missing)}
+
+
+def grid_completion_counts(row_complete: np.ndarray, col_complete: np.ndarray, n_missing: int) -> dict:
+    """The counts of :func:`grid_completion` from the complete rows and columns.
+
+    Returns
+    -------
+    dict
+        ``n_missing``, ``n_missing_added`` (entries step 1 treats as missing in
+        addition: rows with gaps x columns with gaps - missing),
+        ``n_rows_with_missing`` and ``n_cols_with_missing``.
+    """
+    nr = int(row_complete.size - np.count_nonzero(row_complete))
+    nc = int(col_complete.size - np.count_nonzero(col_complete))
+    return {
+        "n_missing": n_missing,
+        "n_missing_added": nr * nc - n_missing,
+        "n_rows_with_missing": nr,
+        "n_cols_with_missing": nc,
+    }

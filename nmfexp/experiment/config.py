@@ -10,9 +10,9 @@ before any job runs:
 - every built-in data-set option lists ``/nmfexp_schema/dataset`` (the
   :class:`DatasetConfig` schema) first in its defaults;
 - every solver option lists ``/nmfexp_schema/solver/<name>``, a schema built
-  from the solver function's signature by :func:`solver_schema` (parameter
-  names, types and defaults), so a new keyword argument of a solver is typed
-  without writing a schema by hand.
+  from the solver's description by :func:`solver_schema` (parameter names,
+  types and defaults, declared once next to the solver), so a solver's YAML
+  file holds only its name and comments: the defaults come from the schema.
 
 Data sets and solvers from outside the package are configs with a
 ``_target_`` (see :mod:`nmfexp.data.registry` and :mod:`nmfexp.api`); they
@@ -39,9 +39,7 @@ Where the folders are found (first match wins):
 from __future__ import annotations
 
 import functools
-import inspect
 import os
-import types
 import typing
 from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
@@ -171,40 +169,23 @@ class ExperimentConfig:
 #: record's fields: in the tables they are bookkeeping, not settings).
 RUN_CONTROL_KEYS = schema.RUN_CONTROL_KEYS
 
-_SIMPLE = (bool, int, float, str)
-
-
-def _field_type(annotation) -> Any:
-    """An OmegaConf-compatible type for a signature annotation (``Any`` when it has none)."""
-    if annotation in _SIMPLE:
-        return annotation
-    args = typing.get_args(annotation)
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
-        rest = [a for a in args if a is not type(None)]
-        if len(rest) == 1 and rest[0] in _SIMPLE:
-            return Optional[rest[0]]
-    return Any
-
-
 @functools.cache
 def solver_schema(spec) -> type:
-    """A dataclass typing ``{name, params, n_restarts}`` for a solver, from its signature.
+    """A dataclass typing ``{name, params, n_restarts}`` for a solver, from its description.
 
-    Each keyword parameter of the solver function becomes a typed field of
-    ``params`` with the function's default, so Hydra rejects an unknown
-    parameter or a value of the wrong type before any job runs.
+    Each parameter of the solver's description (:attr:`nmfexp.solvers.SolverSpec.params`)
+    becomes a field of ``params`` with its type and default, so Hydra rejects
+    an unknown parameter or a value of the wrong type before any job runs
+    (values out of range are rejected by :meth:`nmfexp.experiment.Job.from_config`,
+    from the same description). A user's solver is described by its
+    signature: a parameter without a default gets None.
     """
-    func = spec.func
-    hints = typing.get_type_hints(inspect.unwrap(func))
     fields = []
-    for p in list(inspect.signature(func).parameters.values())[2:]:
-        if p.name in ("rank", "random_state") or p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
-            continue
-        default = None if p.default is inspect.Parameter.empty else p.default
-        ftype = _field_type(hints.get(p.name, Any))
-        if default is None and ftype is not Any and typing.get_origin(ftype) is not typing.Union:
+    for p in spec.params:
+        ftype = p.config_type  # optional when the default is None
+        if p.required and ftype is not Any and typing.get_origin(ftype) is not typing.Union:
             ftype = Optional[ftype]
-        fields.append((p.name, ftype, field(default=default)))
+        fields.append((p.name, ftype, field(default=None if p.required else p.default)))
     ident = "".join(part.title() for part in spec.name.replace("-", "_").split("_"))
     params = make_dataclass(f"{ident}Params", fields)
     return make_dataclass(f"{ident}Solver", [

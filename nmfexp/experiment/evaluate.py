@@ -30,7 +30,7 @@ zero on every training entry of data with positive entries is meaningless
 Large matrices (more than :data:`DENSE_MAX_ENTRIES` entries) never get an
 ``n x m`` reconstruction: :class:`Fit` then computes the same quantities from
 the factors a block of rows at a time (training entries, truth) and at the
-held-out entries only, with the same formulas (:mod:`nmfexp.solvers._losses`);
+held-out entries only, with the same formulas (:mod:`nmfexp.solvers.losses`);
 the values equal the dense computation's up to rounding (sums taken in
 another order). A metric written with :meth:`Fit.pairs` runs on both paths
 too (on the block path it gathers its entries, which costs memory for the
@@ -47,7 +47,7 @@ import numpy as np
 from .. import metrics
 from ..record import schema
 from ..solvers import FactorizationResult, SolverSpec
-from ..solvers._losses import row_blocks
+from ..solvers.losses import row_blocks
 from .job import JobData
 
 __all__ = ["METRICS", "Metric", "MetricError", "Fit", "evaluate", "DENSE_MAX_ENTRIES"]
@@ -268,6 +268,6 @@ def evaluate(data: JobData, result: FactorizationResult, spec: SolverSpec) -> di
 
 
 def _loss_relative(x: np.ndarray, r: np.ndarray) -> float:
-    from ..solvers._losses import relative_error
+    from ..solvers.losses import relative_error
 
     return relative_error(x, r)

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from omegaconf import DictConfig, OmegaConf
 
 from .._validation import check_number
-from ..api import accepted_parameters, factorize, resolve_solver, solver_spec
+from ..api import factorize, resolve_solver, solver_spec
 from ..data import Dataset
 from ..data.digests import input_digests
 from ..data.masks import HOLDOUT_DESIGNS, MASK_KINDS, experiment_mask, holdout_split
@@ -221,12 +221,13 @@ def _solver_spec(scfg: dict) -> SolverSpec:
 
 
 def _check_params(spec: SolverSpec, scfg: dict) -> None:
+    """The solver's parameters against its description: names, and values in range (before anything runs)."""
     params = scfg.get("params") or {}
     _check(isinstance(params, dict), f"solver.params must be a mapping, got {params!r}.")
-    accepted = accepted_parameters(spec)
-    unknown = [] if accepted is None else sorted(set(params) - accepted)
-    _check(not unknown, f"solver {spec.name!r} has no parameter(s) {', '.join(unknown)}; "
-                        f"it accepts: {', '.join(sorted(accepted or ())) or 'none'}.")
+    try:
+        spec.check_params(params, prefix="solver.params.")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     _check(scfg["n_restarts"] == 1 or spec.iterative,
            f"solver {spec.name!r} is a deterministic closed form; solver.n_restarts must be 1.")
 
@@ -319,11 +320,12 @@ class Job:
         """The solver on the training entries, through :func:`nmfexp.factorize` (the one route).
 
         When at most :data:`SPARSE_MAX_OBSERVED` of the entries are training
-        entries, an iterative built-in solver gets them as a CSR matrix with
-        ``mask="stored"`` (the sparse path: each iteration costs
-        O(training entries x rank) instead of O(n m rank); the iterates equal
-        the dense path's to rounding). A1GM and other solvers always get the
-        dense matrix and mask.
+        entries, a solver whose description says it works on stored entries
+        (:attr:`~nmfexp.solvers.SolverSpec.sparse`: the iterative built-ins)
+        gets them as a CSR matrix with ``mask="stored"`` (each iteration
+        costs O(training entries x rank) instead of O(n m rank); the iterates
+        equal the dense storage's to rounding). A1GM and other solvers always
+        get the dense matrix and mask.
         """
         s = self.config["solver"]
         X, mask = data.X, data.train
@@ -341,9 +343,6 @@ SPARSE_MAX_OBSERVED = 0.1
 
 
 def _sparse_path(spec: SolverSpec, train: np.ndarray | None) -> bool:
-    from ..solvers import SOLVERS
-    from ..solvers._sparse import SPARSE_SOLVERS
-
-    if train is None or spec.name not in SPARSE_SOLVERS or SOLVERS.get(spec.name) is not spec:
+    if train is None or not spec.sparse:
         return False
     return np.count_nonzero(train) <= SPARSE_MAX_OBSERVED * train.size

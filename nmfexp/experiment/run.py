@@ -28,6 +28,7 @@ import yaml
 from omegaconf import DictConfig
 
 from .. import __version__
+from ..data.masks import grid_completion
 from ..record import (
     FORMAT,
     FORMAT_VERSION,
@@ -41,7 +42,6 @@ from ..record import (
     write_record,
 )
 from ..solvers import SolverRefused
-from ..solvers.a1gm import grid_completion
 from ..timing import blas_threads, measure
 from .evaluate import evaluate
 from .job import Job, JobData

@@ -1,26 +1,34 @@
-"""The result type, the refusal exception and the solver registry.
+"""The result type, the refusal exception, the solver descriptions and the registry.
 
 Every solver has the same calling convention::
 
     solver(X, mask=None, *, rank, random_state, **params) -> FactorizationResult
 
-(iterative solvers also take ``max_iter``, ``tol``, ``max_time`` and
-``init``) and is registered under the name used in configs and in
-``nmfexp.factorize(solver=...)``. The rest of the package's solver machinery:
-:mod:`._init` (validation, initial factors, mask products: ``start``),
-:mod:`._driver` (the iteration loop, history and stopping rules) and
-:mod:`._losses` (the masked losses).
+and one description, a :class:`SolverSpec` declared next to it by
+:func:`register`: its name, loss, parameters (defaults and constraints,
+:mod:`._params`), reference (keys of ``nmfexp/references.bib``), whether it
+has a path for stored entries of sparse input, its rank limit, whether it
+iterates, and a one-line summary. :func:`nmfexp.factorize`, the Hydra config
+schema, the citations and the README's solver table all read it. The rest of
+the package's solver machinery: :mod:`._init` (initial factors, the
+``Problem`` a solver starts from), :mod:`._ops` (the storage interface the
+updates are written against; :mod:`._dense` and :mod:`._sparse` implement
+it), :mod:`._driver` (the iteration loop, history and stopping rules) and
+:mod:`.losses` (the masked losses).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._validation import SolverRefused
+from ._params import Param, params_from_signature
 
 __all__ = ["FactorizationResult", "SolverRefused", "SolverSpec", "SOLVERS", "register", "get_solver"]
 
@@ -70,49 +78,193 @@ class FactorizationResult:
 
 @dataclass(frozen=True)
 class SolverSpec:
-    """A registry entry.
+    """The description of a solver, and the solver itself.
 
-    ``func(X, mask, *, rank, random_state, **params)`` receives the raw user
-    input and does its own validation through :mod:`nmfexp._validation`;
-    iterative solvers additionally accept ``max_iter``, ``tol`` and ``init``.
+    Attributes
+    ----------
+    name : str
+        The name used in configs and in ``nmfexp.factorize(solver=...)``.
+    func : callable
+        ``func(X, mask=None, *, rank, random_state, **params)``; for a
+        registered solver it checks its parameters against :attr:`params`
+        and calls :attr:`impl`.
+    loss : str
+        ``"kl"`` or ``"frobenius"``: what ``history["objective"]`` measures.
+    rank1_only : bool
+        The solver computes rank-1 factorizations only.
+    iterative : bool
+        False for a closed form (no restarts, no stopping parameters).
+    summary : str
+        One line: what the solver is.
+    reference : tuple of str
+        Keys of ``nmfexp/references.bib`` to cite for it (a single key may
+        be given as a string).
+    params : tuple of Param, optional
+        The solver's own parameters (not ``X``, ``mask``, ``rank``,
+        ``random_state``), with defaults and constraints. None: read from
+        ``func``'s signature (a user's solver: types only, no constraints).
+    sparse : bool
+        It takes a ``scipy.sparse`` X with ``mask="stored"`` on a path that
+        works on the stored entries only (the experiment runner then hands
+        it mostly-missing data in that form).
+    impl : callable, optional
+        The function the checked parameters are passed to (a registered
+        solver's own code, with no defaults of its own); default ``func``.
     """
 
     name: str
     func: Callable
-    loss: str  # "kl" or "frobenius": what history["objective"] measures
+    loss: str
     rank1_only: bool = False
     iterative: bool = True
     summary: str = ""
-    reference: str = ""
+    reference: tuple[str, ...] | str = ()
+    params: tuple[Param, ...] | None = field(default=None, compare=False)
+    sparse: bool = False
+    impl: Callable | None = None
+    #: True when the parameters were declared (not read from a signature): their defaults are filled in.
+    described: bool = field(default=False, init=False)
+    #: True when the solver takes parameters beyond :attr:`params` (``**params`` in its signature).
+    open_params: bool = field(default=False, init=False, compare=False)
+
+    def __post_init__(self):
+        if isinstance(self.reference, str):
+            object.__setattr__(self, "reference", (self.reference,) if self.reference else ())
+        if self.impl is None:
+            object.__setattr__(self, "impl", self.func)
+        if self.params is None:
+            params, open_ = params_from_signature(self.func)
+            object.__setattr__(self, "params", params)
+            object.__setattr__(self, "open_params", open_)
+        else:
+            object.__setattr__(self, "params", tuple(self.params))
+            object.__setattr__(self, "described", True)
+        names = [p.name for p in self.params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"solver {self.name!r} declares a parameter twice: {names}.")
 
     @property
-    def parameters(self) -> dict[str, inspect.Parameter]:
-        """The solver's own keyword parameters (``max_iter``, ``tol``, ...), by name;
-        ``rank`` and ``random_state`` belong to the common calling convention."""
-        return {name: p for name, p in inspect.signature(self.func).parameters.items()
-                if p.kind == p.KEYWORD_ONLY and name not in ("rank", "random_state")}
+    def parameters(self) -> dict[str, Param]:
+        """The solver's own parameters by name (``rank`` and ``random_state`` belong to the calling convention)."""
+        return {p.name: p for p in self.params}
+
+    def defaults(self) -> dict:
+        """Each parameter's default (parameters without one are left out)."""
+        return {p.name: p.default for p in self.params if not p.required}
+
+    def check_params(self, params: dict, prefix: str = "") -> dict:
+        """Check parameter names and values against the description; return what the solver gets.
+
+        Unknown names raise ``ValueError`` listing the accepted ones (unless
+        the solver takes ``**params``); each given value is checked by its
+        constraint, whose message names the parameter (``prefix`` + name,
+        e.g. ``solver.params.max_iter``) and what it must be. For a declared
+        description the result holds every parameter, defaults filled in;
+        for one read from a signature, exactly the given ones.
+        """
+        declared = self.parameters
+        if not self.open_params:
+            unknown = sorted(set(params) - set(declared))
+            if unknown:
+                raise ValueError(f"solver {self.name!r} does not take parameter(s) {', '.join(unknown)}; "
+                                 f"it accepts: {', '.join(sorted(declared)) or 'none'}.")
+        out = {}
+        for name, p in declared.items():
+            if name in params:
+                out[name] = p.check(params[name], prefix + name)
+            elif self.described and not p.required:
+                out[name] = p.default
+        out.update((k, v) for k, v in params.items() if k not in declared)
+        return out
+
+    def signature(self) -> inspect.Signature:
+        """``(X, mask=None, *, rank=1, random_state=None, <params with their defaults>)``."""
+        P = inspect.Parameter
+        common = [P("X", P.POSITIONAL_OR_KEYWORD), P("mask", P.POSITIONAL_OR_KEYWORD, default=None),
+                  P("rank", P.KEYWORD_ONLY, default=1, annotation=int),
+                  P("random_state", P.KEYWORD_ONLY, default=None)]
+        own = [P(p.name, P.KEYWORD_ONLY, default=P.empty if p.required else p.default,
+                 annotation=p.config_type) for p in self.params]
+        return inspect.Signature(common + own, return_annotation=FactorizationResult)
+
+    def docstring(self, text: str | None) -> str:
+        """``text`` (the solver's docstring) with a Parameters section written from the description,
+        placed before its Returns section (or at its end); a docstring that has one is kept as it is."""
+        text = (text or self.summary).strip("\n")
+        if "\n" in text:  # the first line of a docstring carries no indentation
+            first, rest = text.split("\n", 1)
+            text = first + "\n" + textwrap.dedent(rest)
+        if "Parameters\n----------" in text:
+            return text
+        section = "Parameters\n----------\n" + "\n".join(self._common_docs() + [p.numpydoc() for p in self.params])
+        at = text.find("Returns\n-------")
+        if at < 0:
+            return f"{text}\n\n{section}\n"
+        return f"{text[:at]}{section}\n\n{text[at:]}\n"
+
+    def _common_docs(self) -> list[str]:
+        sparse = " or scipy.sparse matrix" if self.sparse else ""
+        stored = (' With a ``scipy.sparse`` X, ``"stored"``: exactly its stored entries are observed (a stored '
+                  "zero is an observed zero), and every iteration costs O(stored entries x rank).") if self.sparse else ""
+        rank = "Must be 1." if self.rank1_only else "Number of components, ``1 <= rank <= min(n, m)``."
+        seed = ("Seeds the initialisation (and any random steps)." if self.iterative
+                else "Accepted for the common calling convention; the solver is deterministic.")
+        or_stored = ', or "stored"' if self.sparse else ""
+        docs = [(f"X : array_like{sparse} of shape (n, m)", "Non-negative data; values at missing entries are ignored."),
+                (f"mask : array_like of bool of shape (n, m){or_stored}, optional",
+                 f"True where observed; default: missing where X is NaN.{stored}"),
+                ("rank : int, default 1", rank),
+                ("random_state : None, int or numpy.random.Generator", seed)]
+        return [head + "\n" + textwrap.fill(text, 79, initial_indent="    ", subsequent_indent="    ")
+                for head, text in docs]
 
 
 SOLVERS: dict[str, SolverSpec] = {}
 
 
-def register(name: str, *, loss: str, rank1_only: bool = False, iterative: bool = True,
-             summary: str = "", reference: str = ""):
-    """Decorator adding a solver function to :data:`SOLVERS` under ``name``."""
+def register(name: str, *, loss: str, params: Iterable[Param] | None = None, rank1_only: bool = False,
+             iterative: bool = True, sparse: bool = False, summary: str = "", reference: tuple[str, ...] | str = ()):
+    """Decorator: describe a solver and add it to :data:`SOLVERS` under ``name``.
 
-    def deco(func):
+    The decorated function is the solver's code, ``impl(X, mask, *, rank,
+    random_state, <params>)``, with no defaults of its own: it receives every
+    parameter of ``params``, checked. The decorator returns the public
+    solver, ``f(X, mask=None, *, rank=1, random_state=None, **params)``,
+    which checks the given parameters against the description
+    (:meth:`SolverSpec.check_params`), fills in the defaults and calls
+    ``impl``; its signature and the Parameters section of its docstring are
+    written from the description. Without ``params`` the parameters are read
+    from ``impl``'s signature, as for a user's solver (types only, the
+    function's own defaults). ``reference`` holds keys of
+    ``nmfexp/references.bib`` (others are not cited).
+    """
+
+    def deco(impl):
         if name in SOLVERS:
             raise ValueError(f"solver {name!r} is registered twice")
-        SOLVERS[name] = SolverSpec(name, func, loss, rank1_only, iterative, summary, reference)
-        return func
+
+        @functools.wraps(impl)
+        def solver(X, mask=None, *, rank=1, random_state=None, **params):
+            return impl(X, mask, rank=rank, random_state=random_state, **spec.check_params(params))
+
+        spec = SolverSpec(name, solver, loss, rank1_only, iterative, summary, reference,
+                          None if params is None else tuple(params), sparse, impl)
+        solver.__signature__ = spec.signature()
+        solver.__doc__ = spec.docstring(impl.__doc__)
+        SOLVERS[name] = spec
+        return solver
 
     return deco
 
 
 def get_solver(name) -> SolverSpec:
+    """The registered :class:`SolverSpec` called ``name`` (``SOLVERS[name]`` with a clear error).
+
+    Kept for compatibility; :func:`nmfexp.api.resolve_solver` resolves every
+    kind of solver (registered and entry-point names, specs, callables).
+    """
     try:
         return SOLVERS[name]
     except (KeyError, TypeError):
         known = ", ".join(sorted(SOLVERS))
         raise ValueError(f"unknown solver {name!r}; known solvers: {known}.") from None
-

@@ -1,4 +1,4 @@
-"""Initial factors and the observation mask's products, shared by iterative solvers.
+"""Initial factors and the problem every iterative solver starts from (data, storage, factors, stopping).
 
 Initialisations (``init=``), all computed from observed entries only, so junk
 at missing entries never changes them:
@@ -47,29 +47,16 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import (
-    MaskedData,
-    SolverRefused,
-    check_init_factors,
-    check_max_iter,
-    check_max_time,
-    check_number,
-    check_rank,
-    check_tol,
-    masked_data,
-)
+from .._validation import MaskedData, SolverRefused, check_init_factors, check_number, check_rank, masked_data
 from ._base import FactorizationResult
+from ._dense import DenseOps
 from ._driver import Run, iterate
-from ._losses import row_blocks
+from ._ops import Ops
+from ._params import INITS
+from ._sparse import SparseData, StoredOps, sparse_data
+from .a1gm import a1gm
 
-__all__ = ["INITS", "MaskOps", "Problem", "check_eval_every", "initial_factors", "rng_from", "scale_exponent",
-           "start"]
-
-INITS = ("random", "nndsvda", "a1gm")
-
-# Missing fractions up to this use a sparse matrix of the missing entries for the
-# products with the mask (cost ~ nnz * rank); above it a dense 0/1 matrix (BLAS).
-_SPARSE_MISSING_MAX = 0.10
+__all__ = ["INITS", "Problem", "initial_factors", "rng_from", "scale_exponent", "start"]
 
 
 def rng_from(random_state) -> np.random.Generator:
@@ -81,21 +68,25 @@ def rng_from(random_state) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def initial_factors(data: MaskedData, rank: int, init, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def initial_factors(data: MaskedData | SparseData, rank: int, init,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Return private initial factors ``(A0, B0)``.
 
     ``init`` is ``None`` or ``"random"`` (uniform [0, 1) entries, A then B, as
     in the paper's reference code), ``"nndsvda"``, ``"a1gm"`` (see the module
-    docstring) or a pair of arrays.
+    docstring) or a pair of arrays. The random start draws the same numbers
+    on both storages; the named ones need the whole matrix and densify
+    stored entries once (:meth:`~._sparse.SparseData.dense`).
     """
     n, m = data.shape
     if init is None or (isinstance(init, str) and init == "random"):
         return rng.random((n, rank)), rng.random((rank, m))
     if isinstance(init, str):
+        dense = data.dense() if isinstance(data, SparseData) else data
         if init == "nndsvda":
-            return _nndsvda(data, rank, rng)
+            return _nndsvda(dense, rank, rng)
         if init == "a1gm":
-            return _a1gm_start(data, rank, rng)
+            return _a1gm_start(dense, rank, rng)
         raise ValueError(f"unknown init {init!r}; use one of {', '.join(INITS)} or a pair of arrays (A0, B0).")
     return check_init_factors(init, (n, m), rank)
 
@@ -132,7 +123,7 @@ def _largest_term(A: np.ndarray, B: np.ndarray) -> float:
         return float(np.max(A.max(axis=0) * B.max(axis=1)))
 
 
-def _check_start(A: np.ndarray, B: np.ndarray, W: MaskOps, data_max: float) -> None:
+def _check_start(A: np.ndarray, B: np.ndarray, W: Ops, data_max: float) -> None:
     """Refuse a given start that would leave every solver at zero or overflow, on the rescaled data.
 
     The product ``A @ B`` must not exceed the data by more than
@@ -226,8 +217,6 @@ def _nndsvda(data: MaskedData, rank: int, rng: np.random.Generator) -> tuple[np.
 
 def _a1gm_start(data: MaskedData, rank: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A1GM's rank-1 factors as the first component; the fallback rule is in the module docstring."""
-    from .a1gm import a1gm  # a1gm imports this package's registry; import late
-
     n, m = data.shape
     means = None
     try:
@@ -248,142 +237,22 @@ def _a1gm_start(data: MaskedData, rank: int, rng: np.random.Generator) -> tuple[
     return A, B
 
 
-class MaskOps:
-    """Products with the 0/1 observation matrix W in their cheapest exact form.
-
-    Fully observed data need no mask at all (sums of the factors); a few
-    missing entries are handled as ``1 - M`` with ``M`` the sparse matrix of
-    the missing entries; many missing entries use the boolean mask itself,
-    converted to floats a block of about :data:`~._losses.BLOCK_BYTES` at a
-    time for BLAS, so that no ``n x m`` float copy of the mask is kept.
-    """
-
-    def __init__(self, observed: np.ndarray | None, n_missing: int):
-        self.kind = "full"
-        if observed is None:
-            return
-        if n_missing <= _SPARSE_MISSING_MAX * observed.size:
-            self.kind = "sparse"
-            rows, cols = np.nonzero(~observed)
-            idx = np.int32 if max(observed.shape) < 2**31 else np.int64
-            self.rows = rows.astype(idx)  # sorted by row; the columns are M.indices
-            M = sp.csr_array((np.ones(rows.size), (rows, cols)), shape=observed.shape)
-            self.M = M
-            self.cols = M.indices
-        else:
-            self.kind = "dense"
-            self.W = observed  # boolean, True = observed; the caller's array is only read
-
-    def _col_blocks(self):
-        """``(columns, W[:, columns] as floats)`` block by block; one buffer serves every block."""
-        n, m = self.W.shape
-        buf = None
-        for cols in row_blocks(m, n):  # blocks of columns, each about BLOCK_BYTES as floats
-            if buf is None:
-                buf = np.empty(n * (cols.stop - cols.start))
-            Wb = buf[: n * (cols.stop - cols.start)].reshape(n, cols.stop - cols.start)
-            np.copyto(Wb, self.W[:, cols])
-            yield cols, Wb
-
-    def _row_blocks(self):
-        """``(rows, W[rows] as floats)`` block by block; one buffer serves every block."""
-        n, m = self.W.shape
-        buf = None
-        for rows in row_blocks(n, m):
-            if buf is None:
-                buf = np.empty((rows.stop - rows.start) * m)
-            Wb = buf[: (rows.stop - rows.start) * m].reshape(rows.stop - rows.start, m)
-            np.copyto(Wb, self.W[rows])
-            yield rows, Wb
-
-    def left(self, A: np.ndarray) -> np.ndarray:
-        """``A^T W``: shape (r, m), or (r, 1) broadcastable when fully observed."""
-        colsum = A.sum(axis=0)[:, None]
-        if self.kind == "full":
-            return colsum
-        if self.kind == "sparse":
-            return colsum - (self.M.T @ A).T
-        out = np.empty((A.shape[1], self.W.shape[1]))
-        for cols, Wb in self._col_blocks():
-            np.matmul(A.T, Wb, out=out[:, cols])
-        return out
-
-    def right(self, B: np.ndarray) -> np.ndarray:
-        """``W B^T``: shape (n, r), or (1, r) broadcastable when fully observed."""
-        rowsum = B.sum(axis=1)[None, :]
-        if self.kind == "full":
-            return rowsum
-        if self.kind == "sparse":
-            return rowsum - self.M @ B.T
-        out = np.empty((self.W.shape[0], B.shape[0]))
-        for rows, Wb in self._row_blocks():
-            np.matmul(Wb, B.T, out=out[rows])
-        return out
-
-    def gram_rows(self, B: np.ndarray) -> np.ndarray:
-        """Per-row Gram matrices ``G[:, :, i] = B diag(W[i, :]) B^T``: shape (r, r, n), or (r, r, 1)."""
-        return self._grams(B, rows=True)
-
-    def gram_cols(self, A: np.ndarray) -> np.ndarray:
-        """Per-column Gram matrices ``G[:, :, k] = A^T diag(W[:, k]) A``: shape (r, r, m), or (r, r, 1)."""
-        return self._grams(A.T, rows=False)
-
-    def _grams(self, F: np.ndarray, rows: bool) -> np.ndarray:
-        # F is (r, p); pair products P[(l, j), k] = F[l, k] F[j, k] for l <= j, then
-        # one product with the mask: W P^T (dense) or F F^T - M_missing P^T (sparse).
-        r = F.shape[0]
-        if self.kind == "full":
-            return (F @ F.T)[:, :, None]
-        iu, ju = np.triu_indices(r)
-        P = F[iu] * F[ju]  # (r(r+1)/2, p)
-        if self.kind == "sparse":
-            missing = self.M if rows else self.M.T
-            Gu = (F @ F.T)[iu, ju][:, None] - (missing @ P.T).T
-        else:
-            Gu = np.empty((iu.size, self.W.shape[0 if rows else 1]))
-            for part, Wb in (self._row_blocks() if rows else self._col_blocks()):
-                if rows:
-                    np.matmul(P, Wb.T, out=Gu[:, part])
-                else:
-                    np.matmul(P, Wb, out=Gu[:, part])
-        G = np.empty((r, r, Gu.shape[1]))
-        G[iu, ju] = Gu
-        G[ju, iu] = Gu
-        return G
-
-    def apply(self, L: np.ndarray) -> np.ndarray:
-        """``W * L`` in place (L is a scratch array)."""
-        if self.kind == "sparse":
-            L[self.rows, self.cols] = 0.0
-        elif self.kind == "dense":
-            np.multiply(L, self.W, out=L)
-        return L
-
-    def apply_rows(self, L: np.ndarray, rows: slice) -> np.ndarray:
-        """``W[rows] * L`` in place, for a block ``L`` of rows ``rows`` (a slice with step 1)."""
-        if self.kind == "sparse":
-            lo, hi = self.M.indptr[rows.start], self.M.indptr[rows.stop]
-            L[self.rows[lo:hi] - rows.start, self.cols[lo:hi]] = 0.0
-        elif self.kind == "dense":
-            np.multiply(L, self.W[rows], out=L)
-        return L
-
-
 @dataclass
 class Problem:
-    """What every iterative solver starts from: validated data, mask products,
-    private initial factors, its random generator and its stopping parameters.
+    """What every iterative solver starts from: validated data, the products of
+    its storage, private initial factors, its random generator and its stopping
+    parameters.
 
-    ``data.WX`` holds ``X / 2**scale`` and ``A``, ``B`` are on that scale;
-    :meth:`result` scales the factors and the objective back. For sparse
-    input with ``mask="stored"`` (see :func:`start`) ``data`` is a
-    :class:`~nmfexp.solvers._sparse.SparseData` (rescaled the same way), ``W``
-    is None and :attr:`sparse` is True; the solver then runs its updates from
-    :mod:`nmfexp.solvers._sparse`.
+    ``data`` holds ``X / 2**scale`` (a :class:`~nmfexp._validation.MaskedData`,
+    or a :class:`~nmfexp.solvers._sparse.SparseData` for sparse input with
+    ``mask="stored"``, rescaled the same way) and ``A``, ``B`` are on that
+    scale; :meth:`result` scales the factors and the objective back. ``ops``
+    (:class:`~nmfexp.solvers._ops.Ops`) is what the solver's updates are
+    written against, whatever the storage.
     """
 
-    data: MaskedData
-    W: MaskOps | None
+    data: MaskedData | SparseData
+    ops: Ops
     A: np.ndarray
     B: np.ndarray
     rng: np.random.Generator
@@ -393,13 +262,8 @@ class Problem:
     eval_every: int = 1
 
     @property
-    def sparse(self) -> bool:
-        """True when the observed entries are held in sparse form (cost per iteration ~ observed x rank)."""
-        return self.W is None
-
-    @property
     def WX(self) -> np.ndarray:
-        """The data with zeros at missing entries (a private copy), divided by ``2**scale``."""
+        """The dense data with zeros at missing entries (a private copy), divided by ``2**scale``."""
         return self.data.WX
 
     @property
@@ -441,49 +305,37 @@ class Problem:
                                    converged=converged, info={"n_missing": self.data.n_missing, **info})
 
 
-def check_eval_every(eval_every) -> int:
-    return check_number(eval_every, "eval_every", kind="integer", low=1,
-                        hint="It is how many iterations pass between evaluations of the objective (1 = every one).")
+def start(X, mask, *, rank: int, max_iter: int, tol: float, max_time: float | None, random_state, init,
+          eval_every: int = 1) -> Problem:
+    """Read the data of an iterative solver and build its :class:`Problem`.
 
-
-def start(X, mask, *, rank: int, max_iter, tol, max_time, random_state, init, eval_every=1) -> Problem:
-    """Validate the common arguments of an iterative solver and build its :class:`Problem`.
-
+    The stopping parameters arrive checked (:meth:`~._base.SolverSpec.check_params`
+    reads their constraints from the solver's description); ``X``, ``mask``,
+    ``rank``, ``random_state`` and a given ``init`` pair are validated here.
     ``X`` and ``mask`` mean what :func:`nmfexp._validation.read_data` says
     (arrays, masked arrays, DataFrames, scipy.sparse with ``mask="stored"``
     or ``"all"``). A ``scipy.sparse`` ``X`` with ``mask="stored"`` (only the
-    stored entries are observed; a stored zero is an observed zero) takes the
-    sparse path: the data stay in sparse form, validated by
-    :func:`nmfexp.solvers._sparse.sparse_data`, and every update costs
-    O(observed entries x rank). Either way the data are rescaled by a power
-    of two (see the module docstring); a given ``init`` is validated and
-    refused when its product is all zero or far outside the data's scale.
+    stored entries are observed; a stored zero is an observed zero) stays in
+    sparse form, validated by :func:`nmfexp.solvers._sparse.sparse_data`, and
+    the solver's products run on :class:`~._sparse.StoredOps` at a cost of
+    O(observed entries x rank); anything else becomes a dense copy with
+    :class:`~._dense.DenseOps`. Either way the data are rescaled by a power
+    of two (see the module docstring); a given ``init`` is refused when its
+    product is all zero or far outside the data's scale.
     """
-    max_iter, tol, max_time = check_max_iter(max_iter), check_tol(tol), check_max_time(max_time)
-    eval_every = check_eval_every(eval_every)
-    if sp.issparse(X) and isinstance(mask, str) and mask == "stored":
-        from ._sparse import sparse_data, sparse_initial_factors
-
-        sdata = sparse_data(X)
-        rank = check_rank(rank, sdata.shape)
-        sdata = sdata.rescaled(scale_exponent(sdata.mean(), rank))
-        rng = rng_from(random_state)
-        A, B = sparse_initial_factors(sdata, rank, init, rng)
-        if not (init is None or isinstance(init, str)):
-            A, B = _given_start(A, B, sdata.scale, sdata.pattern_ops(), sdata.largest)
-        return Problem(sdata, None, A, B, rng, max_iter, tol, max_time, eval_every)
-    data = masked_data(X, mask)
+    stored = sp.issparse(X) and isinstance(mask, str) and mask == "stored"
+    data = sparse_data(X) if stored else masked_data(X, mask)
     rank = check_rank(rank, data.shape)
     data = data.rescaled(scale_exponent(data.mean(), rank))
     rng = rng_from(random_state)
     A, B = initial_factors(data, rank, init, rng)
-    W = MaskOps(data.observed, data.n_missing)
+    ops = StoredOps(data) if stored else DenseOps(data)
     if not (init is None or isinstance(init, str)):  # given factors: into the data's rescaled units
-        A, B = _given_start(A, B, data.scale, W, data.largest)
-    return Problem(data, W, A, B, rng, max_iter, tol, max_time, eval_every)
+        A, B = _given_start(A, B, data.scale, ops, data.largest)
+    return Problem(data, ops, A, B, rng, max_iter, tol, max_time, eval_every)
 
 
-def _given_start(A: np.ndarray, B: np.ndarray, k: int, W, largest: float) -> tuple[np.ndarray, np.ndarray]:
+def _given_start(A: np.ndarray, B: np.ndarray, k: int, W: Ops, largest: float) -> tuple[np.ndarray, np.ndarray]:
     """User-given factors in the data's rescaled units, checked (:func:`_check_start`)."""
     if k:
         with np.errstate(over="ignore"):

@@ -35,10 +35,12 @@ from .._validation import (
     to_float64,
     wide_range_exponent,
 )
+from ..data.masks import grid_completion_counts
 from ._a1gm_kernel import BACKENDS, PARALLEL_MIN, a1gm_sums, blas_thread_limit
 from ._base import FactorizationResult, SolverRefused, register
+from ._params import Options, Param
 
-__all__ = ["a1gm", "rank1_nmmf", "grid_completion"]
+__all__ = ["a1gm", "rank1_nmmf"]
 
 
 def _nonneg_matrix(M, name: str, allow_empty: bool = False) -> tuple[np.ndarray, float]:
@@ -141,46 +143,24 @@ def _lost_lines(f: np.ndarray, blocks, axis: int) -> bool:
     return any(B.size and np.any(small & (B.max(axis=axis) > 0)) for B in blocks)
 
 
-def grid_completion(observed: np.ndarray | None, shape: tuple[int, int], n_missing: int | None = None) -> dict:
-    """A1GM's step 1 as facts: which rows/columns have gaps and what it adds.
-
-    Returns a dict with ``row_complete`` (n,), ``col_complete`` (m,), and the
-    counts ``n_missing``, ``n_missing_added``, ``n_rows_with_missing``,
-    ``n_cols_with_missing``.
-    """
-    n, m = shape
-    if observed is None:
-        row_complete, col_complete, n_missing = np.ones(n, bool), np.ones(m, bool), 0
-    else:
-        row_complete = observed.all(axis=1)
-        col_complete = observed.all(axis=0)
-        if n_missing is None:
-            n_missing = int(observed.size - np.count_nonzero(observed))
-    return {"row_complete": row_complete, "col_complete": col_complete,
-            **_completion_facts(row_complete, col_complete, n_missing)}
-
-
-def _completion_facts(row_complete: np.ndarray, col_complete: np.ndarray, n_missing: int) -> dict:
-    """The counts of :func:`grid_completion` from complete rows and columns."""
-    nr = int(row_complete.size - np.count_nonzero(row_complete))
-    nc = int(col_complete.size - np.count_nonzero(col_complete))
-    return {
-        "n_missing": n_missing,
-        "n_missing_added": nr * nc - n_missing,
-        "n_rows_with_missing": nr,
-        "n_cols_with_missing": nc,
-    }
-
-
 @register(
     "a1gm",
     loss="kl",
+    params=(
+        Param("backend", "auto", Options(BACKENDS),
+              "Which implementation reads ``X``: ``numba`` the compiled one-pass kernel, ``numpy`` the "
+              "package's pure-NumPy path, ``auto`` the compiled kernel when numba is installed and not disabled "
+              "by ``NMFEXP_DISABLE_NUMBA``. The kernel loads on first use, in about half a second; a one-shot "
+              "script that wants no numba asks for ``numpy``. The two agree to rounding. The compiled kernel "
+              "splits a large ``X`` across as many threads as BLAS may use (an experiment job pins it to "
+              "``timing.blas_threads``, default 1)."),
+    ),
     rank1_only=True,
     iterative=False,
     summary="Closed-form rank-1 KL NMF; exact for grid-like masks, O(nm), no hyper-parameters.",
-    reference="Ghalamkari & Sugiyama, AISTATS 2022",
+    reference=("ghalamkari2022fast",),
 )
-def a1gm(X, mask=None, *, rank: int = 1, random_state=None, backend: str = "auto") -> FactorizationResult:
+def a1gm(X, mask=None, *, rank: int = 1, random_state=None, backend: str) -> FactorizationResult:
     """A1GM: rank-1 NMF for data with missing values under the KL divergence.
 
     Parameters
@@ -197,16 +177,16 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None, backend: str = "auto
     random_state : None, int >= 0 or numpy.random.Generator
         Accepted for the common calling convention and checked as the
         iterative solvers check it; A1GM is deterministic and draws nothing.
-    backend : {"auto", "numba", "numpy"}
+    backend : {'auto', 'numba', 'numpy'}, default 'auto'
         Which implementation reads ``X``: ``"numba"`` the compiled one-pass
-        kernel, ``"numpy"`` the package's pure-NumPy path, ``"auto"`` (the
-        default, as before this parameter) the compiled kernel when numba is
-        installed and not disabled by ``NMFEXP_DISABLE_NUMBA``. The kernel
-        loads on first use, in about half a second; a one-shot script that
-        wants no numba asks for ``"numpy"``. The two agree to rounding
-        (:mod:`nmfexp.solvers._a1gm_kernel`). The compiled kernel splits a
-        large ``X`` across as many threads as BLAS may use (threadpoolctl; an
-        experiment job pins it to ``timing.blas_threads``, default 1).
+        kernel, ``"numpy"`` the package's pure-NumPy path, ``"auto"`` the
+        compiled kernel when numba is installed and not disabled by
+        ``NMFEXP_DISABLE_NUMBA``. The kernel loads on first use, in about half
+        a second; a one-shot script that wants no numba asks for ``"numpy"``.
+        The two agree to rounding (:mod:`nmfexp.solvers._a1gm_kernel`). The
+        compiled kernel splits a large ``X`` across as many threads as BLAS
+        may use (threadpoolctl; an experiment job pins it to
+        ``timing.blas_threads``, default 1).
 
     Returns
     -------
@@ -277,7 +257,7 @@ def _from_sums(sums, X, mask, backend, threads, rescale: bool = False) -> Factor
     if sums.n_missing == 0:  # every row and column complete (the common case for small inputs, quickly)
         step1 = {"n_missing": 0, "n_missing_added": 0, "n_rows_with_missing": 0, "n_cols_with_missing": 0}
     else:
-        step1 = _completion_facts(rc, cc, sums.n_missing)
+        step1 = grid_completion_counts(rc, cc, sums.n_missing)
         if not rc.any() or not cc.any():
             raise _no_complete_line(rc, cc, transposed, step1["n_missing"])
     trouble = _overflow(sums)  # found from the block totals, without a pass
@@ -554,7 +534,7 @@ def _sparse_a1gm(S, mask, rank, backend: str) -> FactorizationResult:
                        SZ=float(col_sums_cr[~cc].sum()))
     if not np.isfinite(sums.SX + sums.SY + sums.SZ + row_sums.sum()):
         sums = None
-    step1 = _completion_facts(rc, cc, n_missing)
+    step1 = grid_completion_counts(rc, cc, n_missing)
     trouble = "sums" if sums is None else _overflow(sums)
     u, v = (None, None) if trouble else _closed_form(sums)
     if trouble or _underflowed(u, v, sums):

@@ -41,10 +41,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 
-from . import _sparse
-from ._base import FactorizationResult, register
+from ._base import register
 from ._init import start
-from ._losses import blocked_frobenius
+from ._ops import Ops
+from ._params import iterative_params
 
 __all__ = ["als"]
 
@@ -404,55 +404,35 @@ def _passive_solve_lapack(G: np.ndarray, N: np.ndarray, passive: np.ndarray) -> 
     return np.where(passive, z.T, 0.0)
 
 
-def _fallback(F: np.ndarray, data, axis: int, counts: np.ndarray | None = None):
+def _fallback(F: np.ndarray, ops: Ops, axis: int):
     """NNLS on the observed entries of row (axis=0) or column (axis=1) q of X, factor F (r, len).
 
-    ``counts`` (observed entries of each row or column; None when nothing is
-    missing) is attached to the solver as ``solve.counts`` for
+    The observed entries of each line (:meth:`~._ops.Ops.line_counts`; None
+    when not known) are attached to the solver as ``solve.counts`` for
     :func:`_nnls_batched`.
     """
-    WX, obs = data.WX, data.observed
 
     def solve(q):
-        x = WX[q] if axis == 0 else WX[:, q]
-        sel = slice(None) if obs is None else (obs[q] if axis == 0 else obs[:, q])
+        sel, x = ops.observed_line(axis, q)
         C = F[:, sel].T
         if C.shape[0] == 0:
             return np.zeros(F.shape[0])  # no observed entry: the loss does not depend on it
-        return nnls(C, x[sel])[0]
+        return nnls(C, x)[0]
 
-    solve.counts = counts
+    solve.counts = ops.line_counts(axis)
     return solve
 
 
 @register(
     "als",
     loss="frobenius",
+    params=iterative_params(),
+    sparse=True,
     summary="Alternating NNLS per row/column over observed entries (exact subproblems); monotone, few iterations.",
-    reference="Kim & Park, SIAM J. Matrix Anal. Appl. 30(2), 2008 (masked)",
+    reference=("kim2008nonnegative",),
 )
-def als(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
-        random_state=None, init=None, max_time: float | None = None, eval_every: int = 1) -> FactorizationResult:
+def als(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every):
     """NMF with missing values by alternating exact NNLS on observed entries.
-
-    Parameters
-    ----------
-    X : array_like or scipy.sparse matrix of shape (n, m)
-    mask : array_like of bool of shape (n, m), or "stored", optional
-        True where observed; default: missing where X is NaN. ``"stored"``
-        with a ``scipy.sparse`` X: exactly its stored entries are observed.
-    rank : int
-    max_iter : int, default 200
-    tol : float, default 1e-4
-        Stops when ``(previous loss - loss) / initial loss < tol``.
-    random_state : None, int or Generator
-    init : None, "random", "nndsvda", "a1gm" or (A0, B0)
-    max_time : float, optional
-        Stop after the iteration at which the update time reaches this many
-        seconds (objective evaluation not counted).
-    eval_every : int, default 1
-        Evaluate the objective after every ``eval_every``-th iteration and
-        the last one only (see :mod:`nmfexp.solvers._driver`).
 
     Returns
     -------
@@ -461,20 +441,15 @@ def als(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
     """
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
               eval_every=eval_every)
-    if p.sparse:
-        return _sparse.als(p)
-    data, WX, W, A, B = p.data, p.WX, p.W, p.A, p.B
-    obs = data.observed
-    row_counts = None if obs is None else np.count_nonzero(obs, axis=1)
-    col_counts = None if obs is None else np.count_nonzero(obs, axis=0)
+    ops, A, B = p.ops, p.A, p.B
 
     def update():
         nonlocal A, B
         # Kim & Park 2008 restricted to observed entries: one exact NNLS per row of A, then per column of B.
         # Rows of A: G_i = B diag(M[i, :]) B^T, N_i = B (M*X)[i, :]^T.
-        A = nnls_block(B @ WX.T, W.gram_rows(B), _fallback(B, data, 0, row_counts)).T
+        A = nnls_block(ops.times_xt(B), ops.gram_rows(B), _fallback(B, ops, 0)).T
         # Columns of B: G_k = A^T diag(M[:, k]) A, N_k = A^T (M*X)[:, k].
-        B = nnls_block(A.T @ WX, W.gram_cols(A), _fallback(A.T, data, 1, col_counts))
+        B = nnls_block(ops.xt_left(A.T), ops.gram_cols(A), _fallback(A.T, ops, 1))
 
-    run = p.iterate(update, lambda: blocked_frobenius(WX, W, A, B))
+    run = p.iterate(update, lambda: ops.frobenius(A, B))
     return p.result("als", np.ascontiguousarray(A), np.ascontiguousarray(B), run)

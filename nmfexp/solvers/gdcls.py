@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_number
-from . import _sparse
-from ._base import FactorizationResult, register
+from ._base import register
 from ._init import start
-from ._losses import blocked_frobenius
+from ._params import Interval, Param, iterative_params
 
 __all__ = ["gdcls"]
 
@@ -39,51 +37,37 @@ __all__ = ["gdcls"]
 @register(
     "gdcls",
     loss="frobenius",
-    summary="GD-CLS of the Mathematica NNMF package: MU for A, ridge-regularised clipped least squares for B; not monotone.",
-    reference="Shahnaz, Berry, Pauca & Plemmons, Inf. Process. Manage. 42(2), 2006; Antonov's Mathematica NNMF package",
+    params=(
+        *iterative_params(
+            tol=1e-10,
+            tol_doc="Also stop when ``|previous loss - loss| / initial loss < tol``. The package stops only on "
+                    "``precision_goal`` and ``max_iter``; GD-CLS often settles at an exact fixed point above the "
+                    "precision goal, where it would then run to ``max_iter`` however large, so the default stops "
+                    "once the loss has stopped moving (0 restores the package's rule)."),
+        Param("regularization", 0.01, Interval("real", low=0, closed="neither"),
+              "The ridge parameter lambda (the package's ``RegularizationParameter``). Like ``epsilon``, it acts "
+              "on ``X`` divided by the power of 8 that brings the observed mean within a factor ``2**1.5`` of "
+              "``rank / 4`` (see :mod:`nmfexp.solvers._init`), so that it means the same at every scale of the "
+              "data; for data already at that scale (the package's usual setting) it is exactly the package's "
+              "parameter."),
+        Param("precision_goal", 4, Interval("real", low=0, closed="neither", allow_none=True,
+                                            hint="None disables the precision goal."),
+              "Stop when ``||M*(X - A B)||_F / ||M*X||_F <= 10^-precision_goal``; None disables the rule."),
+        Param("epsilon", 1e-9, Interval("real", low=0, closed="neither"),
+              "Added to the denominator of the A update (the package's ``Epsilon``)."),
+    ),
+    sparse=True,
+    summary="GD-CLS of the Mathematica NNMF package: MU for A, ridge-regularised clipped least squares for B; "
+            "not monotone.",
+    reference=("shahnaz2006document",),
 )
-def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-10, random_state=None, init=None,
-          max_time: float | None = None, eval_every: int = 1, regularization: float = 0.01, precision_goal: float | None = 4,
-          epsilon: float = 1e-9) -> FactorizationResult:
+def gdcls(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, regularization,
+          precision_goal, epsilon):
     """NMF with missing values by GD-CLS (masked).
 
-    Parameters
-    ----------
-    X : array_like or scipy.sparse matrix of shape (n, m)
-    mask : array_like of bool of shape (n, m), or "stored", optional
-        True where observed; default: missing where X is NaN. ``"stored"``
-        with a ``scipy.sparse`` X: exactly its stored entries are observed.
-    rank : int
-    max_iter : int, default 200
-        The package's ``MaxSteps``.
-    tol : float, default 1e-10
-        Also stop when ``|previous loss - loss| / initial loss < tol``. The
-        package stops only on ``precision_goal`` and ``max_iter``; GD-CLS
-        often settles at an exact fixed point above the precision goal, where
-        it would then run to ``max_iter`` however large, so the default stops
-        once the loss has stopped moving (0 restores the package's rule).
-    random_state : None, int or Generator
-    init : None, "random", "nndsvda", "a1gm" or (A0, B0)
-        Only A0 enters the updates (B is solved from A first, as the package
-        does); B0 enters the initial objective value.
-    max_time : float, optional
-        Stop after the iteration at which the update time reaches this many
-        seconds (objective evaluation not counted).
-    eval_every : int, default 1
-        Evaluate the objective after every ``eval_every``-th iteration and
-        the last one only (see :mod:`nmfexp.solvers._driver`).
-    regularization : float, default 0.01
-        The ridge parameter lambda (the package's ``RegularizationParameter``).
-        Like ``epsilon``, it acts on ``X`` divided by the power of 8 that
-        brings the observed mean within a factor ``2**1.5`` of ``rank / 4``
-        (see :mod:`nmfexp.solvers._init`), so that it means the same at
-        every scale of the data; for data already at that scale (the
-        package's usual setting) it is exactly the package's parameter.
-    precision_goal : float or None, default 4
-        Stop when ``||M*(X - A B)||_F / ||M*X||_F <= 10^-precision_goal``;
-        None disables the rule.
-    epsilon : float, default 1e-9
-        Added to the denominator of the A update (the package's ``Epsilon``).
+    ``max_iter`` is the package's ``MaxSteps``. Only ``A0`` of a given
+    ``init`` enters the updates (B is solved from A first, as the package
+    does); ``B0`` enters the initial objective value.
 
     Returns
     -------
@@ -91,36 +75,30 @@ def gdcls(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-1
         ``history["objective"]`` is ``||W * (X - A B)||_F``; ``info`` has
         ``relative_residual`` (the package's ``diffNorm/normV``).
     """
-    lam = check_number(regularization, "regularization", low=0, closed="neither")
-    pgoal = check_number(precision_goal, "precision_goal", low=0, closed="neither", allow_none=True,
-                         hint="None disables the precision goal.")
-    eps = check_number(epsilon, "epsilon", low=0, closed="neither")
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
               eval_every=eval_every)
-    ridge = lam * np.eye(rank)
-    norm_x = float(np.linalg.norm(p.data.X.data if p.sparse else p.WX))
+    ops, A, B = p.ops, p.A, p.B
+    ridge = regularization * np.eye(rank)
+    eps = epsilon
+    norm_x = ops.norm_x()
     # The package's precision goal: stop once ||M*(X - A B)||_F <= 10^-precision_goal ||M*X||_F.
     if norm_x == 0:
         goal = np.inf  # no observed mass: the relative residual is undefined; one iteration ends the run
     else:
-        goal = None if pgoal is None else norm_x * 10.0 ** (-pgoal)
-    if p.sparse:
-        return _sparse.gdcls(p, ridge, eps, goal, norm_x)
-    WX, W, A, B = p.WX, p.W, p.A, p.B
-    scratch = np.empty_like(WX)  # W * (A B) of the GD step
+        goal = None if precision_goal is None else norm_x * 10.0 ** (-precision_goal)
+    scratch = ops.new_entries()  # W * (A B) of the GD step
 
     def update():
         nonlocal A, B
         # CLS step (Shahnaz et al. 2006, Alg. GD-CLS): per-column ridge normal equations, then clip at 0.
-        G = np.moveaxis(W.gram_cols(A), 2, 0) + ridge  # (m or 1, r, r)
-        rhs = (A.T @ WX).T[:, :, None]  # (m, r, 1)
+        G = np.moveaxis(ops.gram_cols(A), 2, 0) + ridge  # (m or 1, r, r)
+        rhs = ops.xt_left(A.T).T[:, :, None]  # (m, r, 1)
         B = np.linalg.solve(np.broadcast_to(G, (rhs.shape[0], rank, rank)), rhs)[:, :, 0].T
         np.maximum(B, 0.0, out=B)
         # GD step: masked multiplicative update of A (Lee & Seung form with epsilon).
-        np.matmul(A, B, out=scratch)
-        W.apply(scratch)
-        A = A * (WX @ B.T) / (scratch @ B.T + eps)
+        WAB = ops.masked_product(A, B, out=scratch)
+        A = A * ops.x_right(B.T) / (ops.rmul(WAB, B.T) + eps)
 
-    run = p.iterate(update, lambda: blocked_frobenius(WX, W, A, B), two_sided=True, goal=goal)
+    run = p.iterate(update, lambda: ops.frobenius(A, B), two_sided=True, goal=goal)
     return p.result("gdcls", A, np.ascontiguousarray(B), run,
                     relative_residual=run.history.objective[-1] / norm_x if norm_x > 0 else 0.0)

@@ -17,7 +17,7 @@ matrices ``G_i = B diag(M[i, :]) B^T``
     (M (B[j, :]^2)^T)_i   = G_i[j, j].
 
 ``N`` is one product with the data and the ``G_i`` one product of the mask
-with the r(r+1)/2 products of pairs of rows of B (:meth:`MaskOps.gram_rows`),
+with the r(r+1)/2 products of pairs of rows of B (:meth:`~._ops.Ops.gram_rows`),
 after which the r column updates cost O(n r^2) in all, instead of r passes
 over an n x m residual. As in Cichocki & Phan's fast HALS, all columns of A
 are updated (in order j = 0..r-1, each using the already updated ones), then
@@ -30,20 +30,20 @@ every update an exact minimiser, so the loss never increases.
 
 The objective reuses the B half step's products where the data are fully
 observed (``N = A^T X`` and ``A^T A`` with the final A; see
-:func:`~._losses.gram_frobenius`) and is otherwise computed a block of rows
-at a time; no ``n x m`` work array is kept. Sparse input with
-``mask="stored"`` runs the same updates from the stored entries
-(:mod:`._sparse`).
+:func:`~.losses.gram_frobenius`) and is otherwise computed a block of rows
+at a time; no ``n x m`` work array is kept. The updates are written once
+against :class:`~._ops.Ops`, so sparse input with ``mask="stored"`` runs
+them from the stored entries.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _sparse
-from ._base import FactorizationResult, register
+from ._base import register
 from ._init import start
-from ._losses import blocked_frobenius, gram_frobenius
+from ._params import iterative_params
+from .losses import gram_frobenius
 
 __all__ = ["hals"]
 
@@ -74,31 +74,13 @@ def local_updates(F: np.ndarray, N: np.ndarray, G: np.ndarray) -> None:
 @register(
     "hals",
     loss="frobenius",
+    params=iterative_params(),
+    sparse=True,
     summary="Masked hierarchical ALS (exact per-component least squares); any rank, monotone, fast.",
-    reference="Cichocki & Phan, IEICE Trans. Fundamentals E92-A(3), 2009",
+    reference=("cichocki2009fast",),
 )
-def hals(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
-         random_state=None, init=None, max_time: float | None = None, eval_every: int = 1) -> FactorizationResult:
+def hals(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every):
     """NMF with missing values by hierarchical ALS (masked Frobenius loss).
-
-    Parameters
-    ----------
-    X : array_like or scipy.sparse matrix of shape (n, m)
-    mask : array_like of bool of shape (n, m), or "stored", optional
-        True where observed; default: missing where X is NaN. ``"stored"``
-        with a ``scipy.sparse`` X: exactly its stored entries are observed.
-    rank : int
-    max_iter : int, default 200
-    tol : float, default 1e-4
-        Stops when ``(previous loss - loss) / initial loss < tol``.
-    random_state : None, int or Generator
-    init : None, "random", "nndsvda", "a1gm" or (A0, B0)
-    max_time : float, optional
-        Stop after the iteration at which the update time reaches this many
-        seconds (objective evaluation not counted).
-    eval_every : int, default 1
-        Evaluate the objective after every ``eval_every``-th iteration and
-        the last one only (see :mod:`nmfexp.solvers._driver`).
 
     Returns
     -------
@@ -107,23 +89,21 @@ def hals(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
     """
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
               eval_every=eval_every)
-    if p.sparse:
-        return _sparse.hals(p)
-    WX, W, B = p.WX, p.W, p.B  # B is updated in place
+    ops, B = p.ops, p.B  # B is updated in place
     At = np.ascontiguousarray(p.A.T)  # A's components as rows (contiguous updates), in place
     # A for the objective: p.A at the start, then a view of At.
     A = p.A
-    full = W.kind == "full"
-    xx = float(np.vdot(WX, WX)) if full else 0.0
+    full = ops.complete
+    xx = ops.sum_sq_x() if full else 0.0
     last = None  # (A^T X, A^T A) of the last B half step, for the objective when fully observed
 
     def update():
         nonlocal A, last
         # Cichocki & Phan 2009, fast HALS with the mask M (formulas in the module docstring).
         # Columns of A: N = (M*X) B^T (transposed), G_i = B diag(M[i, :]) B^T.
-        local_updates(At, B @ WX.T, W.gram_rows(B))
+        local_updates(At, ops.times_xt(B), ops.gram_rows(B))
         # Rows of B: N = A^T (M*X), G_k = A^T diag(M[:, k]) A.
-        N, G = At @ WX, W.gram_cols(At.T)
+        N, G = ops.xt_left(At), ops.gram_cols(At.T)
         local_updates(B, N, G)
         A = At.T
         last = (N, G) if full else None
@@ -134,7 +114,7 @@ def hals(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
             value = gram_frobenius(xx, float(np.vdot(N, B)), float(np.vdot(G[:, :, 0], B @ B.T)))
             if value is not None:
                 return value
-        return blocked_frobenius(WX, W, A, B)
+        return ops.frobenius(A, B)
 
     run = p.iterate(update, objective)
     return p.result("hals", np.ascontiguousarray(At.T), B, run)

@@ -64,15 +64,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_number
-from . import _sparse
-from ._base import FactorizationResult, register
+from ._base import register
 from ._init import start
-from ._losses import blocked_frobenius
+from ._params import Interval, Options, Param, iterative_params
 
 __all__ = ["kaczmarz"]
-
-_SAMPLINGS = ("norm", "uniform")
 
 
 class _ObservedSampler:
@@ -299,66 +295,43 @@ def _rebalance(A: np.ndarray, Bt: np.ndarray) -> None:
 @register(
     "kaczmarz",
     loss="frobenius",
+    params=(
+        *iterative_params(tol_doc="Stop when ``|previous loss - loss| / initial loss < tol`` (two-sided: the loss "
+                                  "may rise)."),
+        Param("kaczmarz_iter", 5, Interval("integer", low=1, hint="It is the number of steps per row and per column."),
+              "RK steps per column of B and per row of A in each outer iteration (the seed's ``kacziters``)."),
+        Param("sampling", "norm", Options(("norm", "uniform")),
+              "How a step picks an observed entry of its line: with probability proportional to the squared "
+              "norm of the fixed factor's row (Strohmer & Vershynin), or uniformly (the seed notebook's rule, "
+              "which can diverge; see the module docstring)."),
+        Param("relaxation", 1.0, Interval("real", low=0, high=2, closed="neither"),
+              "Step multiplier omega, ``0 < omega < 2``; 1 is the classic RK step, < 1 damps noise."),
+    ),
+    sparse=True,
     summary="Projected randomized Kaczmarz steps on observed entries (seed notebook); cheap steps, not monotone.",
-    reference="Strohmer & Vershynin, J. Fourier Anal. Appl. 15, 2009 (NMF use as in the seed notebook)",
+    reference=("strohmer2009randomized",),
 )
-def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4, random_state=None,
-             init=None, max_time: float | None = None, eval_every: int = 1, kaczmarz_iter: int = 5, sampling: str = "norm",
-              relaxation: float = 1.0) -> FactorizationResult:
+def kaczmarz(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, kaczmarz_iter, sampling,
+             relaxation):
     """NMF with missing values by projected randomized Kaczmarz steps.
 
-    Parameters
-    ----------
-    X : array_like or scipy.sparse matrix of shape (n, m)
-    mask : array_like of bool of shape (n, m), or "stored", optional
-        True where observed; default: missing where X is NaN. ``"stored"``
-        with a ``scipy.sparse`` X: exactly its stored entries are observed.
-    rank : int
-    max_iter : int, default 200
-        Outer iterations.
-    tol : float, default 1e-4
-        Stops when ``|previous loss - loss| / initial loss < tol`` (two-sided:
-        the loss may rise).
-    random_state : None, int or Generator
-        Seeds the initialisation and the sampling of steps.
-    init : None, "random", "nndsvda", "a1gm" or (A0, B0)
-    max_time : float, optional
-        Stop after the iteration at which the update time reaches this many
-        seconds (objective evaluation not counted).
-    eval_every : int, default 1
-        Evaluate the objective after every ``eval_every``-th iteration and
-        the last one only (see :mod:`nmfexp.solvers._driver`).
-    kaczmarz_iter : int, default 5
-        RK steps per column of B and per row of A in each outer iteration
-        (the seed's ``kacziters``).
-    sampling : {"norm", "uniform"}, default "norm"
-        How a step picks an observed entry of its line: with probability
-        proportional to the squared norm of the fixed factor's row
-        (Strohmer & Vershynin), or uniformly (the seed notebook's rule,
-        which can diverge; see the module docstring).
-    relaxation : float, default 1.0
-        Step multiplier omega, ``0 < omega < 2``; 1 is the classic RK step.
+    ``max_iter`` counts outer iterations; ``random_state`` seeds the
+    initialisation and the sampling of steps.
 
     Returns
     -------
     FactorizationResult
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
-    kaczmarz_iter = check_number(kaczmarz_iter, "kaczmarz_iter", kind="integer", low=1,
-                                 hint="It is the number of steps per row and per column.")
-    if not isinstance(sampling, str) or sampling not in _SAMPLINGS:
-        raise ValueError(f"sampling must be one of {_SAMPLINGS}, got {sampling!r}.")
-    relaxation = check_number(relaxation, "relaxation", low=0, high=2, closed="neither")
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
               eval_every=eval_every)
-    if p.sparse:
-        return _sparse.kaczmarz(p, kaczmarz_iter, sampling, relaxation)
-    WX, W, A, rng, obs = p.WX, p.W, p.A, p.rng, p.data.observed  # A is updated in place
-    WXt = WX.T  # a view: column k of X as a line
+    ops, A, rng = p.ops, p.A, p.rng  # A is updated in place
+    n, m = ops.shape
+    observed_cols, data_cols = ops.lines(axis=1)  # column k of X as a line
+    observed_rows, data_rows = ops.lines(axis=0)
     Bt = np.ascontiguousarray(p.B.T)  # (m, r): column k of B as a row, updated in place
-    n, m = WX.shape
-    col_sampler = _ObservedSampler(None if obs is None else obs.T, m, n)  # observed rows of each column
-    row_sampler = _ObservedSampler(obs, n, m)  # observed columns of each row
+    col_sampler = _ObservedSampler(observed_cols, m, n)  # observed rows of each column
+    row_sampler = _ObservedSampler(observed_rows, n, m)  # observed columns of each row
     # A row or column with no observed entry has no equation: nothing would ever update its factor row,
     # while rebalancing keeps rescaling it, so its product with the other factor would drift without
     # bound. The loss does not depend on it; set it to 0, as hals and als do.
@@ -372,11 +345,11 @@ def kaczmarz(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1
         nonlocal B
         # Strohmer & Vershynin 2009, projected RK steps (formulas in the module docstring).
         # Columns of B: systems A B[:, k] = X[:, k] over observed rows.
-        _rk_steps(Bt, A, WXt, col_sampler, kaczmarz_iter, rng, sampling, relaxation)
+        _rk_steps(Bt, A, data_cols, col_sampler, kaczmarz_iter, rng, sampling, relaxation)
         # Rows of A: systems B^T A[i, :]^T = X[i, :]^T over observed columns.
-        _rk_steps(A, Bt, WX, row_sampler, kaczmarz_iter, rng, sampling, relaxation)
+        _rk_steps(A, Bt, data_rows, row_sampler, kaczmarz_iter, rng, sampling, relaxation)
         _rebalance(A, Bt)  # A @ B unchanged; keeps the factors' scales from drifting
         B = Bt.T
 
-    run = p.iterate(update, lambda: blocked_frobenius(WX, W, A, B), two_sided=True)
+    run = p.iterate(update, lambda: ops.frobenius(A, B), two_sided=True)
     return p.result("kaczmarz", A, np.ascontiguousarray(Bt.T), run)

@@ -17,7 +17,7 @@ division sees a zero; denominators are floored at the smallest normal double.
 
 Work and memory. The KL updates keep one ``n x m`` work array,
 ``Q = (W*X) / (A B)``, which the next iteration's B update starts from and
-from which the objective is read (:func:`~._losses.kl_from_ratio`). The
+from which the objective is read (:func:`~.losses.kl_from_ratio`). The
 least-squares updates keep ``W*(A B)`` when entries are missing; on fully
 observed data they use the Gram form of the denominators, as scikit-learn's
 multiplicative updates do,
@@ -25,19 +25,19 @@ multiplicative updates do,
     A^T (A B) = (A^T A) B,        (A B) B^T = A (B B^T),
 
 so no ``n x m`` product is formed at all, and the objective comes from the
-same products (:func:`~._losses.gram_frobenius`). Sparse input with
-``mask="stored"`` runs the same updates on the stored entries only
-(:mod:`._sparse`).
+same products (:func:`~.losses.gram_frobenius`). The updates are written
+once against :class:`~._ops.Ops`, so sparse input with ``mask="stored"``
+runs them on the stored entries only.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _sparse
-from ._base import FactorizationResult, register
-from ._init import start
-from ._losses import blocked_frobenius, gram_frobenius, kl_from_ratio, row_blocks
+from ._base import register
+from ._init import Problem, start
+from ._params import iterative_params
+from .losses import gram_frobenius
 
 __all__ = ["wnmf_kl", "wnmf_fro"]
 
@@ -45,7 +45,7 @@ FACTOR_FLOOR = 1e-150
 _TINY = np.finfo(np.float64).tiny
 
 
-def _start(X, mask, **params):
+def _start(X, mask, **params) -> Problem:
     p = start(X, mask, **params)
     np.maximum(p.A, FACTOR_FLOOR, out=p.A)
     np.maximum(p.B, FACTOR_FLOOR, out=p.B)
@@ -55,40 +55,14 @@ def _start(X, mask, **params):
 @register(
     "wnmf_kl",
     loss="kl",
+    params=iterative_params(tol_doc="Stop when ``(previous KL - KL) / initial KL < tol``, the KL being evaluated "
+                                    "after every ``eval_every``-th iteration (every one, as in the reference code)."),
+    sparse=True,
     summary="Weighted KL multiplicative updates (the paper's baseline); any rank, monotone.",
-    reference="Lee & Seung, NIPS 2001 (weighted as in Ghalamkari & Sugiyama 2022)",
+    reference=("lee2001algorithms", "ghalamkari2022fast"),
 )
-def wnmf_kl(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
-            random_state=None, init=None, max_time: float | None = None,
-            eval_every: int = 1) -> FactorizationResult:
+def wnmf_kl(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every):
     """Weighted NMF under the generalised KL divergence by multiplicative updates.
-
-    Parameters
-    ----------
-    X : array_like or scipy.sparse matrix of shape (n, m)
-    mask : array_like of bool of shape (n, m), or "stored", optional
-        True where observed; default: missing where X is NaN. With a
-        ``scipy.sparse`` X, ``"stored"``: exactly the stored entries are
-        observed (a stored zero is an observed zero), and every iteration
-        costs O(stored entries x rank).
-    rank : int
-    max_iter : int, default 200
-    tol : float, default 1e-4
-        Stops when ``(previous KL - KL) / initial KL < tol``, the KL being
-        evaluated after every iteration as in the reference code.
-    random_state : None, int or Generator
-        Seeds the uniform [0, 1) initialisation.
-    init : None, "random", "nndsvda", "a1gm" or (A0, B0)
-        See :mod:`nmfexp.solvers._init`.
-    max_time : float, optional
-        Stop after the iteration at which the update time reaches this many
-        seconds (objective evaluation not counted).
-    eval_every : int, default 1
-        Evaluate the objective (and the stopping rule) after every
-        ``eval_every``-th iteration and after the last one only; ``tol``
-        then bounds the decrease over ``eval_every`` iterations and
-        ``history["iteration"]`` numbers the recorded values (see
-        :mod:`nmfexp.solvers._driver`).
 
     Returns
     -------
@@ -97,30 +71,25 @@ def wnmf_kl(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e
     """
     p = _start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state,
                init=init, eval_every=eval_every)
-    if p.sparse:
-        return _sparse.wnmf_kl(p)
-    WX, W, A, B = p.WX, p.W, p.A, p.B  # A and B are updated in place
-    Q = np.matmul(A, B)  # the one work array: WX / (A B), kept current
-    np.divide(WX, Q, out=Q)
-    WBt = W.right(B)  # W B^T, kept current for the objective
-    sum_x = float(WX.sum())
+    ops, A, B = p.ops, p.A, p.B  # A and B are updated in place
+    Q = ops.ratio(A, B)  # the one work array: (W*X) / (A B), kept current
+    WBt = ops.right(B)  # W B^T, kept current for the objective
+    sum_x = ops.sum_x()
 
     def update():
         nonlocal A, B, WBt  # the in-place products (B *= ...) rebind the names to the same arrays
         # Lee & Seung 2001, KL updates with weights W. B <- B / (A^T W) * (A^T ((W*X) / (A B)))
-        B *= (A.T @ Q) / np.maximum(W.left(A), _TINY)
+        B *= ops.lmul(A.T, Q) / np.maximum(ops.left(A), _TINY)
         np.maximum(B, FACTOR_FLOOR, out=B)
-        np.matmul(A, B, out=Q)
-        np.divide(WX, Q, out=Q)
+        ops.ratio(A, B, out=Q)
         # A <- A / (W B^T) * (((W*X) / (A B)) B^T)
-        WBt = W.right(B)
-        A *= (Q @ B.T) / np.maximum(WBt, _TINY)
+        WBt = ops.right(B)
+        A *= ops.rmul(Q, B.T) / np.maximum(WBt, _TINY)
         np.maximum(A, FACTOR_FLOOR, out=A)
-        np.matmul(A, B, out=Q)
-        np.divide(WX, Q, out=Q)
+        ops.ratio(A, B, out=Q)
 
-    def objective():
-        return kl_from_ratio(WX, Q, sum_x, float(np.sum(A * WBt)))  # sum over observed of AB = sum(A * (W B^T))
+    def objective():  # sum over observed of AB = sum(A * (W B^T))
+        return ops.kl_from_ratio(Q, sum_x, float(np.sum(A * WBt)))
 
     return p.result("wnmf_kl", A, B, p.iterate(update, objective))
 
@@ -128,63 +97,55 @@ def wnmf_kl(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e
 @register(
     "wnmf_fro",
     loss="frobenius",
+    params=iterative_params(),
+    sparse=True,
     summary="Weighted least-squares multiplicative updates; any rank, monotone.",
-    reference="Lee & Seung, NIPS 2001 (weighted)",
+    reference=("lee2001algorithms",),
 )
-def wnmf_fro(X, mask=None, *, rank: int = 1, max_iter: int = 200, tol: float = 1e-4,
-             random_state=None, init=None, max_time: float | None = None,
-             eval_every: int = 1) -> FactorizationResult:
+def wnmf_fro(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every):
     """Weighted NMF under the Frobenius norm by multiplicative updates.
 
-    Same parameters and stopping rule as :func:`wnmf_kl`;
-    ``history["objective"]`` is ``||W * (X - A B)||_F``.
+    Same stopping rule as :func:`wnmf_kl`.
+
+    Returns
+    -------
+    FactorizationResult
+        ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
     p = _start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state,
                init=init, eval_every=eval_every)
-    if p.sparse:
-        return _sparse.wnmf_fro(p)
-    if p.W.kind == "full":
-        return _wnmf_fro_full(p)
-    WX, W, A, B = p.WX, p.W, p.A, p.B  # A and B are updated in place
-    WLam = W.apply(A @ B)  # kept equal to W * (A B)
+    if p.ops.complete:
+        return _wnmf_fro_complete(p)
+    ops, A, B = p.ops, p.A, p.B  # A and B are updated in place
+    WLam = ops.masked_product(A, B)  # kept equal to W * (A B)
 
     def update():
         nonlocal A, B  # the in-place products (B *= ...) rebind the names to the same arrays
         # Lee & Seung 2001, least-squares updates with weights W. B <- B * (A^T (W*X)) / (A^T (W*(A B)))
-        B *= (A.T @ WX) / np.maximum(A.T @ WLam, _TINY)
+        B *= ops.xt_left(A.T) / np.maximum(ops.lmul(A.T, WLam), _TINY)
         np.maximum(B, FACTOR_FLOOR, out=B)
-        np.matmul(A, B, out=WLam)
-        W.apply(WLam)
+        ops.masked_product(A, B, out=WLam)
         # A <- A * ((W*X) B^T) / ((W*(A B)) B^T)
-        A *= (WX @ B.T) / np.maximum(WLam @ B.T, _TINY)
+        A *= ops.x_right(B.T) / np.maximum(ops.rmul(WLam, B.T), _TINY)
         np.maximum(A, FACTOR_FLOOR, out=A)
-        np.matmul(A, B, out=WLam)
-        W.apply(WLam)
+        ops.masked_product(A, B, out=WLam)
 
-    def objective():  # ||W*X - W*(AB)||, a block of rows at a time
-        n, m = WX.shape
-        total = 0.0
-        for rows in row_blocks(n, m):
-            D = WX[rows] - WLam[rows]
-            total += float(np.vdot(D, D))
-        return float(np.sqrt(total))
-
-    return p.result("wnmf_fro", A, B, p.iterate(update, objective))
+    return p.result("wnmf_fro", A, B, p.iterate(update, lambda: ops.residual_norm(WLam)))
 
 
-def _wnmf_fro_full(p) -> FactorizationResult:
+def _wnmf_fro_complete(p: Problem):
     """Fully observed least-squares updates in Gram form (no ``n x m`` product; see the module docstring)."""
-    X, W, A, B = p.WX, p.W, p.A, p.B  # A and B are updated in place
-    xx = float(np.vdot(X, X))
+    ops, A, B = p.ops, p.A, p.B  # A and B are updated in place
+    xx = ops.sum_sq_x()
     XBt = BBt = None  # X B^T and B B^T of the last A update, for the objective
 
     def update():
         nonlocal A, B, XBt, BBt
         # Lee & Seung 2001: B <- B * (A^T X) / ((A^T A) B)
-        B *= (A.T @ X) / np.maximum((A.T @ A) @ B, _TINY)
+        B *= ops.xt_left(A.T) / np.maximum((A.T @ A) @ B, _TINY)
         np.maximum(B, FACTOR_FLOOR, out=B)
         # A <- A * (X B^T) / (A (B B^T))
-        XBt, BBt = X @ B.T, B @ B.T
+        XBt, BBt = ops.x_right(B.T), B @ B.T
         A *= XBt / np.maximum(A @ BBt, _TINY)
         np.maximum(A, FACTOR_FLOOR, out=A)
 
@@ -193,6 +154,6 @@ def _wnmf_fro_full(p) -> FactorizationResult:
             value = gram_frobenius(xx, float(np.vdot(A, XBt)), float(np.vdot(A.T @ A, BBt)))
             if value is not None:
                 return value
-        return blocked_frobenius(X, W, A, B)
+        return ops.frobenius(A, B)
 
     return p.result("wnmf_fro", A, B, p.iterate(update, objective))

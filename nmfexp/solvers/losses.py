@@ -88,7 +88,7 @@ class MaskedKL:
 
 
 def masked_frobenius(WX: np.ndarray, W, A: np.ndarray, B: np.ndarray, out: np.ndarray) -> float:
-    """``||W * (X - A B)||_F`` with ``W`` a :class:`~nmfexp.solvers._init.MaskOps`; ``out`` (n, m) is overwritten."""
+    """``||W * (X - A B)||_F`` with ``W`` a :class:`~nmfexp.solvers._dense.MaskOps`; ``out`` (n, m) is overwritten."""
     np.matmul(A, B, out=out)
     W.apply(out)
     np.subtract(WX, out, out=out)
@@ -103,7 +103,7 @@ def row_blocks(n: int, m: int, block_bytes: int = BLOCK_BYTES):
 
 
 def blocked_frobenius(WX: np.ndarray, W, A: np.ndarray, B: np.ndarray) -> float:
-    """``||W * (X - A B)||_F`` a block of rows at a time; ``W`` a :class:`~nmfexp.solvers._init.MaskOps`.
+    """``||W * (X - A B)||_F`` a block of rows at a time; ``W`` a :class:`~nmfexp.solvers._dense.MaskOps`.
 
     The same terms as :func:`masked_frobenius`, summed block by block (so the
     last bits may differ), with work arrays of :data:`BLOCK_BYTES` instead
