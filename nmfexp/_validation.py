@@ -144,7 +144,10 @@ def sparse_input(X, mask, name: str = "X") -> tuple[np.ndarray, np.ndarray | Non
             f"{name}[{int(coo.row[k])}, {int(coo.col[k])}] = {values[k]}); with mask={how!r} every stored entry "
             "is observed. Remove them from the sparse matrix to make them missing (mask='stored')."
         )
-    dense = to_float64(X.toarray(order="C"), name)
+    import scipy.sparse as sp  # X is a scipy.sparse matrix: scipy is loaded already (kept off import nmfexp)
+
+    # duplicates are summed in float64, not in X's dtype (uint8 128 + 128 stored twice is 256, not 0)
+    dense = sp.coo_array((values, (coo.row, coo.col)), shape=X.shape).toarray(order="C")
     if how == "all":
         return dense, None
     observed = np.zeros(X.shape, dtype=bool)

@@ -131,7 +131,8 @@ def sparse_data(X) -> SparseData:
     dtype = X.dtype
     if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)) or np.issubdtype(dtype, np.complexfloating):
         raise ValueError(f"X must hold real numbers, got a sparse matrix of dtype {dtype}.")
-    Xc = sp.csr_array(X, dtype=np.float64, copy=True)
+    # to float64 before any format conversion: COO -> CSR sums duplicates in X's own dtype (uint8 wraps)
+    Xc = sp.csr_array(X.astype(np.float64, copy=True))
     Xc.sum_duplicates()  # also sorts the indices; explicit zeros are kept (observed zeros)
     if Xc.nnz == 0:
         raise ValueError("every entry of X is missing (no stored entry, mask='stored'); there is nothing to factorize.")

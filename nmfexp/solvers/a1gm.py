@@ -504,6 +504,8 @@ def _sparse_a1gm(S, mask, rank, backend: str) -> FactorizationResult:
         if S.nnz >= m:
             rc, cc = cc, rc
         raise _no_complete_line(rc, cc, False, n * m - S.nnz)
+    if S.dtype.kind in "biu":  # duplicates summed in float64, not in X's dtype (uint8 128 + 128 is 256, not 0)
+        S = S.astype(np.float64)
     csr = S.tocsr(copy=True) if S.format == "csr" else S.tocsr()
     csr.sum_duplicates()  # duplicates are one entry holding their sum (as toarray() gives)
     data = to_float64(np.asarray(csr.data), "X")
