@@ -148,6 +148,38 @@ def _check_start(A: np.ndarray, B: np.ndarray, W: Ops, data_max: float) -> None:
                              f"where X is missing), so no update can move it away from zero. {how}")
 
 
+def refuse_dead_components(A: np.ndarray, B: np.ndarray, init, solver: str, *, b_is_solved: bool = False) -> None:
+    """Refuse a given start that a multiplicative update cannot repair.
+
+    A multiplicative update multiplies each factor entry by a ratio, so an
+    entry that starts at zero stays at (or, floored, near) zero. An all-zero
+    column of ``A0`` or all-zero row of ``B0`` is then a component that never
+    comes alive: a rank-``r`` request silently returns a rank-``r - 1`` fit
+    that reports "converged". With ``b_is_solved`` (GD-CLS: ``B`` is solved
+    from ``A`` each iteration, only ``A`` is multiplicative), ``B0`` does not
+    matter, but an all-zero row of ``A0`` is never updated either.
+    Named inits (``None`` or a string) are not checked: they never start a
+    component at zero.
+    """
+    if init is None or isinstance(init, str):
+        return
+    how = "Give initial factors without all-zero columns of A0 or rows of B0, or a named init ('random', 'nndsvda')."
+    dead_a = np.flatnonzero(~np.any(A != 0, axis=0))
+    dead_b = np.flatnonzero(~np.any(B != 0, axis=1)) if not b_is_solved else np.array([], dtype=int)
+    if dead_a.size or dead_b.size:
+        where = (f"column(s) {dead_a.tolist()} of A0" if dead_a.size else "") + (
+            " and " if dead_a.size and dead_b.size else "") + (f"row(s) {dead_b.tolist()} of B0" if dead_b.size else "")
+        raise ValueError(f"init (A0, B0): {where} are zero everywhere. {solver}'s multiplicative update never moves "
+                         f"a zero factor entry, so those components would stay zero and the result would have fewer "
+                         f"than {A.shape[1]} components while reporting convergence. {how}")
+    if b_is_solved:
+        dead_rows = np.flatnonzero(~np.any(A != 0, axis=1))
+        if dead_rows.size:
+            raise ValueError(f"init (A0, B0): row(s) {dead_rows[:10].tolist()} of A0 are zero everywhere. {solver} "
+                             "updates A multiplicatively, so those rows would never be fitted. Give A0 without "
+                             "all-zero rows, or a named init ('random', 'nndsvda').")
+
+
 def _observed_means(data: MaskedData) -> tuple[np.ndarray, np.ndarray, float]:
     """Row means, column means and the overall mean of the observed entries.
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import register
-from ._init import start
+from ._init import refuse_dead_components, start
 from ._params import Interval, Param, iterative_params
 
 __all__ = ["gdcls"]
@@ -77,6 +77,7 @@ def gdcls(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_ev
     """
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
               eval_every=eval_every)
+    refuse_dead_components(p.A, p.B, init, "gdcls", b_is_solved=True)
     ops, A, B = p.ops, p.A, p.B
     ridge = regularization * np.eye(rank)
     eps = epsilon

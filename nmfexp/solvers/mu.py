@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import register
-from ._init import Problem, start
+from ._init import Problem, refuse_dead_components, start
 from ._params import iterative_params
 from .losses import gram_frobenius
 
@@ -45,8 +45,9 @@ FACTOR_FLOOR = 1e-150
 _TINY = np.finfo(np.float64).tiny
 
 
-def _start(X, mask, **params) -> Problem:
+def _start(X, mask, solver: str, **params) -> Problem:
     p = start(X, mask, **params)
+    refuse_dead_components(p.A, p.B, params["init"], solver)
     np.maximum(p.A, FACTOR_FLOOR, out=p.A)
     np.maximum(p.B, FACTOR_FLOOR, out=p.B)
     return p
@@ -69,7 +70,7 @@ def wnmf_kl(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_
     FactorizationResult
         ``history["objective"]`` is the weighted KL divergence.
     """
-    p = _start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state,
+    p = _start(X, mask, "wnmf_kl", rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state,
                init=init, eval_every=eval_every)
     ops, A, B = p.ops, p.A, p.B  # A and B are updated in place
     Q = ops.ratio(A, B)  # the one work array: (W*X) / (A B), kept current
@@ -112,7 +113,7 @@ def wnmf_fro(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval
     FactorizationResult
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
-    p = _start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state,
+    p = _start(X, mask, "wnmf_fro", rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state,
                init=init, eval_every=eval_every)
     if p.ops.complete:
         return _wnmf_fro_complete(p)
