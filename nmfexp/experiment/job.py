@@ -126,7 +126,8 @@ class Seeds:
     @classmethod
     def from_config(cls, conf: dict) -> Seeds:
         seed = conf["seed"]
-        d, m, h = stable_int(conf["dataset"]), stable_int(conf["mask"]), stable_int(_holdout_identity(conf))
+        d, m, h = (stable_int(_dataset_identity(conf["dataset"], seeds=True)), stable_int(conf["mask"]),
+                   stable_int(_holdout_identity(conf)))
         init = np.random.SeedSequence([seed, d, m, h, 1]).generate_state(1, dtype=np.uint32)[0]
         return cls(data=np.random.SeedSequence([seed, d]), mask=np.random.SeedSequence([seed, d, m]),
                    holdout=np.random.SeedSequence([seed, d, m, h]), init=int(init))
@@ -159,9 +160,26 @@ def _holdout_identity(conf: dict):
     return conf["holdout"] if design == "uniform" else [conf["holdout"], design]
 
 
+def _dataset_identity(dataset, *, seeds: bool = False):
+    """The data set's part of a job's identity: its config without the corpus options at the values that
+    reproduce nmfexp 0.2 (``column_scaling: none``; ``corpus_version: 1``), so that 0.2's jobs keep their
+    keys. The seeds leave ``corpus_version`` out altogether: a table that a corpus version leaves as it
+    was gets the same random start in every version."""
+    if not isinstance(dataset, dict) or not ("corpus_version" in dataset or "column_scaling" in dataset):
+        return dataset
+    out = dict(dataset)
+    if out.get("column_scaling", "none") == "none":
+        out.pop("column_scaling", None)
+    if seeds or out.get("corpus_version") == 1:
+        out.pop("corpus_version", None)
+    return out
+
+
 def _identity(conf: dict) -> dict:
     """The keys that define a job (not where or whether its record is written)."""
     identity = {k: v for k, v in conf.items() if k not in RUN_CONTROL_KEYS}
+    if "dataset" in identity:
+        identity["dataset"] = _dataset_identity(identity["dataset"])
     if identity.get("holdout_design", "uniform") == "uniform":
         identity.pop("holdout_design", None)
     return identity
