@@ -611,7 +611,8 @@ def main(argv: list[str] | None = None) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RecordsWarning)  # the report below says the same
                 report = merge_records(args.path, args.output)
-            print(f"merged {report.written} records into {args.output}")
+            print(f"merged {report.written} records into {args.output}; skipped {len(report.skipped)}"
+                  + (" (listed below)" if report.skipped else ""))
             for where, why in report.skipped:
                 note(f"skipped {where}: {why}")
             for d in report.duplicates:
