@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -9,7 +10,15 @@ import h5py
 import numpy as np
 import pytest
 
-from nmfexp.record import FORMAT, Record, RecordsWarning, iter_records, merge_records, write_record
+from nmfexp.record import (
+    FORMAT,
+    Record,
+    RecordsWarning,
+    iter_records,
+    merge_records,
+    read_record_header,
+    write_record,
+)
 
 GOOD = ("0123456789abcdef", "fedcba9876543210")
 BAD = ("", "/format", "../../../../escape", "zz", "zz/metrics", "0123456789ABCDEF", "0123456789abcdef/x",
@@ -62,3 +71,99 @@ def test_merge_command_prints_the_count_the_output_holds(tmp_path):
     assert f"merged {held} records" in done.stdout and f"skipped {len(BAD)}" in done.stdout
     assert held == len(list(iter_records(out))) == len(GOOD)
     assert done.stderr.count("not a job id") == len(BAD)
+
+
+# --------------------------------------------------------------------------- a record is a job's only if it says so
+
+
+def _csv(path, seed=0):
+    np.savetxt(path, np.random.default_rng(seed).random((6, 5)) + 0.1, delimiter=",")
+    return path
+
+
+def _cfg(tmp_path, **over):
+    cfg = {"dataset": {"kind": "file", "path": str(tmp_path / "d.csv")}, "solver": {"name": "wnmf_kl"},
+           "results_dir": str(tmp_path / "out"), "timing": {"repeats": 1, "warmup": 0}}
+    cfg.update(over)
+    return cfg
+
+
+def test_a_record_renamed_to_another_jobs_file_is_not_that_jobs(tmp_path):
+    from nmfexp.experiment.job import Job
+    from nmfexp.experiment.run import run_job
+
+    _csv(tmp_path / "d.csv")
+    a, b = (Job.from_config(_cfg(tmp_path, seed=s)) for s in (1, 2))
+    assert run_job(a)["status"] == "ok"
+    b.path.parent.mkdir(parents=True, exist_ok=True)
+    b.path.write_bytes(a.path.read_bytes())  # a's record under b's name
+    out = run_job(b)
+    assert not out["existing"] and out["status"] == "ok"
+    assert read_record_header(b.path)["job"] == b.key
+
+
+def test_summary_counts_a_planned_job_as_recorded_only_under_its_own_record(tmp_path):
+    import json
+
+    from nmfexp.results import sweep_progress
+
+    out = tmp_path / "out"
+    write_record(out / "x-0123456789abcdef.h5", _record("0123456789abcdef"))
+    write_record(out / "x-fedcba9876543210.h5", _record("0123456789abcdef"))  # a copy under another name
+    plan = {"created": "2024-01-01T00:00:00+00:00", "finished": True,
+            "jobs": [{"job": j, "path": str(out / f"x-{j}.h5")} for j in GOOD]}
+    (out / "logs" / "multirun_1").mkdir(parents=True)
+    (out / "logs" / "multirun_1" / "plan.json").write_text(json.dumps(plan))
+    (line, *_) = sweep_progress(out)
+    assert "1 of 2 jobs recorded" in line and "1 without a record yet" in line
+
+
+# --------------------------------------------------------------------------- digests of what the job read
+
+
+def test_a_file_edited_after_planning_is_digested_as_the_job_read_it(tmp_path):
+    from nmfexp.data.digests import file_digest
+    from nmfexp.experiment.job import Job
+    from nmfexp.experiment.run import run_job
+
+    path = _csv(tmp_path / "d.csv")
+    job = Job.from_config(_cfg(tmp_path))  # planned on the original file
+    _csv(path, seed=1)  # edited before the job runs (a sweep under way)
+    assert run_job(job)["status"] == "ok"
+    stored = json.loads(read_record_header(job.path)["inputs"])
+    assert stored == {str(path.resolve()): file_digest(path)} != job.inputs
+    _csv(path, seed=0)  # restored: the record was computed from the edited file, so it is recomputed
+    again = run_job(Job.from_config(_cfg(tmp_path)))
+    assert not again["existing"] and again["status"] == "ok"
+
+
+_EDITING_LOADER = '''
+import numpy as np
+
+def load(filename, rng=None):
+    X = np.loadtxt(filename, delimiter=",")
+    with open(filename, "a") as fh:  # someone edits the file while the job reads it
+        fh.write("0.5,0.5,0.5,0.5,0.5\\n")
+    return X
+'''
+
+
+def test_a_file_edited_while_the_job_reads_it_fails_the_job_with_the_reason(tmp_path, monkeypatch):
+    from nmfexp.experiment.run import run
+
+    (tmp_path / "editing_loader.py").write_text(_EDITING_LOADER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "editing_loader", raising=False)
+    path = _csv(tmp_path / "d.csv")
+    out = run(_cfg(tmp_path, dataset={"_target_": "editing_loader.load", "filename": str(path)}))
+    assert out["status"] == "failed"
+    assert "changed while the job read them" in out["message"] and str(path.resolve()) in out["message"]
+
+
+def test_a_loader_file_under_any_key_is_digested(tmp_path):
+    from nmfexp.experiment.job import Job
+
+    a, b = _csv(tmp_path / "a.csv"), _csv(tmp_path / "b.csv", seed=1)
+    job = Job.from_config(_cfg(tmp_path, dataset={"_target_": "numpy.loadtxt", "filename": str(a),
+                                                  "extra": {"labels": [str(b)]}, "delimiter": ","}))
+    assert sorted(job.inputs) == sorted([str(a.resolve()), str(b.resolve())])
