@@ -167,3 +167,25 @@ def test_a_loader_file_under_any_key_is_digested(tmp_path):
     job = Job.from_config(_cfg(tmp_path, dataset={"_target_": "numpy.loadtxt", "filename": str(a),
                                                   "extra": {"labels": [str(b)]}, "delimiter": ","}))
     assert sorted(job.inputs) == sorted([str(a.resolve()), str(b.resolve())])
+
+
+# --------------------------------------------------------------------------- files a record points at
+
+
+def test_a_foreign_record_never_makes_load_history_or_merge_read_a_local_file(tmp_path):
+    from nmfexp.results import load_history
+
+    secret = tmp_path / "elsewhere" / "passwd"
+    secret.parent.mkdir()
+    secret.write_bytes(np.full(4, 777.0).tobytes() + b"root:x:0:0")
+    src = tmp_path / "src"
+    write_record(src / "x-0123456789abcdef.h5", _record("0123456789abcdef"))
+    with h5py.File(src / "hostile.h5", "w") as f:  # the history's values kept in a local file
+        f.attrs.update(format=FORMAT, job="fedcba9876543210", status="ok")
+        f.create_dataset("history/objective", shape=(4,), dtype="f8", external=[(str(secret), 0, 32)])
+    with pytest.warns(RecordsWarning, match="hostile.h5"):
+        history = load_history(src)
+    assert set(history["job"]) == {"0123456789abcdef"} and 777.0 not in set(history["objective"])
+    with pytest.warns(RecordsWarning, match="hostile.h5"):
+        report = merge_records(src, tmp_path / "all.h5")
+    assert report.merged == ["0123456789abcdef"] and b"root:x" not in (tmp_path / "all.h5").read_bytes()
