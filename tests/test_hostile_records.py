@@ -189,3 +189,40 @@ def test_a_foreign_record_never_makes_load_history_or_merge_read_a_local_file(tm
     with pytest.warns(RecordsWarning, match="hostile.h5"):
         report = merge_records(src, tmp_path / "all.h5")
     assert report.merged == ["0123456789abcdef"] and b"root:x" not in (tmp_path / "all.h5").read_bytes()
+
+
+_SIDE_LOADER = '''
+import numpy as np
+
+SIDE = {side!r}
+
+def load(path, rng=None):
+    scale = np.loadtxt(SIDE, delimiter=",")  # a file the config does not name
+    return np.loadtxt(path, delimiter=",") * scale.max()
+'''
+
+
+@pytest.mark.parametrize("reads_side_file", [True, False])
+def test_a_file_a_loader_reads_without_naming_it_is_named_in_the_record(tmp_path, monkeypatch, reads_side_file):
+    from nmfexp.experiment.run import run
+
+    side = _csv(tmp_path / "side.csv", seed=3)
+    path = _csv(tmp_path / "d.csv")
+    (tmp_path / "side_loader.py").write_text(_SIDE_LOADER.format(side=str(side)))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "side_loader", raising=False)
+    dataset = {"_target_": "side_loader.load", "path": str(path)}
+    if not reads_side_file:
+        dataset["side"] = str(side)  # named: digested, so no warning (the loader ignores the key)
+        (tmp_path / "side_loader.py").write_text(_SIDE_LOADER.format(side=str(side)).replace(
+            "def load(path, rng=None)", "def load(path, side=None, rng=None)"))
+    out = run(_cfg(tmp_path, dataset=dataset))
+    assert out["status"] == "ok"
+    header = read_record_header(out["path"])
+    warned = [w for w in header.get("warnings") or [] if w.startswith("UndeclaredInputWarning")]
+    stored = json.loads(header["inputs"])
+    if reads_side_file:
+        assert len(warned) == 1 and str(side.resolve()) in warned[0] and str(path.resolve()) not in warned[0]
+        assert list(stored) == [str(path.resolve())]
+    else:
+        assert warned == [] and sorted(stored) == sorted([str(path.resolve()), str(side.resolve())])

@@ -28,6 +28,7 @@ import yaml
 from omegaconf import DictConfig
 
 from .. import __version__
+from ..data.digests import UndeclaredInputWarning, files_opened
 from ..data.masks import grid_completion
 from ..record import (
     FORMAT,
@@ -134,13 +135,19 @@ def compute(job: Job, rec: Record) -> tuple[str, str]:
     stage = "data"
     try:
         before = job.current_inputs()
-        data = job.build()
+        with files_opened() as opened:
+            data = job.build()
         after = job.current_inputs()
         if after != before:
             changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
             raise InputChangedError(f"input file(s) changed while the job read them: {', '.join(changed)}; "
                                     "its data may mix two versions, so nothing is kept (the next run retries)")
         rec.attrs["inputs"] = json.dumps(after, sort_keys=True)  # the files as the job read them
+        undeclared = [p for p in opened if p not in after]
+        if undeclared and "_target_" in job.config["dataset"]:
+            warnings.warn(f"the data set read {', '.join(undeclared)}, which its config does not name: a change to "
+                          "it cannot be detected (a record is reused); name it under any key of the dataset config",
+                          UndeclaredInputWarning, stacklevel=1)
         rec.attrs["dataset"] = data.dataset.name if not job.config["dataset"].get("name") else job.label
         rec.groups.update(data=_data_facts(data), dataset_meta=dict(data.dataset.meta))
         stage = "solver"
