@@ -130,7 +130,9 @@ def compute(job: Job, rec: Record) -> tuple[str, str]:
     taken just before and just after it is built and stored in ``rec``
     (``inputs``): they describe the bytes the job read, even when a file was
     edited after the job was planned; when they differ the job is ``failed``
-    (:class:`InputChangedError`).
+    (:class:`InputChangedError`). A ``_target_`` loader that opens a file its
+    config does not name (seen through Python's ``open``) raises an
+    :class:`~nmfexp.data.digests.UndeclaredInputWarning`, kept in the record.
     """
     stage = "data"
     try:
