@@ -527,6 +527,11 @@ def _summary(path: str, duplicates: str) -> list[str]:
     return lines + sweep_progress(path)
 
 
+def _status_of(header: dict, job: str | None) -> str | None:
+    """A planned job's status: its record's, when the record says it is that job's (else no record)."""
+    return header.get("status") if job is not None and header.get("job") == job else None
+
+
 def sweep_progress(path: str | Path) -> list[str]:
     """Progress of the latest sweep that wrote into ``path``, from its plan and the records alone.
 
@@ -544,7 +549,7 @@ def sweep_progress(path: str | Path) -> list[str]:
     if not plans:
         return []
     plan = json.loads(plans[-1].read_text())
-    statuses = [read_record_header(job["path"]).get("status") for job in plan["jobs"]]
+    statuses = [_status_of(read_record_header(job["path"]), job.get("job")) for job in plan["jobs"]]
     counts = {s: statuses.count(s) for s in ("ok", "skipped", "failed")}
     done = sum(counts.values())
     lines = [f"latest sweep (planned {plan['created']}, {plans[-1].parent.name}): {done} of {len(statuses)} jobs "
@@ -611,7 +616,8 @@ def main(argv: list[str] | None = None) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RecordsWarning)  # the report below says the same
                 report = merge_records(args.path, args.output)
-            print(f"merged {report.written} records into {args.output}")
+            print(f"merged {report.written} records into {args.output}; skipped {len(report.skipped)}"
+                  + (" (listed below)" if report.skipped else ""))
             for where, why in report.skipped:
                 note(f"skipped {where}: {why}")
             for d in report.duplicates:

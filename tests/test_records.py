@@ -727,7 +727,7 @@ def test_merge_reports_every_file_it_skips(tmp_path, capsys):
 
 def test_merge_keeps_one_copy_per_job_and_reports_the_others(tmp_path):
     for sub, status, created in (("a", "failed", "2024-05-01"), ("b", "ok", "2024-01-01"), ("c", "ok", "2024-03-01")):
-        write_record(tmp_path / "src" / sub / "r.h5", small_record(job="j" * 16, status=status, created=created))
+        write_record(tmp_path / "src" / sub / "r.h5", small_record(job="f" * 16, status=status, created=created))
     with pytest.warns(RecordsWarning, match="found more than once: kept .*c/r.h5"):
         report = merge_records(tmp_path / "src", tmp_path / "all.h5")
     assert report.written == 1

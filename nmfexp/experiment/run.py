@@ -28,6 +28,7 @@ import yaml
 from omegaconf import DictConfig
 
 from .. import __version__
+from ..data.digests import UndeclaredInputWarning, files_opened
 from ..data.masks import grid_completion
 from ..record import (
     FORMAT,
@@ -47,12 +48,16 @@ from .evaluate import evaluate
 from .job import Job, JobData
 from .provenance import concurrent_jobs, static_environment, thread_info
 
-__all__ = ["run_job", "run", "compute", "existing_record"]
+__all__ = ["InputChangedError", "run_job", "run", "compute", "existing_record"]
 
 log = logging.getLogger("nmfexp")
 
 _MEASURE_KEYS = ("warmup", "repeats", "min_time", "max_repeats", "max_time")
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class InputChangedError(RuntimeError):
+    """An input file of the data set changed while the job was reading it (the job is ``failed``)."""
 
 
 def _new_record(job: Job, overrides, context: dict | None) -> Record:
@@ -88,10 +93,14 @@ def _data_facts(data: JobData) -> dict:
 
 def existing_record(job: Job) -> tuple[bool, str] | None:
     """Whether the record at ``job.path`` stands for ``job``, and why (:meth:`Job.reusable`); None without
-    a readable record. Reads the record's header only."""
+    a readable record. Reads the record's header only. A record whose ``job`` attribute is not
+    ``job.key`` (a record renamed or copied to this job's file name) never stands for it."""
     header = read_record_header(job.path)
     if not header:
         return None
+    if header.get("job") != job.key:  # a record is a job's only if it says so (a renamed or copied file)
+        return False, (f"the record at {job.path.name} is not this job's: it says job {header.get('job')!r}, "
+                       f"this job is {job.key!r} (a renamed or copied record)")
     try:
         inputs = json.loads(header.get("inputs") or "{}")
     except ValueError:
@@ -117,11 +126,30 @@ def compute(job: Job, rec: Record) -> tuple[str, str]:
 
     Never raises for the job's own failure: only :class:`~nmfexp.SolverRefused`
     from the solver stage is ``skipped``, anything else ``failed`` (message and
-    traceback go into ``rec``).
+    traceback go into ``rec``). The digests of the data set's input files are
+    taken just before and just after it is built and stored in ``rec``
+    (``inputs``): they describe the bytes the job read, even when a file was
+    edited after the job was planned; when they differ the job is ``failed``
+    (:class:`InputChangedError`). A ``_target_`` loader that opens a file its
+    config does not name (seen through Python's ``open``) raises an
+    :class:`~nmfexp.data.digests.UndeclaredInputWarning`, kept in the record.
     """
     stage = "data"
     try:
-        data = job.build()
+        before = job.current_inputs()
+        with files_opened() as opened:
+            data = job.build()
+        after = job.current_inputs()
+        if after != before:
+            changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+            raise InputChangedError(f"input file(s) changed while the job read them: {', '.join(changed)}; "
+                                    "its data may mix two versions, so nothing is kept (the next run retries)")
+        rec.attrs["inputs"] = json.dumps(after, sort_keys=True)  # the files as the job read them
+        undeclared = [p for p in opened if p not in after]
+        if undeclared and "_target_" in job.config["dataset"]:
+            warnings.warn(f"the data set read {', '.join(undeclared)}, which its config does not name: a change to "
+                          "it cannot be detected (a record is reused); name it under any key of the dataset config",
+                          UndeclaredInputWarning, stacklevel=1)
         rec.attrs["dataset"] = data.dataset.name if not job.config["dataset"].get("name") else job.label
         rec.groups.update(data=_data_facts(data), dataset_meta=dict(data.dataset.meta))
         stage = "solver"

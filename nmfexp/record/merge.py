@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,29 @@ from .read import DamagedRecordError, _load_file, _record_files
 from .write import _write_hdf5
 
 _STATUS_RANK = {"ok": 0, "skipped": 1, "failed": 2}
+
+#: A job id as :class:`nmfexp.experiment.Job` makes it: the first 16 hex digits of the config's SHA-256.
+JOB_ID = re.compile(r"[0-9a-f]{16}\Z")
+
+
+def job_id_problem(job: object) -> str | None:
+    """Why ``job`` (a record's ``job`` attribute) is not a job id, or None when it is one.
+
+    Parameters
+    ----------
+    job : object
+        The attribute as read.
+
+    Returns
+    -------
+    str or None
+        A reason fit for a report, e.g. ``"its job id '../x' is not a job id (16 hex digits)"``.
+    """
+    if job is None:
+        return "a record without a job attribute"
+    if not isinstance(job, str) or not JOB_ID.match(job):
+        return f"its job id {job!r} is not a job id (16 lowercase hex digits, the config hash); not merged"
+    return None
 
 
 @dataclass
@@ -74,6 +98,8 @@ class MergeReport:
     output : Path
     written : int
         Records in the merged file.
+    merged : list of str
+        Their job ids (the group names under ``/records``).
     skipped : list of (str, str)
         Files (or ``file::/records/<job>``) left out, with the reason.
     duplicates : list of Duplicate
@@ -82,6 +108,7 @@ class MergeReport:
 
     output: Path
     written: int = 0
+    merged: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     duplicates: list = field(default_factory=list)
 
@@ -90,7 +117,9 @@ def merge_records(source: str | os.PathLike, output: str | os.PathLike) -> Merge
     """Copy every record under ``source`` into one file ``output`` (atomically, with a checksum).
 
     The merged file is built in memory (about its own size) before it is
-    written. Records are stored as ``/records/<job>``; a job present more than once is
+    written. Records are stored as ``/records/<job>``, ``<job>`` the record's job id,
+    which must be one (:data:`JOB_ID`: a record whose ``job`` is empty, nested, a
+    path or anything else is skipped with the reason); a job present more than once is
     kept once (see :func:`resolve_duplicates`). Damaged and unreadable files
     are left out, listed in the report and named in a :class:`RecordsWarning`.
 
@@ -121,19 +150,26 @@ def merge_records(source: str | os.PathLike, output: str | os.PathLike) -> Merge
     unique, report.duplicates = resolve_duplicates(records)
     keyed = []
     for rec in unique:
-        if rec.attrs.get("job") is None:
-            report.skipped.append((rec.location, "a record without a job attribute"))
+        problem = job_id_problem(rec.attrs.get("job"))
+        if problem:
+            report.skipped.append((rec.location, problem))
         else:
             keyed.append(rec)
+    written = []
 
     def fill(dst: h5py.File) -> None:
+        written.clear()
         _set_attrs(dst, {"format": MERGED_FORMAT, "format_version": FORMAT_VERSION})
         group = dst.create_group("records")
-        for rec in keyed:
-            _write_into(group.create_group(str(rec.attrs["job"])), rec)
+        for rec in keyed:  # one group per job id (duplicates are resolved), a plain name: no '/' or '.'
+            _write_into(group.create_group(rec.attrs["job"]), rec)
+            written.append(rec.attrs["job"])
+        if len(group) != len(keyed):
+            raise RuntimeError(f"merge wrote {len(group)} groups for {len(keyed)} records")
 
     _write_hdf5(output_path, fill)
-    report.written = len(keyed)
+    report.written = len(written)
+    report.merged = list(written)
     for where, why in report.skipped:
         warnings.warn(f"merge: skipped {where}: {why}", RecordsWarning, stacklevel=2)
     for d in report.duplicates:
