@@ -68,7 +68,8 @@ def _one_figure(args, parser) -> int:
     try:
         if args.convergence:
             written = write_convergence(hist, args.plots_dir, hue=args.hue, col=args.col,
-                                        x="iteration" if args.iterations else "time", stem=args.name)
+                                        x="iteration" if args.iterations else "time", stem=args.name,
+                                        records=df)
         else:
             if not (args.x and args.y):
                 parser.error("a figure of your choice needs both --x and --y (or --convergence)")
