@@ -178,6 +178,11 @@ def plot_sweep(df: pd.DataFrame, x: str, y: str, hue: str | None = None, col: st
     col = resolve_column(df, col, option="--col") if col else None
     d = plain(df)
     hues, cols = _levels(d, hue, "--hue"), _levels(d, col, "--col")
+    # A panel with nothing to draw (every job of its group skipped or failed) is named, not drawn empty.
+    empty = [cl for cl in cols if col and not (table[_match(table, col, cl)]["jobs"] > 0).any()]
+    if len(empty) == len(cols):  # nothing at all: one empty panel, its footer says why
+        empty = empty[1:]
+    cols = [cl for cl in cols if cl not in empty]
     numeric_x = _is_numeric(d[x])
     if not numeric_x:
         xlevels = _levels(d, x, "--x")
@@ -232,6 +237,9 @@ def plot_sweep(df: pd.DataFrame, x: str, y: str, hue: str | None = None, col: st
     others = _other_dimensions(d, [c for c in (x, hue, col) if c])
     gone = (f"\nNot drawn (no job with status ok and a value of {y}): "
             + "; ".join(f"{name} ({why})" for name, why in missing) + ".") if missing else ""
+    if empty:
+        gone += (f"\nNo panel (no job with status ok and a value of {y}): "
+                 + "; ".join(f"{col} = {cl} ({_status_counts(d[_match(d, col, cl)])})" for cl in empty) + ".")
     footer(fig, f"Median over {', '.join(others) if others else 'repeated jobs'}; band: interquartile range; "
                 f"hollow with n=k: fewer jobs than the fullest point ({most}).\n"
                 f"{jobs_note(d)} (only status ok counts).{gone}")
