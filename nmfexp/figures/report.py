@@ -188,6 +188,14 @@ def _counts(values) -> str:
     return "; ".join(f"{v} ({n})" if len(c) > 1 else v for v, n in c.most_common())
 
 
+def _libraries(value):
+    """A BLAS entry (``"openblas 0.3.21; mkl 2023.1"``, libraries in the order threadpoolctl met them)
+    as each library once, sorted: the same libraries loaded in another order are the same environment."""
+    if not isinstance(value, str):
+        return value
+    return ", ".join(sorted({part.strip() for part in value.split(";") if part.strip()}))
+
+
 def _environment(df: pd.DataFrame) -> str:
     rows = []
     labels = {"env.nmfexp": "nmfexp", "env.git_commit": "git commit", "env.git_dirty": "uncommitted changes",
@@ -198,7 +206,8 @@ def _environment(df: pd.DataFrame) -> str:
               "env.hostname": "host", "env.platform": "platform"}
     for col, label in labels.items():
         if col in df and df[col].notna().any():
-            rows.append((label, _counts(df[col])))
+            values = df[col].map(_libraries) if col == "env.blas" else df[col]
+            rows.append((label, _counts(values)))
     for col in sorted(c for c in df.columns if c.startswith("env.") and c not in labels):
         if df[col].notna().any():
             rows.append((col[4:], _counts(df[col])))

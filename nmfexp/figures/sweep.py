@@ -42,7 +42,7 @@ from ..record import schema
 from .stats import jobs_note, ok, plain, quartiles, step_quantiles
 from .style import footer, level_style, save_figure, solver_order, solver_style, styled, subplots, write_table
 
-__all__ = ["resolve_column", "sweep_summary", "plot_sweep", "write_sweep", "convergence_summary",
+__all__ = ["axis_label", "resolve_column", "sweep_summary", "plot_sweep", "write_sweep", "convergence_summary",
            "plot_convergence", "write_convergence", "auto_sweep", "MAX_LEVELS"]
 
 #: At most this many lines (hue levels) or panels (col levels) per figure.
@@ -88,6 +88,24 @@ def resolve_column(df: pd.DataFrame, name: str, *, numeric: bool = False, option
         raise ValueError(f"{option} {name!r} is not numeric (values such as {df[col].dropna().iloc[:3].tolist()}); "
                          f"numeric columns: {', '.join(usable)}.")
     return col
+
+
+#: How a declared unit is written on an axis (units that say nothing on an axis are left out).
+_UNIT_LABELS = {"seconds": "s", "relative": "", "fraction": "fraction"}
+
+
+def axis_label(column: str, *, percent: bool = False) -> str:
+    """``column`` with its unit from :mod:`nmfexp.record.schema`: ``runtime_median (s)``,
+    ``n_rows (rows)``, ``mask_rate (%)`` on a percent axis; the bare name when the schema
+    declares no unit (or its sources disagree)."""
+    units = {f.unit for f, _ in schema.column_sources(column)}
+    if len(units) != 1:
+        return column
+    unit = units.pop()
+    unit = _UNIT_LABELS.get(unit, unit)
+    if unit == "fraction" and percent:
+        unit = "%"
+    return f"{column} ({unit})" if unit else column
 
 
 def _levels(df: pd.DataFrame, col: str | None, option: str) -> list:
@@ -220,10 +238,11 @@ def plot_sweep(df: pd.DataFrame, x: str, y: str, hue: str | None = None, col: st
             ax.set_yscale("log")
         if not numeric_x:
             ax.set_xticks(range(len(xlevels)), [str(v) for v in xlevels], rotation=30 if len(xlevels) > 4 else 0)
-        if numeric_x and x in ("mask_rate", "holdout"):
+        percent = numeric_x and x in ("mask_rate", "holdout")
+        if percent:
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{100 * v:g}%"))
-        ax.set(xlabel=x, title=f"{col} = {cl}" if col else (title or ""))
-    axes[0][0].set_ylabel(y)
+        ax.set(xlabel=axis_label(x, percent=percent), title=f"{col} = {cl}" if col else (title or ""))
+    axes[0][0].set_ylabel(axis_label(y))
     missing = _not_drawn(d, hue, hues, table)
     if hue:
         labels = list(handles.keys())
