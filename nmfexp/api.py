@@ -23,6 +23,7 @@ arrays, pandas DataFrames with missing values, scipy.sparse matrices with
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from importlib import metadata
@@ -168,7 +169,12 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
     -------
     FactorizationResult
         ``A`` of shape (n, rank), ``B`` of shape (rank, m), ``n_iter``,
-        ``history``, ``info``; ``reconstruct()`` gives ``A @ B``. With
+        ``history``, ``info``; ``reconstruct()`` gives ``A @ B``. For a
+        pandas DataFrame ``X``, ``A`` and ``B`` are DataFrames that keep its
+        labels: ``A`` has ``X``'s index and columns ``component_0``, ...;
+        ``B`` has those components as index and ``X``'s columns, so
+        ``reconstruct()`` is a DataFrame labelled like ``X`` (their
+        ``.to_numpy()`` are the arrays an unlabelled ``X`` gives). With
         ``n_restarts > 1``, the best run's result, with
         ``info["restart_objectives"]`` (every run's final objective, in run
         order) and ``info["best_restart"]`` (its index).
@@ -194,7 +200,7 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
     params = spec.check_params(params)  # names and values, from the solver's description
     n_restarts = _check_restarts(n_restarts, spec)
     if n_restarts == 1:
-        return spec.impl(Xa, mask, rank=rank, random_state=random_state, **params)
+        return _labelled(spec.impl(Xa, mask, rank=rank, random_state=random_state, **params), X)
     best, finals = None, []
     for k, child in enumerate(_child_seeds(random_state, n_restarts)):
         res = spec.impl(Xa, mask, rank=rank, random_state=child, **params)
@@ -204,7 +210,20 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
     k, res = best
     res.info["restart_objectives"] = finals
     res.info["best_restart"] = k
-    return res
+    return _labelled(res, X)
+
+
+def _labelled(result: FactorizationResult, X) -> FactorizationResult:
+    """``result`` with DataFrame factors labelled by ``X``'s index and columns when ``X`` is a DataFrame."""
+    import sys
+
+    pd = sys.modules.get("pandas")  # a DataFrame can only come from an imported pandas
+    if pd is None or not isinstance(X, pd.DataFrame):
+        return result
+    components = [f"component_{k}" for k in range(np.shape(result.A)[1])]
+    return dataclasses.replace(
+        result, A=pd.DataFrame(np.asarray(result.A), index=X.index, columns=components),
+        B=pd.DataFrame(np.asarray(result.B), index=components, columns=X.columns))
 
 
 def _check_restarts(n_restarts, spec) -> int:

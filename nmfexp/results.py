@@ -461,8 +461,9 @@ def _compare_lines(table: pd.DataFrame, show: int) -> list[str]:
     for _, r in compare_summary(table).iterrows():
         metrics = "; ".join(f"{k[5:-7]} max |B - A| {r[k]:.3g}" for k in r.index if k.startswith("max |")
                             and pd.notna(r[k]))
-        lines.append(f"{r['solver']}: {r['jobs in both']} jobs, status differs for {r['status differs']}; runtime "
-                     f"B/A median {r['runtime ratio B/A (median)']:.3g}x [{r['q25']:.3g}, {r['q75']:.3g}]"
+        ratio = (f"runtime B/A median {r['runtime ratio B/A (median)']:.3g}x [{r['q25']:.3g}, {r['q75']:.3g}]"
+                 if pd.notna(r["runtime ratio B/A (median)"]) else "runtime B/A: no job is ok on both sides")
+        lines.append(f"{r['solver']}: {r['jobs in both']} jobs, status differs for {r['status differs']}; {ratio}"
                      + (f"; {metrics}" if metrics else ""))
     if show and len(table):
         cols = [c for c in ["solver", "dataset", "n_rows", "mask", "mask_rate", "rank", "seed", "status_a", "status_b",
@@ -533,31 +534,49 @@ def _status_of(header: dict, job: str | None) -> str | None:
 
 
 def sweep_progress(path: str | Path) -> list[str]:
-    """Progress of the latest sweep that wrote into ``path``, from its plan and the records alone.
+    """Progress of the latest sweep into each results folder under ``path``, from its plan and the records.
 
     Every sweep leaves ``logs/multirun_*/plan.json`` (each planned job's
-    record path) under its results folder; the newest one is compared with
-    the records that exist now, so this works while the sweep still runs,
-    whatever launcher runs it.
+    record path) under its results folder; the newest one of each folder
+    (``path`` itself and the folders below it, e.g. ``results/`` and
+    ``results/fig5_synthetic/``) is compared with the records that exist
+    now, so this works while the sweep still runs, whatever launcher runs it.
+    The folders come newest sweep first; only the newest of all is called
+    the latest.
     """
-    import json
+    root = Path(path)
+    if not root.is_dir():
+        return []
+    by_folder: dict[Path, list[Path]] = {}
+    for plan in root.glob("**/logs/multirun_*/plan.json"):
+        by_folder.setdefault(plan.parents[2], []).append(plan)
+    for plans in by_folder.values():
+        plans.sort(key=lambda p: p.stat().st_mtime)
+    lines = []
+    for k, (folder, plans) in enumerate(sorted(by_folder.items(), key=lambda kv: -kv[1][-1].stat().st_mtime)):
+        where = "" if folder == root else f" into {folder.relative_to(root)}"
+        lines += _plan_progress(plans[-1], ("latest sweep" if k == 0 else "earlier sweep") + where, plans)
+    return lines
 
+
+def _plan_progress(plan_path: Path, label: str, plans: list[Path]) -> list[str]:
+    from .cli.backends import read_plan
     from .record import read_record_header
 
-    root = Path(path)
-    plans = sorted(root.glob("logs/multirun_*/plan.json"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
-    if not plans:
-        return []
-    plan = json.loads(plans[-1].read_text())
+    plan = read_plan(plan_path)  # read as untrusted data: a damaged plan is named, not a traceback
+    jobs = plan.get("jobs") if plan else None
+    if not isinstance(jobs, list) or not all(isinstance(j, dict) and isinstance(j.get("path"), str) for j in jobs):
+        return [f"{label}: its plan {plan_path} is unreadable"]
+    plan["jobs"] = jobs
     statuses = [_status_of(read_record_header(job["path"]), job.get("job")) for job in plan["jobs"]]
     counts = {s: statuses.count(s) for s in ("ok", "skipped", "failed")}
     done = sum(counts.values())
-    lines = [f"latest sweep (planned {plan['created']}, {plans[-1].parent.name}): {done} of {len(statuses)} jobs "
+    lines = [f"{label} (planned {plan.get('created', '?')}, {plan_path.parent.name}): {done} of {len(statuses)} jobs "
              f"recorded ({counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed), "
              f"{len(statuses) - done} without a record yet"]
     from .cli.backends import running_in_scheduler
 
-    running = running_in_scheduler(plans, [job["job"] for job, s in zip(plan["jobs"], statuses, strict=True) if s is None])
+    running = running_in_scheduler(plans, [job.get("job") for job, s in zip(jobs, statuses, strict=True) if s is None])
     if running:
         lines.append(f"  running: {sum(running.values())} of them queued or running in Slurm ("
                      + ", ".join(f"{n} in task {t}" for t, n in sorted(running.items())) + ")")

@@ -151,3 +151,31 @@ def test_masks_are_deterministic_in_the_generator():
     a = make_mask("random", (30, 20), 0.1, np.random.default_rng(5))
     b = make_mask("random", (30, 20), 0.1, np.random.default_rng(5))
     assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("override, known", [("+mask.rat=0.1", "mask.rate"), ("+dataset.n_row=500", "dataset.n_rows"),
+                                             ("+solver.params.max_itr=3", "solver.params.max_iter"),
+                                             ("+sede=3", "seed"), ("+timing.repeat=2", "timing.repeats")])
+def test_a_key_added_with_plus_is_rejected_with_the_closest_valid_key(hydra_ctx, override, known):
+    # `+key=value` adds a key even to a typed config: the job must refuse it, not run the default.
+    cfg = compose("config", overrides=["solver=wnmf_kl", override])
+    with pytest.raises(ConfigError, match=rf"unknown key {override[1:].split('=')[0]} \(did you mean {known}\?\)"):
+        Job.from_config(cfg)
+
+
+def test_an_open_group_accepts_a_new_key_added_with_plus(hydra_ctx):
+    from omegaconf import open_dict
+
+    cfg = compose("config", overrides=["solver=wnmf_kl", "+dataset.options.sep=tab"])
+    assert Job.from_config(cfg).config["dataset"]["options"] == {"sep": "tab"}
+    # A `_target_` data set's parameters are its own (checked against the target's signature).
+    with open_dict(cfg):
+        cfg.dataset = {"_target_": "test_experiment.load_squares", "name": "squares", "n": 7}
+    OmegaConf.update(cfg, "dataset.scale", 2.0, force_add=True)
+    assert Job.from_config(cfg).config["dataset"]["scale"] == 2.0
+
+
+def test_unknown_keys_in_a_plain_dict_config_are_rejected():
+    with pytest.raises(ConfigError, match=r"unknown key mask\.rat \(did you mean mask\.rate\?\); valid keys of "
+                                          r"mask: kind, rate"):
+        Job.from_config({**QUICK, "solver": {"name": "a1gm"}, "mask": {"kind": "grid", "rat": 0.1}})

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nmfexp.record import read_record
@@ -51,3 +52,25 @@ def test_the_worked_example_runs_verbatim(tmp_path):
     sweep = next(c for c in commands if " -m " in c)
     again = subprocess.run(shlex.split(sweep), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert "6 already recorded, submitting 0" in again.stdout + again.stderr
+
+
+def _section(heading: str) -> str:
+    text = DOC.read_text()
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end >= 0 else None]
+
+
+def test_the_one_paste_solver_runs_as_pasted(tmp_path):
+    # The Quickstart's own solver: one Python block, no names from elsewhere.
+    (code,) = [body for lang, body in BLOCK.findall(_section("In one paste")) if lang == "python"]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, error = proc.stdout.splitlines()
+    assert first.startswith("(40, 2) (2, 30) [")
+    assert 0 < float(error) < 1
+    namespace: dict = {}
+    exec(compile(code, "extending.md", "exec"), namespace)  # the history has what --convergence needs
+    history = namespace["res"].history
+    assert {"objective", "time", "iteration"} <= set(history) and history["time"][0] == 0
+    assert len({len(v) for v in history.values()}) == 1 and np.all(np.diff(history["objective"]) <= 1e-9)

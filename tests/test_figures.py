@@ -432,8 +432,11 @@ def test_report_has_figures_environment_deviations_and_references(own_sweep, tmp
     images = re.findall(r"<img src='([^']+)'", page)
     assert images and all((tmp_path / src).is_file() for src in images)  # relative links that resolve
     assert "sweep_mysweep_relative_error.png" in images
-    assert "Runtimes are true seconds" in page  # the deviations (package data, as in README.md)
+    # One's own sweep: no paper wording (deviations, speed ratio WNMF/A1GM, presets without records).
+    assert "Runtimes are true seconds" not in page and "Deviations from the paper" not in page
+    assert "WNMF/A1GM" not in page and "Artifacts without records here" not in page
     assert "ghalamkari2022fast" in page and "lee2001algorithms" in page  # what to cite for a1gm + wnmf_kl
+    assert "Algorithms for Non-negative Matrix Factorization</em>" in page  # rendered from the BibTeX fields
     assert (tmp_path / "references.bib").read_text().count("@") >= 3
     assert "<th class='text'>BLAS</th>" in page and "nmfexp jobs timed at once" in page
     assert out["report"] == [tmp_path / "index.html"]
@@ -460,7 +463,7 @@ def test_the_packaged_deviations_say_what_the_readme_says():
         "<ul><li><strong>A.</strong> <code>code</code> and <a href=\"https://e.org\">link</a> more</li></ul>")
 
 
-def test_the_report_reads_no_readme(own_sweep, tmp_path, monkeypatch):
+def test_the_report_reads_no_readme(own_sweep, paper_records, tmp_path, monkeypatch):
     """The page is made from package data: no file named README.md is opened while it is written."""
     import builtins
     import io
@@ -482,7 +485,10 @@ def test_the_report_reads_no_readme(own_sweep, tmp_path, monkeypatch):
     monkeypatch.setattr(pathlib.Path, "read_text", spy_read)
     plot_all(own_sweep, tmp_path, verbose=False, report=True)
     page = (tmp_path / "index.html").read_text()
-    assert "Runtimes are true seconds" in page
+    assert not [p for p in opened if p.endswith("README.md")]
+    plot_all(paper_records, tmp_path, verbose=False, report=True)
+    page = (tmp_path / "index.html").read_text()
+    assert "Runtimes are true seconds" in page and "Deviations from the paper" in page  # a paper artifact's report
     assert not [p for p in opened if p.endswith("README.md")]
 
 

@@ -13,6 +13,7 @@ job's config is invalid, and with 1 after the summary when any job failed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -21,7 +22,7 @@ import time
 from omegaconf import DictConfig
 
 from ..experiment import ConfigError, Job, run_job
-from ..experiment.config import config_dir
+from ..experiment.config import SCHEMA_NAME, config_dir
 from .plugins import register
 from .sweep import LAST_REPORT, NOT_RECORDED, TOTAL_ENV, add_import_path, job_results_dir
 
@@ -77,6 +78,30 @@ def _task(cfg: DictConfig) -> dict:
     return outcome
 
 
+@contextlib.contextmanager
+def _help_without_schema_groups():
+    """``--help`` lists the config groups a user picks from, not the schemas they are typed by.
+
+    The schemas live in Hydra's ConfigStore under ``nmfexp_schema`` (the defaults lists of the
+    group options name them), so Hydra's help would list them beside ``dataset`` and ``solver``.
+    """
+    from hydra._internal.hydra import Hydra
+
+    original = getattr(Hydra, "format_config_groups", None)
+    if original is None:  # another Hydra: its help is shown as it is
+        yield
+        return
+
+    def format_config_groups(self, predicate, compact: bool = True) -> str:
+        return original(self, lambda group: predicate(group) and group.split("/")[0] != SCHEMA_NAME, compact)
+
+    Hydra.format_config_groups = format_config_groups
+    try:
+        yield
+    finally:
+        Hydra.format_config_groups = original
+
+
 def main() -> None:
     """Console script ``nmfexp-run``."""
     import hydra
@@ -87,7 +112,8 @@ def main() -> None:
     register()
     _SINGLE.clear()
     LAST_REPORT.jobs.clear()
-    hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
+    with _help_without_schema_groups():
+        hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
     if any(o["status"] == "invalid" for o in _SINGLE):
         sys.exit(2)
     failed = [o for o in _SINGLE + LAST_REPORT.jobs if o["status"] in NOT_RECORDED]

@@ -509,6 +509,18 @@ def _wait_elsewhere(outcomes: _Outcomes, poll: float = 2.0) -> None:
             time.sleep(poll)
 
 
+def _warn_damaged(todo: list[Job], shown: int = 5) -> list[Path]:
+    """Name the files of ``todo`` that exist but are no usable record (damaged, truncated,
+    unreadable): the sweep computes those jobs again, and says so. Returns their paths."""
+
+    damaged = [job.path for job in todo if job.path.is_file() and not read_record_header(job.path)]
+    if damaged:
+        names = ", ".join(str(p) for p in damaged[:shown]) + (f" and {len(damaged) - shown} more"
+                                                               if len(damaged) > shown else "")
+        log.warning("%d damaged or unreadable record(s) will be computed again: %s", len(damaged), names)
+    return damaged
+
+
 def _recorded(jobs: list[Job]) -> int:
     return sum(1 for job in jobs if _reusable(job))
 
@@ -531,6 +543,7 @@ def sweep(sweeper, arguments: list[str]) -> Any:
                                 "existing": True, "overrides": ov})
         else:
             todo.append((ov, job))
+    _warn_damaged([job for _, job in todo])
     results_dirs = sorted({job.path.parent for _, job in planned})
     for folder in results_dirs:  # temporary files of writers that died: once per sweep, not per job
         remove_stale_temp_files_in(folder)

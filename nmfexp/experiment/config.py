@@ -4,7 +4,10 @@ The YAML files under ``conf/`` (one folder per config group: ``dataset``,
 ``mask``, ``solver``, ``timing``) are merged onto typed schemas, so that Hydra
 rejects a misspelt key (``mask.rat=0.1``) or a value of the wrong type
 (``mask.rate=abc``, ``solver.params.max_iter=abc``) with its own message
-before any job runs:
+before any job runs. A key added with ``+`` (``+mask.rat=0.1``) passes
+Hydra's composition, so :func:`unknown_keys` checks the composed job config
+again (:meth:`nmfexp.experiment.Job.from_config` refuses it, naming the
+closest valid key):
 
 - :class:`ExperimentConfig` types the top level, ``mask`` and ``timing``;
 - every built-in data-set option lists ``/nmfexp_schema/dataset`` (the
@@ -38,6 +41,8 @@ Where the folders are found (first match wins):
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import functools
 import os
 import typing
@@ -60,6 +65,7 @@ __all__ = [
     "experiments_dir",
     "register_configs",
     "solver_schema",
+    "unknown_keys",
 ]
 
 #: Name under which :class:`ExperimentConfig` is stored in the ConfigStore;
@@ -193,6 +199,70 @@ def solver_schema(spec) -> type:
         ("params", params, field(default_factory=params)),
         ("n_restarts", int, field(default=1)),
     ])
+
+
+def _schema_keys(schema) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(schema))
+
+
+def _unknown(node: Any, allowed, where: str) -> list[str]:
+    """Messages for the keys of ``node`` not in ``allowed`` (each with the closest valid key, if any)."""
+    if not isinstance(node, dict):
+        return []
+    allowed = sorted(allowed)
+    out = []
+    for key in sorted(set(node) - set(allowed), key=str):
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        hint = f" (did you mean {where}{close[0]}?)" if close else ""
+        out.append(f"unknown key {where}{key}{hint}; valid keys of {where.rstrip('.') or 'the config'}: "
+                   f"{', '.join(allowed) or 'none'}")
+    return out
+
+
+def unknown_keys(conf: dict) -> list[str]:
+    """Messages naming every key of a composed job config that no schema declares.
+
+    Hydra's ``+key=value`` adds a key even to a typed config, so a typo such as
+    ``+mask.rat=0.1`` or ``+dataset.n_row=500`` would otherwise be stored in the
+    record and silently ignored. Every key is checked against
+    :class:`ExperimentConfig`, :class:`MaskConfig`, :class:`TimingConfig`,
+    :class:`DatasetConfig` and the solver's schema (:func:`solver_schema`).
+    The open groups accept any key: the parameters of a ``_target_`` data set
+    or solver (checked against the target's signature when the job is built),
+    ``dataset.options`` (checked by the reader) and the parameters of a solver
+    that takes ``**params``.
+
+    Parameters
+    ----------
+    conf : dict
+        A plain job config (no ``hydra`` key).
+
+    Returns
+    -------
+    list of str
+        One message per unknown key, with the closest valid key (difflib) and
+        the valid keys of its group; empty when every key is known.
+    """
+    msgs = _unknown(conf, _schema_keys(ExperimentConfig), "")
+    for name, typed in (("mask", MaskConfig), ("timing", TimingConfig)):
+        msgs += _unknown(conf.get(name), _schema_keys(typed), f"{name}.")
+    dataset = conf.get("dataset")
+    if isinstance(dataset, dict) and "_target_" not in dataset:
+        msgs += _unknown(dataset, _schema_keys(DatasetConfig), "dataset.")
+    solver = conf.get("solver")
+    if isinstance(solver, dict):
+        msgs += _unknown(solver, ("_target_", "name", "params", "n_restarts") if "_target_" in solver
+                         else ("name", "params", "n_restarts"), "solver.")
+        if "_target_" not in solver:
+            from ..api import resolve_solver
+
+            try:
+                spec = resolve_solver(solver.get("name"))
+            except ValueError:
+                spec = None  # an unknown solver name is reported where the solver is resolved
+            if spec is not None and not spec.open_params:
+                msgs += _unknown(solver.get("params"), [p.name for p in spec.params], "solver.params.")
+    return msgs
 
 
 def _find_dir(env_var: str, installed: str, source: str) -> Path:

@@ -46,7 +46,7 @@ from ..data.digests import input_digests
 from ..data.masks import HOLDOUT_DESIGNS, MASK_KINDS, experiment_mask, holdout_split
 from ..data.registry import build_dataset, dataset_inputs, dataset_label, import_target
 from ..solvers import FactorizationResult, SolverSpec
-from .config import RUN_CONTROL_KEYS, DatasetConfig, ExperimentConfig, solver_schema
+from .config import RUN_CONTROL_KEYS, DatasetConfig, ExperimentConfig, solver_schema, unknown_keys
 
 __all__ = ["ConfigError", "Job", "JobData", "Seeds", "job_config", "stable_int"]
 
@@ -100,6 +100,10 @@ def job_config(cfg: DictConfig | dict) -> dict:
         cfg = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
                for k in cfg if k != "hydra"}
     cfg = {k: v for k, v in dict(cfg).items() if k != "hydra"}
+    unknown = unknown_keys(cfg)  # a `+key=value` override adds keys even to a typed config
+    if unknown:
+        raise ConfigError("; ".join(unknown) + ". Check the spelling; only a _target_ data set's or solver's "
+                          "parameters and dataset.options accept new keys.")
     conf = cfg if typed else _typed(ExperimentConfig, cfg, "config")
     dataset, solver = conf["dataset"], conf["solver"]
     if not isinstance(dataset, dict) or not isinstance(solver, dict):

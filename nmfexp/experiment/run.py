@@ -108,10 +108,14 @@ def existing_record(job: Job) -> tuple[bool, str] | None:
     return job.reusable(header.get("status"), inputs)
 
 
-def _kept(job: Job, progress: str) -> dict | None:
-    """The summary of an existing record that stands for ``job``, or None (logging why it is redone)."""
+def _kept(job: Job, progress: str, *, again: bool = False) -> dict | None:
+    """The summary of an existing record that stands for ``job``, or None (logging why it is redone;
+    ``again``: the second look, under the job's claim, says nothing already said)."""
     existing = existing_record(job)
     if existing is None:
+        if job.path.is_file() and not again:  # there is a file, but not a usable record: say so before replacing it
+            log.warning("%s%s: the record %s is damaged or unreadable; computing the job again", progress,
+                        job.describe(), job.path)
         return None
     keep, why = existing
     if keep:
@@ -204,7 +208,7 @@ def run_job(job: Job, *, overrides=(), context: dict | None = None, progress: st
         log.info("%s%s: running elsewhere (%s)", progress, job.describe(), holder.describe() if holder else "")
         return {**summary, "status": "running elsewhere", "message": holder.describe() if holder else ""}
     with held:
-        if kept := _kept(job, progress):  # another run finished it while we waited for the claim
+        if kept := _kept(job, progress, again=True):  # another run finished it while we waited for the claim
             return kept
         if held.took_over:  # its previous holder died: its temporary file may be left (sweeps clean once)
             remove_stale_temp_files(job.path)
@@ -260,12 +264,24 @@ def _conform(rec: Record, status: str, stage: str) -> tuple[str, str]:
     return "failed", "record"
 
 
+#: The metric the per-job line shows for each loss: the solver's own (relative error when it declares none).
+LOSS_METRICS = {"kl": ("weighted KL", "weighted_kl"), "frobenius": ("weighted Frobenius", "weighted_frobenius")}
+
+
+def _loss_line(job: Job, metrics: dict) -> str:
+    """``weighted KL 0.123`` for a KL solver, ``weighted Frobenius 4.56`` for a Frobenius one."""
+    label, key = LOSS_METRICS.get(job.solver.loss, ("relative error", "relative_error"))
+    if metrics.get(key) is None:
+        label, key = "relative error", "relative_error"
+    return f"{label} {metrics.get(key, float('nan')):.6g}"
+
+
 def _log_done(progress: str, job: Job, status: str, stage: str, message: str, rec: Record) -> None:
     what = f"{progress}done {job.describe()}"
     if status == "ok":
         t = rec.groups["timing"]
-        log.info("%s: ok, weighted KL %.6g, runtime %.3g s (median of %d) -> %s", what,
-                 rec.groups["metrics"]["weighted_kl"], t["runtime_median"], t["n_samples"], job.path.name)
+        log.info("%s: ok, %s, runtime %.3g s (median of %d) -> %s", what, _loss_line(job, rec.groups["metrics"]),
+                 t["runtime_median"], t["n_samples"], job.path.name)
     elif status == "skipped":
         log.warning("%s: skipped (%s) -> %s", what, message, job.path.name)
     else:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import results as _results
-from . import fig5, patterns, real_data, sweep
+from . import fig5, patterns, real_data, stats, sweep
 from .registry import ARTIFACTS, CAPTIONS, DEFAULT_ARTIFACTS, Artifact, artifact_tags
 from .report import PlotOutcome, write_report
 from .stats import check_statistic
@@ -38,7 +38,8 @@ def read_results(results) -> tuple[pd.DataFrame, pd.DataFrame, list]:
 
 
 def plot_all(results, plots_dir, *, verbose: bool = True, statistic: str = "median", report: bool = False,
-             errors: str = "raise", only=None, x_axis: str = "n") -> dict[str, list[Path]]:
+             errors: str = "raise", only=None, x_axis: str = "n",
+             exclude_concurrent: bool = False) -> dict[str, list[Path]]:
     """Regenerate every figure and table from the records under ``results``.
 
     Parameters
@@ -61,6 +62,11 @@ def plot_all(results, plots_dir, *, verbose: bool = True, statistic: str = "medi
     x_axis : {"n", "3n"}
         The x axis of Fig. 5 (:func:`nmfexp.figures.fig5.plot_fig5`): n, or the
         reference plot's 3n.
+    exclude_concurrent : bool
+        Leave out the runtimes of jobs timed while other nmfexp jobs were
+        timed on the same host (``execution.concurrent_jobs > 1``); their
+        other results still count. Without it, figure footers say how many
+        such jobs each figure holds.
 
     Returns
     -------
@@ -73,6 +79,8 @@ def plot_all(results, plots_dir, *, verbose: bool = True, statistic: str = "medi
         raise ValueError(f"errors must be 'raise' or 'report', got {errors!r}.")
     plots_dir = Path(plots_dir)
     df, hist, records = read_results(results)
+    if exclude_concurrent:
+        df = stats.exclude_concurrent(df)
     written: dict[str, list[Path]] = {}
     failures: dict[str, str] = {}
 

@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime-statistic", choices=list(RUNTIME_STATISTICS), default="median",
                    help="per-job runtime: median (default) or minimum of its timing samples, across seeds the median "
                         "with the interquartile range; 'mean': mean and SD pooled over seeds (the reference code's)")
+    p.add_argument("--exclude-concurrent", action="store_true",
+                   help="leave out the runtimes of jobs timed while other nmfexp jobs were timed on the same host "
+                        "(execution.concurrent_jobs > 1; footers say how many there are); other results still count")
     p.add_argument("--x-axis", choices=["n", "3n"], default="n",
                    help="x axis of Fig. 5: n, the side of the n x n matrix (default), or 3n, the axis the reference "
                         "plot.jl draws ('Matrix size N')")
@@ -59,6 +62,10 @@ def _one_figure(args, parser) -> int:
     from .sweep import write_convergence, write_sweep
 
     df, hist, _ = read_results(args.results)
+    if args.exclude_concurrent:
+        from .stats import exclude_concurrent
+
+        df = exclude_concurrent(df)
     if args.tag is not None:
         df, hist = df[df["tag"] == args.tag], hist[hist["tag"] == args.tag] if not hist.empty else hist
     if df.empty:
@@ -68,7 +75,8 @@ def _one_figure(args, parser) -> int:
     try:
         if args.convergence:
             written = write_convergence(hist, args.plots_dir, hue=args.hue, col=args.col,
-                                        x="iteration" if args.iterations else "time", stem=args.name)
+                                        x="iteration" if args.iterations else "time", stem=args.name,
+                                        records=df)
         else:
             if not (args.x and args.y):
                 parser.error("a figure of your choice needs both --x and --y (or --convergence)")
@@ -101,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             if unknown:
                 parser.error(f"unknown artifact(s) {', '.join(unknown)}; choose from {', '.join(ARTIFACTS)}")
             out = plot_all(args.results, args.plots_dir, statistic=args.runtime_statistic, report=args.report,
-                           errors="report", x_axis=args.x_axis, only=args.artifact)
+                           errors="report", x_axis=args.x_axis, only=args.artifact,
+                           exclude_concurrent=args.exclude_concurrent)
             status = 1 if out.outcome.errors else 0
             if not any(out.values()):
                 print("nmfexp-plot: nothing to draw (no records with status ok). For a figure of your own: "

@@ -24,8 +24,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..record import schema
+from .bib import format_reference, parse_bibtex
 from .registry import ARTIFACTS, CAPTIONS
-from .stats import STATISTIC_NOTES
+from .stats import GENERIC_STATISTIC_NOTES, STATISTIC_NOTES, concurrent_note
 from .style import FIGURE_FORMATS, TABLE_FORMATS
 
 __all__ = ["write_report", "deviations_markdown", "markdown_to_html", "DEVIATIONS_HEADING"]
@@ -187,6 +188,14 @@ def _counts(values) -> str:
     return "; ".join(f"{v} ({n})" if len(c) > 1 else v for v, n in c.most_common())
 
 
+def _libraries(value):
+    """A BLAS entry (``"openblas 0.3.21; mkl 2023.1"``, libraries in the order threadpoolctl met them)
+    as each library once, sorted: the same libraries loaded in another order are the same environment."""
+    if not isinstance(value, str):
+        return value
+    return ", ".join(sorted({part.strip() for part in value.split(";") if part.strip()}))
+
+
 def _environment(df: pd.DataFrame) -> str:
     rows = []
     labels = {"env.nmfexp": "nmfexp", "env.git_commit": "git commit", "env.git_dirty": "uncommitted changes",
@@ -197,7 +206,8 @@ def _environment(df: pd.DataFrame) -> str:
               "env.hostname": "host", "env.platform": "platform"}
     for col, label in labels.items():
         if col in df and df[col].notna().any():
-            rows.append((label, _counts(df[col])))
+            values = df[col].map(_libraries) if col == "env.blas" else df[col]
+            rows.append((label, _counts(values)))
     for col in sorted(c for c in df.columns if c.startswith("env.") and c not in labels):
         if df[col].notna().any():
             rows.append((col[4:], _counts(df[col])))
@@ -216,23 +226,6 @@ def _environment(df: pd.DataFrame) -> str:
             f"<div class='scroll'><table>{body}</table></div>")
 
 
-def _human(entry: str) -> str:
-    """One line for a BibTeX entry: authors, title, venue, year."""
-    def field(name):
-        m = re.search(rf"^\s*{name}\s*=\s*\{{(.*)\}},?\s*$", entry, flags=re.M)
-        if not m:
-            return ""
-        text = re.sub(r"\\url\{([^}]*)\}", r"\1", m.group(1))
-        text = re.sub(r"\\'\{?(\w)\}?", r"\1", text)  # Mor{\'e} -> More
-        return re.sub(r"[{}]", "", text).replace("\\&", "&").replace("\\_", "_").rstrip(".")
-
-    parts = [field("author"), field("title"), field("journal") or field("booktitle") or field("howpublished")
-             or field("organization"), field("year")]
-    doi = field("doi")
-    text = ". ".join(p for p in parts if p)
-    return text + (f". doi:{doi}" if doi else "")
-
-
 def _references(df: pd.DataFrame, plots_dir: Path) -> str:
     from ..citation import citation_keys, cite, entries
 
@@ -245,8 +238,9 @@ def _references(df: pd.DataFrame, plots_dir: Path) -> str:
         bib += "\n" + entries()["dolan2002benchmarking"] + "\n"
         keys.append("dolan2002benchmarking")
     (plots_dir / "references.bib").write_text(bib, encoding="utf-8")
-    known = entries()
-    items = "".join(f"<li><code>{_esc(k)}</code>: {_esc(_human(known[k]) if k in known else k)}</li>" for k in keys)
+    parsed = parse_bibtex(bib)  # every entry written, the generated ones (R packages, data sets) too
+    items = "".join(f"<li><code>{_esc(k)}</code>: {format_reference(parsed[k]) if k in parsed else _esc(k)}</li>"
+                    for k in keys)
     return (f"<p>Solvers used: {_esc(', '.join(solvers) or 'none')}. Data sets: {len(datasets)}. "
             "The BibTeX of everything below: <a href='references.bib'>references.bib</a> "
             "(<code>nmfexp.cite(solvers=..., datasets=...)</code> gives the same).</p>"
@@ -297,14 +291,24 @@ def write_report(outcome: PlotOutcome, plots_dir, *, results=None, statistic: st
         sections.append(f"<section id='{_esc(name)}'><h2>{_esc(heading)}</h2><p>{_esc(text)}"
                         + (f" Records: preset {_esc(', '.join(tags))}." if tags else "") + "</p>"
                         + err + _files_section(plots_dir, paths, CAPTIONS) + "</section>")
+    # A report of one's own sweep says nothing about the paper (no deviations, no missing presets).
+    paper = any(outcome.written.get(n) or n in outcome.errors for n in ARTIFACTS)
     missing = [a for n, a in ARTIFACTS.items() if not outcome.written.get(n) and n not in outcome.errors]
-    if missing:
+    if missing and paper:
         sections.append("<section id='not-run'><h2>Artifacts without records here</h2><ul>" + "".join(
             f"<li><code>{_esc(a.name)}</code>: {_esc(a.title)} (<code>nmfexp-run -m +experiment={_esc(a.name)}</code>"
             + (f"; needs {_esc(a.needs)}" if a.needs else "") + ")</li>" for a in missing) + "</ul></section>")
-    dev_html = markdown_to_html(deviations_markdown())
-    toc += ["<li><a href='#environment'>Environment</a></li>", "<li><a href='#deviations'>Deviations from the "
-            "paper</a></li>", "<li><a href='#references'>References</a></li>"]
+    toc.append("<li><a href='#environment'>Environment</a></li>")
+    deviations = ""
+    if paper:
+        toc.append("<li><a href='#deviations'>Deviations from the paper</a></li>")
+        deviations = (f"<section id=\"deviations\"><h2>Deviations from the paper</h2>\n<p class=\"note\">As in "
+                      f"README.md, section \"{_esc(DEVIATIONS_HEADING)}\".</p>"
+                      f"{markdown_to_html(deviations_markdown())}</section>")
+    toc.append("<li><a href='#references'>References</a></li>")
+    notes = STATISTIC_NOTES if paper else GENERIC_STATISTIC_NOTES
+    shared = concurrent_note(df) if len(df) else ""
+    shared = f" Of these jobs, {shared}." if shared else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>
@@ -312,13 +316,12 @@ def write_report(outcome: PlotOutcome, plots_dir, *, results=None, statistic: st
 <h1>{_esc(title)}</h1>
 <p>Records: <code>{_esc(results if results is not None else "")}</code>, {len(df)} jobs
 ({_esc(", ".join(f"{n} {s}" for s, n in status.items()) or "none")}). Generated {now} by nmfexp {_esc(__version__)}
-from the records alone (no solver was run). Runtime statistic: {_esc(STATISTIC_NOTES[statistic])}.</p>
+from the records alone (no solver was run). Runtime statistic: {_esc(notes[statistic])}.{_esc(shared)}</p>
 {"<p class='error'>Figures that failed: " + _esc(", ".join(outcome.errors)) + "</p>" if outcome.errors else ""}
 <nav><ul>{"".join(toc)}</ul></nav>
 {"".join(sections)}
 <section id="environment"><h2>Environment</h2>{_environment(df)}</section>
-<section id="deviations"><h2>Deviations from the paper</h2>
-<p class="note">As in README.md, section "{_esc(DEVIATIONS_HEADING)}".</p>{dev_html}</section>
+{deviations}
 <section id="references"><h2>References</h2>{_references(df, plots_dir)}</section>
 <script>
 // marks each image loaded or broken (data-state), for a quick check in a browser or a headless test

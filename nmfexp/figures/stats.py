@@ -30,7 +30,7 @@ __all__ = [
     "quartiles_inf",
     "summarize", "pooled_mean_sd", "seed_counts", "jobs_note", "problem_columns", "paired",
     "time_to_target", "performance_profile", "profile_ratios", "profile_from_ratios", "first_sentence",
-    "step_quantiles",
+    "step_quantiles", "concurrent_note", "exclude_concurrent", "timed_with_others", "GENERIC_STATISTIC_NOTES",
 ]
 
 #: Per-job runtime column for each statistic.
@@ -43,6 +43,17 @@ STATISTIC_NOTES = {
             "seeds); speed ratio: WNMF/A1GM per seed on the same matrix, median over seeds"),
     "mean": ("runtime: mean of every timing sample pooled over seeds, error bar one standard deviation "
              "(the reference code's statistic); speed ratio: ratio of those means"),
+}
+
+
+#: What each statistic means in a report of one's own sweep (no paper artifact, no speed ratio).
+GENERIC_STATISTIC_NOTES = {
+    "median": "runtime: each job's median timing sample; figures show the median over the other dimensions "
+              "(band: interquartile range)",
+    "min": "runtime: each job's fastest timing sample; figures show the median over the other dimensions "
+           "(band: interquartile range)",
+    "mean": "runtime: each job's mean timing sample; figures show the median over the other dimensions "
+            "(band: interquartile range)",
 }
 
 
@@ -148,13 +159,55 @@ def seed_counts(sel: pd.DataFrame, by: Sequence[str], *, ok_only: bool = True) -
 
 
 def jobs_note(sel: pd.DataFrame, what: str = "jobs") -> str:
-    """``"84 jobs: 80 ok, 4 skipped"``: how many records a figure rests on."""
+    """``"84 jobs: 80 ok, 4 skipped"``: how many records a figure rests on, and how many of
+    them were timed while other nmfexp jobs were timed on the same host (:func:`concurrent_note`)."""
     if sel.empty:
         return f"0 {what}"
     counts = sel["status"].value_counts()
     parts = [f"{int(counts[s])} {s}" for s in ("ok", "skipped", "failed") if s in counts]
     parts += [f"{int(n)} {s}" for s, n in counts.items() if s not in ("ok", "skipped", "failed")]
-    return f"{len(sel)} {what}: " + ", ".join(parts)
+    shared = concurrent_note(sel)
+    return f"{len(sel)} {what}: " + ", ".join(parts) + (f"; {shared}" if shared else "")
+
+
+#: The column saying how many nmfexp jobs were timed on the host at once (1: the job alone).
+CONCURRENT = schema.field_of("execution/concurrent_jobs").column
+#: The per-job runtime columns that :func:`exclude_concurrent` leaves out.
+RUNTIME_COLUMNS = (*RUNTIME_STATISTICS.values(), "runtime_std")
+
+
+def timed_with_others(df: pd.DataFrame) -> pd.Series:
+    """True for the jobs with status ok that were timed while other nmfexp jobs were timed on the
+    same host (``execution.concurrent_jobs > 1``): their runtimes may be inflated."""
+    if CONCURRENT not in df or df.empty:
+        return pd.Series(False, index=df.index)
+    shared = pd.to_numeric(df[CONCURRENT], errors="coerce").fillna(0).to_numpy(float) > 1
+    status_ok = (df["status"] == "ok").to_numpy(bool) if "status" in df else np.ones(len(df), bool)
+    return pd.Series(shared & status_ok, index=df.index)
+
+
+def exclude_concurrent(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` without the runtimes of the jobs :func:`timed_with_others` flags
+    (their runtime columns become NaN; every other result stays)."""
+    out = df.copy()
+    shared = timed_with_others(out).to_numpy(bool)
+    for col in RUNTIME_COLUMNS:
+        if col in out and shared.any():
+            out[col] = out[col].astype(float).where(~shared)
+    return out
+
+
+def concurrent_note(sel: pd.DataFrame) -> str:
+    """What a footer says about jobs timed alongside other nmfexp jobs (empty when there are none)."""
+    shared = timed_with_others(sel)
+    k = int(shared.sum())
+    if not k:
+        return ""
+    left_out = "runtime_median" in sel and sel.loc[shared.to_numpy(bool), "runtime_median"].isna().all()
+    if left_out:
+        return f"{k} timed while other nmfexp jobs were timed on the host: runtimes left out"
+    return (f"{k} timed while other nmfexp jobs were timed on the host (concurrent_jobs > 1): their runtimes may "
+            "be inflated (--exclude-concurrent leaves them out)")
 
 
 #: Columns that identify the problem a job solves: the job's key columns without the job and its solver.

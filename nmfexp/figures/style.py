@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import textwrap
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["RC", "SOLVER_STYLE", "PATTERN_STYLE", "styled", "subplots", "solver_style", "solver_order",
+__all__ = ["RC", "SOLVER_STYLE", "OUTSIDE_STYLES", "PATTERN_STYLE", "styled", "subplots", "solver_style", "solver_order",
            "save_figure", "write_table", "footer", "percent_axis", "FIGURE_FORMATS", "TABLE_FORMATS"]
 
 # The paper's visual language: A1GM dotted with triangles, WNMF dashed with circles.
@@ -31,7 +32,22 @@ SOLVER_STYLE = {
     "als": dict(color="tab:purple", linestyle="-", marker="v", label="ALS"),
     "gdcls": dict(color="tab:orange", linestyle="-.", marker="P", label="GDCLS"),
     "kaczmarz": dict(color="tab:brown", linestyle="-.", marker="X", label="Kaczmarz"),
+    "a1gm_polish": dict(color="tab:pink", linestyle="-", marker="h", label="A1GM + polish"),
+    "soft_impute": dict(color="tab:olive", linestyle="--", marker="*", label="SoftImpute"),
+    "column_mean": dict(color="tab:gray", linestyle=":", marker="<", label="column mean"),
+    "row_col_mean": dict(color="tab:gray", linestyle="-.", marker=">", label="row + column mean"),
 }
+#: Styles of solvers from outside the package (the ``k``-th of a figure gets the ``k``-th entry):
+#: colours, dash patterns and markers that no built-in solver uses, so an own solver is never
+#: mistaken for HALS or A1GM.
+OUTSIDE_STYLES = [
+    dict(color=c, linestyle=ls, marker=m) for c, ls, m in zip(
+        ["black", "goldenrod", "teal", "navy", "magenta", "saddlebrown", "limegreen", "slateblue", "crimson",
+         "darkkhaki", "darkorange", "deepskyblue"],
+        [(0, (5, 1)), (0, (1, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (5, 1, 1, 1)), (0, (2, 2)),
+         (0, (5, 1)), (0, (1, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (5, 1, 1, 1)), (0, (2, 2))],
+        ["p", "d", "8", "H", "*", "p", "d", "8", "H", "*", "p", "d"], strict=True)
+]
 PATTERN_STYLE = {
     "grid": dict(color="tab:red", marker="^", label="grid-like (paper)"),
     "corner": dict(color="tab:green", marker="s", label="bottom-right block"),
@@ -69,17 +85,45 @@ def subplots(nrows: int = 1, ncols: int = 1, *, squeeze: bool = True, sharex=Fal
     return fig, fig.subplots(nrows, ncols, squeeze=squeeze, sharex=sharex, sharey=sharey, gridspec_kw=gridspec_kw)
 
 
-def solver_style(solver: str, k: int = 0) -> dict:
-    """Line and marker style of ``solver`` (a fixed one for the registered solvers)."""
+def solver_style(solver: str, k: int | None = None) -> dict:
+    """Line and marker style of ``solver``.
+
+    Parameters
+    ----------
+    solver : str
+        Solver name. The package's solvers keep their fixed style (:data:`SOLVER_STYLE`).
+    k : int, optional
+        Position of a solver from outside the package among the outside solvers of
+        the figure: the ``k``-th gets ``OUTSIDE_STYLES[k]``, so that outside solvers of
+        one figure differ from each other and from every built-in. Without ``k``
+        the style is chosen from the name (stable across runs, but two outside
+        solvers may then share one).
+
+    Returns
+    -------
+    dict
+        ``color``, ``linestyle``, ``marker`` and ``label``.
+    """
     if solver in SOLVER_STYLE:
         return dict(SOLVER_STYLE[solver])
-    return dict(color=CYCLE[k % len(CYCLE)], linestyle="-", marker=_MARKERS[k % len(_MARKERS)], label=str(solver))
+    if k is None:
+        k = zlib.crc32(str(solver).encode())
+    return {**OUTSIDE_STYLES[k % len(OUTSIDE_STYLES)], "label": str(solver)}
 
 
-def level_style(level, k: int, column: str | None) -> dict:
-    """Style of the ``k``-th level of a hue column (solvers keep their own style)."""
+def outside_index(solvers: Iterable[str]) -> dict[str, int]:
+    """The ``k`` of :func:`solver_style` for each solver from outside the package among ``solvers``
+    (in :func:`solver_order`)."""
+    outside = [s for s in solver_order(solvers) if s not in SOLVER_STYLE]
+    return {s: k for k, s in enumerate(outside)}
+
+
+def level_style(level, k: int, column: str | None, levels: Iterable | None = None) -> dict:
+    """Style of the ``k``-th level of a hue column (solvers keep their own style; outside solvers
+    are numbered among the outside solvers of ``levels``)."""
     if column == "solver":
-        return solver_style(str(level), k)
+        index = outside_index(str(lv) for lv in levels if lv is not None) if levels is not None else {}
+        return solver_style(str(level), index.get(str(level), k))
     return dict(color=CYCLE[k % len(CYCLE)], linestyle="-", marker=_MARKERS[k % len(_MARKERS)],
                 label=f"{column} = {level}" if column else str(level))
 

@@ -36,12 +36,13 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from ..record import schema
 from .stats import jobs_note, ok, plain, quartiles, step_quantiles
-from .style import footer, level_style, save_figure, solver_order, styled, subplots, write_table
+from .style import footer, level_style, save_figure, solver_order, solver_style, styled, subplots, write_table
 
-__all__ = ["resolve_column", "sweep_summary", "plot_sweep", "write_sweep", "convergence_summary",
+__all__ = ["axis_label", "resolve_column", "sweep_summary", "plot_sweep", "write_sweep", "convergence_summary",
            "plot_convergence", "write_convergence", "auto_sweep", "MAX_LEVELS"]
 
 #: At most this many lines (hue levels) or panels (col levels) per figure.
@@ -87,6 +88,24 @@ def resolve_column(df: pd.DataFrame, name: str, *, numeric: bool = False, option
         raise ValueError(f"{option} {name!r} is not numeric (values such as {df[col].dropna().iloc[:3].tolist()}); "
                          f"numeric columns: {', '.join(usable)}.")
     return col
+
+
+#: How a declared unit is written on an axis (units that say nothing on an axis are left out).
+_UNIT_LABELS = {"seconds": "s", "relative": "", "fraction": "fraction"}
+
+
+def axis_label(column: str, *, percent: bool = False) -> str:
+    """``column`` with its unit from :mod:`nmfexp.record.schema`: ``runtime_median (s)``,
+    ``n_rows (rows)``, ``mask_rate (%)`` on a percent axis; the bare name when the schema
+    declares no unit (or its sources disagree)."""
+    units = {f.unit for f, _ in schema.column_sources(column)}
+    if len(units) != 1:
+        return column
+    unit = units.pop()
+    unit = _UNIT_LABELS.get(unit, unit)
+    if unit == "fraction" and percent:
+        unit = "%"
+    return f"{column} ({unit})" if unit else column
 
 
 def _levels(df: pd.DataFrame, col: str | None, option: str) -> list:
@@ -177,6 +196,11 @@ def plot_sweep(df: pd.DataFrame, x: str, y: str, hue: str | None = None, col: st
     col = resolve_column(df, col, option="--col") if col else None
     d = plain(df)
     hues, cols = _levels(d, hue, "--hue"), _levels(d, col, "--col")
+    # A panel with nothing to draw (every job of its group skipped or failed) is named, not drawn empty.
+    empty = [cl for cl in cols if col and not (table[_match(table, col, cl)]["jobs"] > 0).any()]
+    if len(empty) == len(cols):  # nothing at all: one empty panel, its footer says why
+        empty = empty[1:]
+    cols = [cl for cl in cols if cl not in empty]
     numeric_x = _is_numeric(d[x])
     if not numeric_x:
         xlevels = _levels(d, x, "--x")
@@ -194,7 +218,7 @@ def plot_sweep(df: pd.DataFrame, x: str, y: str, hue: str | None = None, col: st
             t = t[t["jobs"] > 0]
             if t.empty:
                 continue
-            st = level_style(lv, k, hue) if hue else dict(color="tab:blue", marker="o", linestyle="-", label=y)
+            st = level_style(lv, k, hue, hues) if hue else dict(color="tab:blue", marker="o", linestyle="-", label=y)
             xs = _numeric(t[x]).to_numpy(float) if numeric_x else np.array([position[v] for v in t[x]], float)
             order = np.argsort(xs)
             xs, med = xs[order], t["median"].to_numpy(float)[order]
@@ -214,19 +238,52 @@ def plot_sweep(df: pd.DataFrame, x: str, y: str, hue: str | None = None, col: st
             ax.set_yscale("log")
         if not numeric_x:
             ax.set_xticks(range(len(xlevels)), [str(v) for v in xlevels], rotation=30 if len(xlevels) > 4 else 0)
-        if numeric_x and x in ("mask_rate", "holdout"):
+        percent = numeric_x and x in ("mask_rate", "holdout")
+        if percent:
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{100 * v:g}%"))
-        ax.set(xlabel=x, title=f"{col} = {cl}" if col else (title or ""))
-    axes[0][0].set_ylabel(y)
+        ax.set(xlabel=axis_label(x, percent=percent), title=f"{col} = {cl}" if col else (title or ""))
+    axes[0][0].set_ylabel(axis_label(y))
+    missing = _not_drawn(d, hue, hues, table)
     if hue:
-        fig.legend(list(handles.values()), list(handles.keys()), loc="outside right center", title=hue, fontsize=7)
+        labels = list(handles.keys())
+        lines = list(handles.values())
+        for name, why in missing:
+            lines.append(Line2D([], [], linestyle="none"))
+            labels.append(f"{name}: not drawn ({why})")
+        fig.legend(lines, labels, loc="outside right center", title=hue, fontsize=7)
     if col and title:
         fig.suptitle(title, fontsize=9)
     others = _other_dimensions(d, [c for c in (x, hue, col) if c])
+    gone = (f"\nNot drawn (no job with status ok and a value of {y}): "
+            + "; ".join(f"{name} ({why})" for name, why in missing) + ".") if missing else ""
+    if empty:
+        gone += (f"\nNo panel (no job with status ok and a value of {y}): "
+                 + "; ".join(f"{col} = {cl} ({_status_counts(d[_match(d, col, cl)])})" for cl in empty) + ".")
     footer(fig, f"Median over {', '.join(others) if others else 'repeated jobs'}; band: interquartile range; "
                 f"hollow with n=k: fewer jobs than the fullest point ({most}).\n"
-                f"{jobs_note(d)} (only status ok counts).")
+                f"{jobs_note(d)} (only status ok counts).{gone}")
     return fig
+
+
+def _status_counts(d: pd.DataFrame) -> str:
+    if "status" not in d:
+        return f"{len(d)} records"
+    counts = d["status"].fillna("unknown").value_counts()
+    return ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
+def _not_drawn(d: pd.DataFrame, hue: str | None, hues: list, table: pd.DataFrame) -> list[tuple[str, str]]:
+    """The ``hue`` levels with records but no point in the figure, each with its records' statuses."""
+    if not hue:
+        return []
+    out = []
+    for k, lv in enumerate(hues):
+        t = table[_match(table, hue, lv)]
+        if (t["jobs"] > 0).any():
+            continue
+        label = level_style(lv, k, hue, hues)["label"]
+        out.append((label, _status_counts(d[_match(d, hue, lv)])))
+    return out
 
 
 def _slug(text: str) -> str:
@@ -310,10 +367,17 @@ def convergence_summary(hist: pd.DataFrame, hue: str | None = "solver", col: str
 
 @styled
 def plot_convergence(hist: pd.DataFrame, hue: str | None = "solver", col: str | None = None, *, x: str = "time",
-                     normalize: str = "initial", quantiles: tuple[float, float, float] = (25, 50, 75)) -> Figure:
+                     normalize: str = "initial", quantiles: tuple[float, float, float] = (25, 50, 75),
+                     records: pd.DataFrame | None = None) -> Figure:
     """The objective against update time (or iteration): median over jobs with a quantile
     band, one line per ``hue`` level, one panel per ``col`` level (see
-    :func:`convergence_summary`). Each solver's own objective is drawn (KL or Frobenius)."""
+    :func:`convergence_summary`). Each solver's own objective is drawn (KL or Frobenius).
+
+    ``records`` (the table of :func:`nmfexp.results.load`) lets the figure name the
+    solvers whose jobs with status ok left no history (closed forms such as A1GM,
+    or an own solver that returns none: see docs/extending.md); they are listed in
+    the legend and the footer instead of silently missing.
+    """
     table = convergence_summary(hist, hue, col, x=x, normalize=normalize, quantiles=quantiles)
     hue = resolve_column(hist, hue, option="--hue") if hue else None
     col = resolve_column(hist, col, option="--col") if col else None
@@ -323,13 +387,16 @@ def plot_convergence(hist: pd.DataFrame, hue: str | None = "solver", col: str | 
     fig, axes = subplots(1, len(cols), figsize=(3.3 * len(cols) + 1.8, 3.1), squeeze=False, sharey=True,
                          layout="constrained")
     handles = {}
+    # Number outside solvers among every solver of the records, as the sweep figures of the same records do.
+    named = hues + sorted({str(s) for s in records["solver"].dropna()} - {str(lv) for lv in hues}) \
+        if hue == "solver" and records is not None and "solver" in records else hues
     for ax, cl in zip(axes[0], cols, strict=True):
         tc = table[_match(table, col, cl)] if col else table
         for k, lv in enumerate(hues):
             t = tc[_match(tc, hue, lv)] if hue else tc
             if t.empty:
                 continue
-            st = level_style(lv, k, hue) if hue else dict(color="tab:blue", linestyle="-", label="all jobs")
+            st = level_style(lv, k, hue, named) if hue else dict(color="tab:blue", linestyle="-", label="all jobs")
             label = f"{st['label']} ({int(t['jobs'].iloc[0])} jobs)"
             (line,) = ax.plot(t[x], t["median"], color=st["color"], linestyle=st.get("linestyle", "-"), label=label)
             ax.fill_between(t[x], t[lo_name], t[hi_name], color=st["color"], alpha=0.15, linewidth=0)
@@ -339,18 +406,42 @@ def plot_convergence(hist: pd.DataFrame, hue: str | None = "solver", col: str | 
         if x == "time":
             ax.set_xscale("log")
     axes[0][0].set_ylabel("objective / initial objective" if normalize == "initial" else "objective")
-    fig.legend(list(handles.values()), list(handles.keys()), loc="outside right center", fontsize=7,
-               title=hue)
+    silent = _without_history(records, h)
+    lines, labels = list(handles.values()), list(handles.keys())
+    for name, why in silent:
+        lines.append(Line2D([], [], linestyle="none"))
+        labels.append(f"{name}: no history")
+    fig.legend(lines, labels, loc="outside right center", fontsize=7, title=hue)
+    gone = ("\nNo history, not drawn: " + "; ".join(f"{name} ({why})" for name, why in silent) + ".") if silent else ""
     footer(fig, f"Each solver's own loss on the entries it saw (KL or Frobenius). Median over jobs, band: "
                 f"{quantiles[0]:g}-{quantiles[2]:g}th percentile; a job is held at its last value after it stops.\n"
-                f"{h['job'].nunique()} jobs with a history.")
+                f"{h['job'].nunique()} jobs with a history.{gone}")
     return fig
 
 
+def _without_history(records: pd.DataFrame | None, h: pd.DataFrame) -> list[tuple[str, str]]:
+    """Solvers with jobs of status ok in ``records`` but no history in ``h``, each with the reason."""
+    if records is None or records.empty or "solver" not in records:
+        return []
+    from ..solvers import SOLVERS
+
+    good = ok(records)
+    drawn = set(h["solver"].astype(str)) if "solver" in h else set()
+    out = []
+    for solver in solver_order(set(good["solver"].dropna().astype(str)) - drawn):
+        n = int((good["solver"] == solver).sum())
+        spec = SOLVERS.get(solver)
+        why = ("a closed form, no iterations" if spec is not None and not spec.iterative
+               else "returned no history: see docs/extending.md")
+        out.append((solver_style(solver)["label"], f"{n} jobs, {why}"))
+    return out
+
+
 def write_convergence(hist: pd.DataFrame, plots_dir, hue: str | None = "solver", col: str | None = None, *,
-                      x: str = "time", normalize: str = "initial", stem: str | None = None) -> list[Path]:
+                      x: str = "time", normalize: str = "initial", stem: str | None = None,
+                      records: pd.DataFrame | None = None) -> list[Path]:
     """:func:`plot_convergence` saved as ``<stem>.png/.pdf`` (default ``convergence_<x>[_by_<hue>]``)."""
-    fig = plot_convergence(hist, hue, col, x=x, normalize=normalize)
+    fig = plot_convergence(hist, hue, col, x=x, normalize=normalize, records=records)
     stem = stem or "_".join(["convergence", x] + (["by", _slug(hue)] if hue else []) + (["per", _slug(col)] if col
                                                                                         else []))
     return save_figure(fig, Path(plots_dir), stem)
@@ -410,5 +501,5 @@ def auto_sweep(df: pd.DataFrame, hist: pd.DataFrame, plots_dir, tag: str = "") -
     h = hist[hist["job"].isin(good["job"])] if hist is not None and not hist.empty else pd.DataFrame()
     if not h.empty:
         written += write_convergence(h, plots_dir, hue="solver" if h["solver"].nunique() > 1 else None,
-                                     stem=f"{prefix}_convergence")
+                                     stem=f"{prefix}_convergence", records=good)
     return written
