@@ -7,8 +7,8 @@ the page opened from the file system). No template engine: plain string
 building with :func:`html.escape`.
 
 The deviations from the paper are the package's own text,
-``nmfexp/figures/deviations.md`` (package data); README.md's section "Where
-this reproduction deviates from the paper" says the same (a test checks it).
+``nmfexp/figures/deviations.md`` (package data); docs/reproduction.md's section
+"Where this reproduction deviates from the paper" says the same (a test checks it).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class PlotOutcome:
 
 def deviations_markdown() -> str:
     """Where this reproduction deviates from the paper, and why (Markdown, from the package data
-    ``nmfexp/figures/deviations.md``; README.md's section of that name says the same)."""
+    ``nmfexp/figures/deviations.md``; docs/reproduction.md's section of that name says the same)."""
     return resources.files(__package__).joinpath("deviations.md").read_text(encoding="utf-8").strip()
 
 
@@ -85,7 +85,7 @@ def _inline(text: str) -> str:
 
 
 def markdown_to_html(md: str) -> str:
-    """The Markdown of README sections (paragraphs, ``-`` lists, inline code, bold,
+    """The Markdown of documentation sections (paragraphs, ``-`` lists, inline code, bold,
     emphasis, links) as HTML."""
     out, para, items = [], [], []
 
@@ -318,7 +318,7 @@ from the records alone (no solver was run). Runtime statistic: {_esc(STATISTIC_N
 {"".join(sections)}
 <section id="environment"><h2>Environment</h2>{_environment(df)}</section>
 <section id="deviations"><h2>Deviations from the paper</h2>
-<p class="note">As in README.md, section "{_esc(DEVIATIONS_HEADING)}".</p>{dev_html}</section>
+<p class="note">As in docs/reproduction.md, section "{_esc(DEVIATIONS_HEADING)}".</p>{dev_html}</section>
 <section id="references"><h2>References</h2>{_references(df, plots_dir)}</section>
 <script>
 // marks each image loaded or broken (data-state), for a quick check in a browser or a headless test
