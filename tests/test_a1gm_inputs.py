@@ -50,6 +50,7 @@ def test_huge_sparse_with_every_entry_observed_works_on_stored_entries():
     assert res.info["n_missing"] == 0 and res.info["grid_like"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["stored", "all"])
 def test_sparse_path_on_stored_entries_matches_the_dense_oracle(monkeypatch, how):
     monkeypatch.setattr(a1gm_module, "_SPARSE_DENSE_MAX", 0)  # take the stored-entry path on a small matrix

@@ -113,6 +113,7 @@ def test_nan_without_mask_detected_in_the_pass_equals_its_mask(kernel):
         assert a.info == b.info
 
 
+@pytest.mark.slow
 def test_caller_arrays_untouched_and_read_only_inputs_work(kernel):
     X, observed = _case("grid", (45, 38), 0.05)
     expected = dense_a1gm_oracle(X, observed)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
+from conftest import run_here
 
 from nmfexp import analysis as A
 
@@ -433,12 +434,12 @@ def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     args = ["-m", "solver=a1gm,wnmf_kl,hals", "dataset=uniform", "dataset.n_rows=12", "mask=grid,random",
             "mask.rate=0.5", "holdout=0.1", "seed=0,1,2", "timing=quick", "tag=tiny", f"results_dir={root}"]
-    done = subprocess.run([sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args], cwd=root,
-                          capture_output=True, text=True, timeout=300)
+    done = run_here(*args, cwd=root)  # in this process: the records are the point, not the command's process
     assert done.returncode == 0, done.stdout + done.stderr
     return root
 
 
+@pytest.mark.slow
 def test_compare_solvers_command_end_to_end(sweep, capsys):
     from nmfexp import results
 

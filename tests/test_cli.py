@@ -1,5 +1,6 @@
-"""``nmfexp-run`` end to end in subprocesses: sweeps, resume, invalid configs, presets, launchers,
-solvers and data sets from outside the package."""
+"""``nmfexp-run``: sweeps, resume, invalid configs, presets, launchers, solvers and data sets from outside
+the package. Most tests run the command in this process (``run_here``); end-to-end runs in subprocesses, for
+what only a separate process shows, are marked slow."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import h5py
 import pytest
+from conftest import run_here
 
 from nmfexp.record import is_valid_record, read_record
 
@@ -30,6 +32,7 @@ def statuses(folder: Path) -> list[str]:
     return sorted(h5py.File(f, "r").attrs["status"] for f in folder.glob("*.h5"))
 
 
+@pytest.mark.slow
 def test_sweep_resume_and_failure_report(tmp_path):
     results = tmp_path / "records"
     args = ["-m", "solver=a1gm,wnmf_kl", "dataset=uniform,file", "dataset.n_rows=10", "mask=grid,random",
@@ -53,7 +56,7 @@ def test_sweep_resume_and_failure_report(tmp_path):
 
 
 def test_single_run_from_another_directory(tmp_path):
-    out = nmfexp_run("solver=a1gm", "dataset.n_rows=12", "timing=quick", f"results_dir={tmp_path / 'r'}",
+    out = run_here("solver=a1gm", "dataset.n_rows=12", "timing=quick", f"results_dir={tmp_path / 'r'}",
                      cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert len(list((tmp_path / "r").glob("*.h5"))) == 1
@@ -62,7 +65,7 @@ def test_single_run_from_another_directory(tmp_path):
 @pytest.mark.parametrize("override", ["solver.params.max_iter=abc", "+solver.params.foo=1", "mask.rate=1.5",
                                       "timing.repeats=0", "holdout=2"])
 def test_an_invalid_single_run_writes_nothing(tmp_path, override):
-    out = nmfexp_run("solver=wnmf_kl", "dataset.n_rows=12", override, f"results_dir={tmp_path / 'r'}", cwd=tmp_path)
+    out = run_here("solver=wnmf_kl", "dataset.n_rows=12", override, f"results_dir={tmp_path / 'r'}", cwd=tmp_path)
     assert out.returncode != 0
     key = override.lstrip("+").split("=")[0].rsplit(".", 1)[-1]
     assert key in out.stdout + out.stderr
@@ -70,7 +73,7 @@ def test_an_invalid_single_run_writes_nothing(tmp_path, override):
 
 
 def test_an_invalid_job_stops_the_sweep_before_anything_runs(tmp_path):
-    out = nmfexp_run("-m", "solver=a1gm,wnmf_kl", "dataset.n_rows=12", "timing=quick", "mask.rate=0.05,1.5",
+    out = run_here("-m", "solver=a1gm,wnmf_kl", "dataset.n_rows=12", "timing=quick", "mask.rate=0.05,1.5",
                      f"results_dir={tmp_path / 'r'}", cwd=tmp_path)
     log = out.stdout + out.stderr
     assert out.returncode == 2, log
@@ -79,13 +82,13 @@ def test_an_invalid_job_stops_the_sweep_before_anything_runs(tmp_path):
 
 
 def test_a_preset_runs_its_sweep_without_dash_m(tmp_path):
-    out = nmfexp_run("+experiment=smoke", f"results_dir={tmp_path / 'r'}", cwd=tmp_path)
+    out = run_here("+experiment=smoke", f"results_dir={tmp_path / 'r'}", cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert len(list((tmp_path / "r").glob("*.h5"))) == 8
 
 
 def test_chdir_does_not_scatter_records(tmp_path):
-    out = nmfexp_run("-m", "solver=a1gm", "seed=0,1", "dataset.n_rows=12", "timing=quick", "results_dir=rel",
+    out = run_here("-m", "solver=a1gm", "seed=0,1", "dataset.n_rows=12", "timing=quick", "results_dir=rel",
                      "hydra.job.chdir=true", cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert len(list((tmp_path / "rel").glob("*.h5"))) == 2
@@ -93,12 +96,13 @@ def test_chdir_does_not_scatter_records(tmp_path):
 
 
 def test_the_app_is_named_nmfexp(tmp_path):
-    out = nmfexp_run("--help", cwd=tmp_path)
+    out = run_here("--help", cwd=tmp_path)
     assert out.stdout.startswith("nmfexp-run")
-    run = nmfexp_run("dataset.n_rows=12", "timing=quick", "results_dir=r", cwd=tmp_path)
+    run = run_here("dataset.n_rows=12", "timing=quick", "results_dir=r", cwd=tmp_path)
     assert run.returncode == 0 and list((tmp_path / "r" / "logs").rglob("nmfexp.log"))
 
 
+@pytest.mark.slow
 def test_two_sweeps_in_the_same_second_get_their_own_log_folders(tmp_path):
     args = ["-m", "solver=a1gm", "seed=0,1", "dataset.n_rows=12", "timing=quick", "results_dir=r"]
     procs = [subprocess.Popen([sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args], cwd=tmp_path,
@@ -159,6 +163,7 @@ def test_external_solver_and_data_set_under_every_launcher(tmp_path, launcher):
     assert kl_scaled > kl_a1gm  # twice the optimum is worse than the optimum
 
 
+@pytest.mark.slow
 def test_an_entry_point_solver_needs_no_configuration(tmp_path):
     """An installed package declaring ``[project.entry-points."nmfexp.solvers"]``."""
     site = tmp_path / "site"
@@ -192,6 +197,7 @@ def test_an_entry_point_solver_needs_no_configuration(tmp_path):
 
 # --------------------------------------------------------------------------- damage and concurrency
 
+@pytest.mark.slow
 def test_a_record_that_cannot_be_written_is_reported_and_recomputed_later(tmp_path):
     import resource
 
@@ -239,7 +245,7 @@ def test_planned_jobs_equal_jobs_composed_one_by_one(tmp_path):
 
     results = tmp_path / "r"
     sweep = {"solver": ["a1gm", "wnmf_kl"], "mask.rate": ["0.05", "0.2"], "seed": ["0", "3"]}
-    out = nmfexp_run("-m", "+experiment=smoke", "solver=a1gm,wnmf_kl", "mask.rate=0.05,0.2", "seed=0,3",
+    out = run_here("-m", "+experiment=smoke", "solver=a1gm,wnmf_kl", "mask.rate=0.05,0.2", "seed=0,3",
                      "dataset.n_rows=9", "timing=quick", f"results_dir={results}", cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     recorded = {read_record(p).attrs["job"]: json.loads(read_record(p).attrs["config_json"])

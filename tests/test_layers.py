@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "nmfexp"
 
 
@@ -33,6 +35,7 @@ def test_the_experiment_layer_does_not_import_the_hydra_plugins():
             assert not module.startswith("hydra_plugins"), f"{path.name} imports {module}"
 
 
+@pytest.mark.slow
 def test_the_experiment_configs_register_without_the_plugins():
     code = ("import sys\nfrom nmfexp.experiment.config import register_configs\nregister_configs()\n"
             "import nmfexp.experiment, nmfexp.results, nmfexp.figures\n"

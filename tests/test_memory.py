@@ -29,6 +29,7 @@ def data():
     return X, rng.random(X.shape) >= 0.3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ITERATIVE)
 def test_peak_extra_memory_with_a_mask(data, name):
     X, obs = data
@@ -37,6 +38,7 @@ def test_peak_extra_memory_with_a_mask(data, name):
     assert peak <= BUDGET[name] * X.nbytes, peak / X.nbytes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ITERATIVE)
 def test_peak_extra_memory_fully_observed(data, name):
     X, _ = data
@@ -44,6 +46,7 @@ def test_peak_extra_memory_fully_observed(data, name):
     assert peak <= BUDGET_FULL[name] * X.nbytes, peak / X.nbytes
 
 
+@pytest.mark.slow
 def test_dense_mask_is_not_copied_as_floats():
     from nmfexp.solvers._dense import MaskOps
 

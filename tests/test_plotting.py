@@ -56,6 +56,7 @@ def fig5_table(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_import_and_figures_leave_backend_and_rcparams_alone(tmp_path):
     table = fig5_table(tmp_path)
     out = subprocess.run([sys.executable, "-c", PROBE, str(table), str(tmp_path / "plots")], capture_output=True,
@@ -78,6 +79,7 @@ def _png_dpi(path: Path) -> float:
     return per_metre * 0.0254
 
 
+@pytest.mark.slow
 def test_figures_still_use_the_house_style(tmp_path):
     df = pd.read_pickle(fig5_table(tmp_path))
     written = plotting.plot_fig5(df, tmp_path)

@@ -256,6 +256,7 @@ def test_resume_recomputes_a_damaged_record(tmp_path):
 LEGACY_CASES = damage_cases(V1_RECORD.read_bytes())
 
 
+@pytest.mark.slow
 def test_every_damage_to_a_legacy_record_finishes_in_bounded_time(tmp_path):
     """Files without a checksum cannot all be detected (a zeroed number stays a number), but
     reading never hangs or crashes: it ends within the time limit, and anything HDF5 or the
@@ -275,6 +276,7 @@ def test_every_damage_to_a_legacy_record_finishes_in_bounded_time(tmp_path):
     assert list(outcomes.values()).count("damaged") > len(outcomes) // 2
 
 
+@pytest.mark.slow
 def test_resume_recomputes_a_damaged_legacy_record(tmp_path):
     from nmfexp.experiment import run
 
@@ -484,6 +486,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_concurrent_writers_of_one_record_do_not_break_each_other(tmp_path):
     path = tmp_path / "x.h5"
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(k)], stdout=subprocess.PIPE,
@@ -590,6 +593,7 @@ RACER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_sweeps_at_the_same_moment_compute_each_job_once(tmp_path):
     log, go = tmp_path / "computed.log", tmp_path / "go"
     procs = [subprocess.Popen([sys.executable, "-c", RACER, str(tmp_path), str(log), str(go), f"sweep{k}"],
@@ -638,6 +642,7 @@ def _write_under_a_file_size_limit(path: Path, what: str, signals: str) -> subpr
                           timeout=60)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="no file size limits on this platform")
 @pytest.mark.parametrize("what", ["write", "merge"])
 def test_file_size_limit_gives_a_clear_error_and_leaves_nothing(tmp_path, what):
@@ -651,6 +656,7 @@ def test_file_size_limit_gives_a_clear_error_and_leaves_nothing(tmp_path, what):
     assert path.read_bytes() == b"previous content" and not list(tmp_path.glob("*.tmp"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="no file size limits on this platform")
 def test_ignore_sigxfsz_turns_the_signal_into_an_error(tmp_path):
     path = tmp_path / "r.h5"

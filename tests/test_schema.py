@@ -340,6 +340,7 @@ def test_auto_sweep_never_takes_a_result_or_bookkeeping_column_for_a_setting():
     assert all(schema.column_role(o.split(" (")[0]) == "setting" for o in others)
 
 
+@pytest.mark.slow
 def test_auto_sweep_of_a_real_sweep_plots_against_the_setting(tmp_path):
     from nmfexp.figures import sweep
 

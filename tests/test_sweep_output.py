@@ -49,6 +49,7 @@ def _cmd(*args: str) -> list[str]:
     return [sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args]
 
 
+@pytest.mark.slow
 def test_solver_warnings_go_into_the_records_and_are_summarised_once(tmp_path):
     _project(tmp_path)
     out = subprocess.run(_cmd("-m", "hydra.searchpath=[file://conf]", "solver=noisy", "solver.params.seed=0,1,2,3",
@@ -64,6 +65,7 @@ def test_solver_warnings_go_into_the_records_and_are_summarised_once(tmp_path):
         assert int(kept[0].rsplit("(x", 1)[1].rstrip(")")) >= 4  # warm-up and every timed call
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_with_what_is_recorded_and_how_to_finish(tmp_path):
     _project(tmp_path)
     args = ["-m", "hydra.searchpath=[file://conf]", "solver=slow", "solver.params.seed=range(0,8)",
@@ -93,6 +95,7 @@ HOLDER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_job_computed_elsewhere_is_waited_for_and_never_counted_without_a_record(tmp_path):
     args = ["-m", "solver=a1gm", "seed=0,1", "dataset.n_rows=10", "timing=quick", "results_dir=r"]
     first = subprocess.run(_cmd(*args), cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -161,6 +164,7 @@ def test_reproduce_only_runs_and_draws_that_artifact_alone(tmp_path):
     assert bad.returncode == 2 and "unknown artifact" in bad.stderr
 
 
+@pytest.mark.slow
 def test_plan_json_is_marked_finished(tmp_path):
     out = subprocess.run(_cmd("-m", "solver=a1gm", "dataset.n_rows=10", "timing=quick", "results_dir=r"),
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)

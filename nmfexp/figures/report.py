@@ -7,8 +7,8 @@ the page opened from the file system). No template engine: plain string
 building with :func:`html.escape`.
 
 The deviations from the paper are the package's own text,
-``nmfexp/figures/deviations.md`` (package data); README.md's section "Where
-this reproduction deviates from the paper" says the same (a test checks it).
+``nmfexp/figures/deviations.md`` (package data); docs/reproduction.md's section
+"Where this reproduction deviates from the paper" says the same (a test checks it).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class PlotOutcome:
 
 def deviations_markdown() -> str:
     """Where this reproduction deviates from the paper, and why (Markdown, from the package data
-    ``nmfexp/figures/deviations.md``; README.md's section of that name says the same)."""
+    ``nmfexp/figures/deviations.md``; docs/reproduction.md's section of that name says the same)."""
     return resources.files(__package__).joinpath("deviations.md").read_text(encoding="utf-8").strip()
 
 
@@ -86,7 +86,7 @@ def _inline(text: str) -> str:
 
 
 def markdown_to_html(md: str) -> str:
-    """The Markdown of README sections (paragraphs, ``-`` lists, inline code, bold,
+    """The Markdown of documentation sections (paragraphs, ``-`` lists, inline code, bold,
     emphasis, links) as HTML."""
     out, para, items = [], [], []
 
@@ -303,7 +303,7 @@ def write_report(outcome: PlotOutcome, plots_dir, *, results=None, statistic: st
     if paper:
         toc.append("<li><a href='#deviations'>Deviations from the paper</a></li>")
         deviations = (f"<section id=\"deviations\"><h2>Deviations from the paper</h2>\n<p class=\"note\">As in "
-                      f"README.md, section \"{_esc(DEVIATIONS_HEADING)}\".</p>"
+                      f"docs/reproduction.md, section \"{_esc(DEVIATIONS_HEADING)}\".</p>"
                       f"{markdown_to_html(deviations_markdown())}</section>")
     toc.append("<li><a href='#references'>References</a></li>")
     notes = STATISTIC_NOTES if paper else GENERIC_STATISTIC_NOTES
