@@ -202,6 +202,10 @@ def iterative_params(*, max_iter: int = 200, tol: float = 1e-4, tol_doc: str = "
                        hint="It is how many iterations pass between evaluations of the objective (1 = every one)."),
               "Evaluate the objective (and the stopping rule) after every ``eval_every``-th iteration and after "
               "the last one (see :mod:`nmfexp.solvers._driver`)."),
+        Param("stop_on", "decrease", Options(("decrease", "stationarity")),
+              "What ``tol`` bounds: 'decrease', the A1GM paper's relative decrease of the objective (the "
+              "default; the paper's numbers), or 'stationarity', the norm of the projected gradient relative "
+              "to its value at the start (``history['stationarity']``, see :mod:`nmfexp.solvers._driver`)."),
     )
 
 

@@ -61,7 +61,7 @@ __all__ = ["gdcls"]
             "not monotone.",
     reference=("shahnaz2006document",),
 )
-def gdcls(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, regularization,
+def gdcls(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, stop_on, regularization,
           precision_goal, epsilon):
     """NMF with missing values by GD-CLS (masked).
 
@@ -76,7 +76,7 @@ def gdcls(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_ev
         ``relative_residual`` (the package's ``diffNorm/normV``).
     """
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
-              eval_every=eval_every)
+              eval_every=eval_every, stop_on=stop_on)
     ops, A, B = p.ops, p.A, p.B
     ridge = regularization * np.eye(rank)
     eps = epsilon
@@ -99,6 +99,7 @@ def gdcls(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_ev
         WAB = ops.masked_product(A, B, out=scratch)
         A = A * ops.x_right(B.T) / (ops.rmul(WAB, B.T) + eps)
 
-    run = p.iterate(update, lambda: ops.frobenius(A, B), two_sided=True, goal=goal)
+    run = p.iterate(update, lambda: ops.frobenius(A, B), loss="frobenius", factors=lambda: (A, B), two_sided=True,
+                    goal=goal)
     return p.result("gdcls", A, np.ascontiguousarray(B), run,
                     relative_residual=run.history.objective[-1] / norm_x if norm_x > 0 else 0.0)

@@ -61,7 +61,7 @@ def _start(X, mask, **params) -> Problem:
     summary="Weighted KL multiplicative updates (the paper's baseline); any rank, monotone.",
     reference=("lee2001algorithms", "ghalamkari2022fast"),
 )
-def wnmf_kl(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every):
+def wnmf_kl(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, stop_on):
     """Weighted NMF under the generalised KL divergence by multiplicative updates.
 
     Returns
@@ -70,7 +70,7 @@ def wnmf_kl(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_
         ``history["objective"]`` is the weighted KL divergence.
     """
     p = _start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state,
-               init=init, eval_every=eval_every)
+               init=init, eval_every=eval_every, stop_on=stop_on)
     ops, A, B = p.ops, p.A, p.B  # A and B are updated in place
     Q = ops.ratio(A, B)  # the one work array: (W*X) / (A B), kept current
     WBt = ops.right(B)  # W B^T, kept current for the objective
@@ -91,7 +91,7 @@ def wnmf_kl(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_
     def objective():  # sum over observed of AB = sum(A * (W B^T))
         return ops.kl_from_ratio(Q, sum_x, float(np.sum(A * WBt)))
 
-    return p.result("wnmf_kl", A, B, p.iterate(update, objective))
+    return p.result("wnmf_kl", A, B, p.iterate(update, objective, loss="kl", factors=lambda: (A, B)))
 
 
 @register(
@@ -102,7 +102,7 @@ def wnmf_kl(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_
     summary="Weighted least-squares multiplicative updates; any rank, monotone.",
     reference=("lee2001algorithms",),
 )
-def wnmf_fro(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every):
+def wnmf_fro(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, stop_on):
     """Weighted NMF under the Frobenius norm by multiplicative updates.
 
     Same stopping rule as :func:`wnmf_kl`.
@@ -113,7 +113,7 @@ def wnmf_fro(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
     p = _start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state,
-               init=init, eval_every=eval_every)
+               init=init, eval_every=eval_every, stop_on=stop_on)
     if p.ops.complete:
         return _wnmf_fro_complete(p)
     ops, A, B = p.ops, p.A, p.B  # A and B are updated in place
@@ -130,7 +130,8 @@ def wnmf_fro(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval
         np.maximum(A, FACTOR_FLOOR, out=A)
         ops.masked_product(A, B, out=WLam)
 
-    return p.result("wnmf_fro", A, B, p.iterate(update, lambda: ops.residual_norm(WLam)))
+    return p.result("wnmf_fro", A, B, p.iterate(update, lambda: ops.residual_norm(WLam), loss="frobenius",
+                                                    factors=lambda: (A, B)))
 
 
 def _wnmf_fro_complete(p: Problem):
@@ -156,4 +157,4 @@ def _wnmf_fro_complete(p: Problem):
                 return value
         return ops.frobenius(A, B)
 
-    return p.result("wnmf_fro", A, B, p.iterate(update, objective))
+    return p.result("wnmf_fro", A, B, p.iterate(update, objective, loss="frobenius", factors=lambda: (A, B)))
