@@ -20,6 +20,7 @@ and the experiment layer share.
 
 from . import a1gm as _a1gm  # noqa: F401  (registers "a1gm")
 from . import als as _als  # noqa: F401  (registers "als")
+from . import baselines as _baselines  # noqa: F401  (registers "column_mean", "row_col_mean", "soft_impute")
 from . import gdcls as _gdcls  # noqa: F401  (registers "gdcls")
 from . import hals as _hals  # noqa: F401  (registers "hals")
 from . import kaczmarz as _kaczmarz  # noqa: F401  (registers "kaczmarz")

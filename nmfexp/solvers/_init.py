@@ -148,7 +148,7 @@ def _check_start(A: np.ndarray, B: np.ndarray, W: Ops, data_max: float) -> None:
                              f"where X is missing), so no update can move it away from zero. {how}")
 
 
-def _observed_means(data: MaskedData) -> tuple[np.ndarray, np.ndarray, float]:
+def observed_means(data: MaskedData) -> tuple[np.ndarray, np.ndarray, float]:
     """Row means, column means and the overall mean of the observed entries.
 
     A row or column with no observed entry gets the overall mean.
@@ -164,6 +164,18 @@ def _observed_means(data: MaskedData) -> tuple[np.ndarray, np.ndarray, float]:
     rows = np.divide(WX.sum(axis=1), rc, out=np.full(n, mean), where=rc > 0)
     cols = np.divide(WX.sum(axis=0), cc, out=np.full(m, mean), where=cc > 0)
     return rows, cols, mean
+
+
+def independence_factors(means: tuple[np.ndarray, np.ndarray, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The rank-1 independence model ``R_ij = r_i c_j / mean`` of observed means, as factors ``(u, v)``.
+
+    ``means`` is :func:`observed_means`' (row means, column means, overall
+    mean): ``u = r``, ``v = c / mean`` (``c`` when the mean is 0). It is the
+    rank-1 KL optimum of complete data, ``rowsum colsum / total``; the
+    fallback of ``init="a1gm"`` and the ``row_col_mean`` baseline.
+    """
+    rows, cols, mean = means
+    return rows, cols / mean if mean > 0 else cols
 
 
 def _truncated_svd(Y: np.ndarray, k: int, rng: np.random.Generator):
@@ -185,7 +197,7 @@ def _truncated_svd(Y: np.ndarray, k: int, rng: np.random.Generator):
 
 def _nndsvda(data: MaskedData, rank: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """NNDSVDa (Boutsidis & Gallopoulos 2008, Table 1) of the column-mean-filled matrix."""
-    _, colmean, mean = _observed_means(data)
+    _, colmean, mean = observed_means(data)
     Y = data.WX if data.observed is None else np.where(data.observed, data.WX, colmean[None, :])
     U, S, Vt = _truncated_svd(Y, rank, rng)
     n, m = Y.shape
@@ -223,14 +235,13 @@ def _a1gm_start(data: MaskedData, rank: int, rng: np.random.Generator) -> tuple[
         res = a1gm(data.WX, data.observed)
         u, v = res.A[:, 0], res.B[0]
     except SolverRefused:  # no complete row/column, or their observed sum is zero
-        means = _observed_means(data)
-        rows, cols, mean = means
-        u, v = rows, cols / mean if mean > 0 else cols
+        means = observed_means(data)
+        u, v = independence_factors(means)
     A = np.empty((n, rank))
     B = np.empty((rank, m))
     A[:, 0], B[0] = u, v
     if rank > 1:
-        mean = (means or _observed_means(data))[2]
+        mean = (means or observed_means(data))[2]
         s = 0.1 * np.sqrt(mean / (rank - 1))
         A[:, 1:] = s * rng.random((n, rank - 1))
         B[1:] = s * rng.random((rank - 1, m))
