@@ -273,3 +273,18 @@ def _loss_relative(x: np.ndarray, r: np.ndarray) -> float:
     from ..solvers.losses import relative_error
 
     return relative_error(x, r)
+
+
+#: The polish behind an A1GM job's certificate: stationarity tolerance and caps (off the clock).
+CERTIFY = {"tol": 1e-7, "max_iter": 20000, "max_time": 60.0}
+
+
+def a1gm_certificate(data: JobData, result: FactorizationResult, spec: SolverSpec) -> dict:
+    """``{"a1gm_gap", "a1gm_certified"}`` for an A1GM job (:func:`nmfexp.certify_a1gm` on its training
+    entries, with :data:`CERTIFY`); ``{}`` for other solvers. Run after the timing, off the clock."""
+    if spec.name != "a1gm":
+        return {}
+    from ..solvers.polish import certify_a1gm
+
+    cert = certify_a1gm(data.X, data.train, result, **CERTIFY)
+    return {"a1gm_gap": cert.gap, "a1gm_certified": cert.certified}

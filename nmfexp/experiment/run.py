@@ -43,7 +43,7 @@ from ..record import (
 )
 from ..solvers import SolverRefused
 from ..timing import blas_threads, measure
-from .evaluate import evaluate
+from .evaluate import a1gm_certificate, evaluate
 from .job import Job, JobData
 from .provenance import concurrent_jobs, static_environment, thread_info
 
@@ -141,7 +141,7 @@ def compute(job: Job, rec: Record) -> tuple[str, str]:
         update = {"update_seconds": float(times[-1])} if times is not None and np.size(times) else {}
         rec.groups["info"] = schema.attrs("info", {**result.info, "n_iter": int(result.n_iter),
                                                    "converged": bool(result.converged), "loss": job.solver.loss,
-                                                   **update})
+                                                   **update, **a1gm_certificate(data, result, job.solver)})
         rec.attrs["stop_reason"] = str(getattr(result, "stop_reason", "") or "unknown")
         rec.arrays.update({f"history/{k}": np.asarray(v) for k, v in (result.history or {}).items()})
         if job.config["save_factors"]:

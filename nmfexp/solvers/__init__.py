@@ -25,9 +25,11 @@ from . import gdcls as _gdcls  # noqa: F401  (registers "gdcls")
 from . import hals as _hals  # noqa: F401  (registers "hals")
 from . import kaczmarz as _kaczmarz  # noqa: F401  (registers "kaczmarz")
 from . import mu as _mu  # noqa: F401  (registers "wnmf_kl", "wnmf_fro")
+from . import polish as _polish  # noqa: F401  (registers "a1gm_polish"; after mu, whose updates it runs)
 from ._base import SOLVERS, FactorizationResult, SolverRefused, SolverSpec, get_solver, register
 from ._params import InitOption, Interval, Options, Param, iterative_params
 from .a1gm import rank1_nmmf
+from .polish import A1GMCertificate, certify_a1gm
 
 __all__ = ["SOLVERS", "FactorizationResult", "SolverRefused", "SolverSpec", "get_solver", "register", "rank1_nmmf",
-           "Param", "Interval", "Options", "InitOption", "iterative_params"]
+           "Param", "Interval", "Options", "InitOption", "iterative_params", "A1GMCertificate", "certify_a1gm"]
