@@ -112,3 +112,15 @@ def test_a1gm_jobs_record_their_certificate(tmp_path):
     assert df.loc[("a1gm", "grid"), "a1gm_gap"] == 0.0 and bool(df.loc[("a1gm", "grid"), "a1gm_certified"])
     assert df.loc[("a1gm", "random"), "a1gm_gap"] > 0 and bool(df.loc[("a1gm", "random"), "a1gm_certified"])
     assert np.isnan(df.loc[("hals", "grid"), "a1gm_gap"])
+
+
+def test_polish_on_stored_entries_equals_the_dense_mask(X):
+    import scipy.sparse as sp
+
+    M = _random_mask(X)
+    kw = {"max_iter": 30, "tol": 0.0, "stop_on": "stationarity"}  # exactly 30 iterations on both storages
+    dense = nmfexp.factorize(X, M, solver="a1gm_polish", **kw)
+    stored = nmfexp.factorize(sp.csr_matrix(np.where(M, X, 0.0)), "stored", solver="a1gm_polish", **kw)
+    assert dense.n_iter == stored.n_iter == 30
+    np.testing.assert_allclose(stored.reconstruct(), dense.reconstruct(), rtol=1e-10)
+    np.testing.assert_allclose(stored.history["objective"], dense.history["objective"], rtol=1e-10)

@@ -14,7 +14,8 @@ from nmfexp.solvers import SOLVERS
 from nmfexp.solvers._driver import projected_gradient_norm
 from nmfexp.solvers._init import start
 
-ITERATIVE = sorted(name for name, spec in SOLVERS.items() if spec.iterative and "stop_on" in spec.parameters)
+# a1gm_polish (A1GM's start, no init) refuses what A1GM refuses; tests/test_polish.py covers it.
+ITERATIVE = sorted(name for name, spec in SOLVERS.items() if spec.iterative and "init" in spec.parameters)
 
 
 def _problem(seed=0, n=7, m=5, rate=0.3):
@@ -182,3 +183,18 @@ def test_stop_reason_and_update_time_reach_results_load(tmp_path):
         h = hist[hist.solver == name]
         assert df.loc[name, "update_seconds"] == pytest.approx(h.time.iloc[-1])
     assert hist[hist.solver == "hals"].stationarity.iloc[-1] <= 1e-3
+
+
+@pytest.mark.parametrize("loss", ["frobenius", "kl"])
+@pytest.mark.parametrize("rate", [0.0, 0.001, 0.3])  # mask kinds full, sparse (few missing), dense
+def test_blocked_dense_gradient_equals_the_storage_formula(loss, rate):
+    from nmfexp.solvers._ops import Ops
+
+    rng = np.random.default_rng(7)
+    X = rng.random((700, 400)) + 0.1  # more rows than one block of the blocked form
+    M = rng.random(X.shape) >= rate
+    p = start(np.where(M, X, np.nan), None, rank=3, max_iter=1, tol=0.0, max_time=None, random_state=0, init=None)
+    blocked = p.ops.gradient(loss, p.A, p.B)
+    plain = Ops.gradient(p.ops, loss, p.A, p.B)
+    for a, b in zip(blocked, plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import masked_data
+from .._validation import check_number, masked_data
 from ._base import SOLVERS, FactorizationResult, register
 from ._params import iterative_params
 from .a1gm import a1gm
@@ -63,6 +63,7 @@ def a1gm_polish(X, mask, *, rank, random_state, max_iter, tol, max_time, eval_ev
         ``info["a1gm_exact"]`` says whether A1GM's step 1 added nothing (then
         the rank-1 result is A1GM's own).
     """
+    check_number(rank, "rank", kind="integer", low=1)  # (its upper bound is checked with the data, below)
     start = a1gm(X, mask)  # refuses what A1GM refuses (no complete row or column, ...)
     exact = start.info.get("n_missing_added") == 0
     if exact and rank == 1:
