@@ -15,7 +15,11 @@ of sparse input) and its loss as ``objective()``, and hands both to
 stopping rules.
 
 :mod:`nmfexp.solvers.losses` holds the masked losses that solvers, metrics
-and the experiment layer share.
+and the experiment layer share. :mod:`.baselines` holds the imputation
+baselines (``column_mean``, ``row_col_mean``, ``soft_impute``) and
+:mod:`.polish` A1GM's certificate (:func:`certify_a1gm`) and
+``a1gm_polish``; ``docs/solvers.md`` describes the convergence measure,
+``stop_on`` and the stop reasons.
 """
 
 from . import a1gm as _a1gm  # noqa: F401  (registers "a1gm")

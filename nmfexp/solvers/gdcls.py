@@ -43,7 +43,8 @@ __all__ = ["gdcls"]
             tol_doc="Also stop when ``|previous loss - loss| / initial loss < tol``. The package stops only on "
                     "``precision_goal`` and ``max_iter``; GD-CLS often settles at an exact fixed point above the "
                     "precision goal, where it would then run to ``max_iter`` however large, so the default stops "
-                    "once the loss has stopped moving (0 restores the package's rule)."),
+                    "once the loss has stopped moving (0 restores the package's rule). "
+                    "With ``stop_on='stationarity'``: when the relative projected gradient is at most ``tol``."),
         Param("regularization", 0.01, Interval("real", low=0, closed="neither"),
               "The ridge parameter lambda (the package's ``RegularizationParameter``). Like ``epsilon``, it acts "
               "on ``X`` divided by the power of 8 that brings the observed mean within a factor ``2**1.5`` of "

@@ -297,7 +297,8 @@ def _rebalance(A: np.ndarray, Bt: np.ndarray) -> None:
     loss="frobenius",
     params=(
         *iterative_params(tol_doc="Stop when ``|previous loss - loss| / initial loss < tol`` (two-sided: the loss "
-                                  "may rise)."),
+                                  "may rise). "
+                                  "With ``stop_on='stationarity'``: when the relative projected gradient is at most ``tol``."),
         Param("kaczmarz_iter", 5, Interval("integer", low=1, hint="It is the number of steps per row and per column."),
               "RK steps per column of B and per row of A in each outer iteration (the seed's ``kacziters``)."),
         Param("sampling", "norm", Options(("norm", "uniform")),

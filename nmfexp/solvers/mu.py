@@ -56,7 +56,8 @@ def _start(X, mask, **params) -> Problem:
     "wnmf_kl",
     loss="kl",
     params=iterative_params(tol_doc="Stop when ``(previous KL - KL) / initial KL < tol``, the KL being evaluated "
-                                    "after every ``eval_every``-th iteration (every one, as in the reference code)."),
+                                    "after every ``eval_every``-th iteration (every one, as in the reference code). "
+                                    "With ``stop_on='stationarity'``: when the relative projected gradient is at most ``tol``."),
     sparse=True,
     summary="Weighted KL multiplicative updates (the paper's baseline); any rank, monotone.",
     reference=("lee2001algorithms", "ghalamkari2022fast"),
