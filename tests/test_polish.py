@@ -124,3 +124,19 @@ def test_polish_on_stored_entries_equals_the_dense_mask(X):
     assert dense.n_iter == stored.n_iter == 30
     np.testing.assert_allclose(stored.reconstruct(), dense.reconstruct(), rtol=1e-10)
     np.testing.assert_allclose(stored.history["objective"], dense.history["objective"], rtol=1e-10)
+
+
+def test_a_certificate_that_cannot_be_computed_does_not_fail_the_job(monkeypatch):
+    from types import SimpleNamespace
+
+    from nmfexp.experiment import evaluate as evaluate_module
+    from nmfexp.solvers import polish
+
+    def broken(*args, **kwargs):
+        raise ValueError("no polish today")
+
+    monkeypatch.setattr(polish, "certify_a1gm", broken)
+    with pytest.warns(RuntimeWarning, match="no polish today"):
+        out = evaluate_module.a1gm_certificate(SimpleNamespace(X=None, train=None), None, SOLVERS["a1gm"])
+    assert np.isnan(out["a1gm_gap"]) and out["a1gm_certified"] is False
+    assert evaluate_module.a1gm_certificate(None, None, SOLVERS["hals"]) == {}
