@@ -18,8 +18,8 @@ approximation of the rank-1 KL optimum under the original mask.
 - :func:`certify_a1gm` measures A1GM's gap ``(f_A1GM - f*) / f*`` with
   ``f*`` the smaller of A1GM's KL and that of a tight polish (rank 1,
   ``stop_on="stationarity"``, small ``tol``, a generous cap), both evaluated
-  by the same function (:func:`~.losses.kl_divergence` on the observed
-  values), and whether the certificate is tight: the polish reached its
+  by the same function (:func:`nmfexp.metrics.weighted_kl` on the observed
+  entries), and whether the certificate is tight: the polish reached its
   stationarity tolerance (or A1GM is exact). An untight certificate's gap is
   a lower bound of the true gap.
 """
@@ -34,7 +34,6 @@ from .._validation import check_number, masked_data
 from ._base import SOLVERS, FactorizationResult, register
 from ._params import iterative_params
 from .a1gm import a1gm
-from .losses import kl_divergence
 from .mu import wnmf_kl
 
 __all__ = ["A1GMCertificate", "a1gm_polish", "certify_a1gm"]
@@ -82,11 +81,10 @@ def a1gm_polish(X, mask, *, rank, random_state, max_iter, tol, max_time, eval_ev
 
 def _kl(X, mask, result: FactorizationResult) -> float:
     """The weighted KL divergence of ``result`` on the observed entries of ``X`` (one evaluation for all)."""
+    from ..metrics import weighted_kl  # (nmfexp.metrics imports this package)
+
     data = masked_data(X, mask)
-    R = result.reconstruct()
-    if data.observed is None:
-        return kl_divergence(data.WX.ravel(), R.ravel())
-    return kl_divergence(data.WX[data.observed], R[data.observed])
+    return weighted_kl(data.WX, result.reconstruct(), data.observed)
 
 
 @dataclass(frozen=True)
@@ -104,7 +102,7 @@ class A1GMCertificate:
         lower bound.
     f_a1gm, f_best : float
         A1GM's weighted KL and the best known (the smaller of A1GM's and the
-        polish's), both by :func:`~.losses.kl_divergence`.
+        polish's), both by :func:`nmfexp.metrics.weighted_kl`.
     share_added : float
         Entries A1GM's step 1 added to the missing set, as a share of all
         entries.
