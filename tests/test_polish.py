@@ -140,3 +140,12 @@ def test_a_certificate_that_cannot_be_computed_does_not_fail_the_job(monkeypatch
         out = evaluate_module.a1gm_certificate(SimpleNamespace(X=None, train=None), None, SOLVERS["a1gm"])
     assert np.isnan(out["a1gm_gap"]) and out["a1gm_certified"] is False
     assert evaluate_module.a1gm_certificate(None, None, SOLVERS["hals"]) == {}
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_certificate_is_scale_free_at_the_ends_of_float64(X, scale):
+    M = _random_mask(X)
+    base = nmfexp.certify_a1gm(X, M)
+    far = nmfexp.certify_a1gm(X * scale, M)
+    assert np.isfinite(far.f_a1gm) and far.f_a1gm == pytest.approx(base.f_a1gm * scale, rel=1e-9)
+    assert far.gap == pytest.approx(base.gap, rel=1e-6) and far.certified

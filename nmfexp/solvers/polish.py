@@ -18,7 +18,7 @@ approximation of the rank-1 KL optimum under the original mask.
 - :func:`certify_a1gm` measures A1GM's gap ``(f_A1GM - f*) / f*`` with
   ``f*`` the smaller of A1GM's KL and that of a tight polish (rank 1,
   ``stop_on="stationarity"``, small ``tol``, a generous cap), both evaluated
-  by the same function (:func:`nmfexp.metrics.weighted_kl` on the observed
+  by the same function (:func:`~.losses.kl_divergence` on the observed
   entries), and whether the certificate is tight: the polish reached its
   stationarity tolerance (or A1GM is exact). An untight certificate's gap is
   a lower bound of the true gap.
@@ -30,10 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_number, masked_data
+from .._validation import check_number, masked_data, wide_range_exponent
 from ._base import SOLVERS, FactorizationResult, register
 from ._params import iterative_params
 from .a1gm import a1gm
+from .losses import kl_divergence
 from .mu import wnmf_kl
 
 __all__ = ["A1GMCertificate", "a1gm_polish", "certify_a1gm"]
@@ -79,12 +80,35 @@ def a1gm_polish(X, mask, *, rank, random_state, max_iter, tol, max_time, eval_ev
     return res
 
 
-def _kl(X, mask, result: FactorizationResult) -> float:
-    """The weighted KL divergence of ``result`` on the observed entries of ``X`` (one evaluation for all)."""
-    from ..metrics import weighted_kl  # (nmfexp.metrics imports this package)
+def _balanced(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(A c, B / c)`` with ``c`` a power of two that brings both largest entries within a factor 2 (``A B`` kept).
 
+    The stationarity measure treats factor entries at most 1e-100 (on data of
+    unit scale) as at the bound 0; a start with one tiny and one huge factor
+    would put every entry of the tiny one there.
+    """
+    na, nb = float(np.max(np.abs(A), initial=0.0)), float(np.max(np.abs(B), initial=0.0))  # no over/underflow
+    if not (na > 0 and nb > 0 and np.isfinite(na) and np.isfinite(nb)):
+        return A, B
+    e = int(round(0.5 * (np.log2(nb) - np.log2(na))))
+    return np.ldexp(A, e), np.ldexp(B, -e)
+
+
+def _kl(X, mask, result: FactorizationResult) -> float:
+    """The weighted KL divergence of ``result`` on the observed entries of ``X`` (one evaluation for all).
+
+    :func:`~.losses.kl_divergence` on the observed values, divided by a power
+    of two first when they are near the ends of float64 (the KL is
+    homogeneous of degree 1), as :func:`nmfexp.metrics.weighted_kl` does.
+    """
     data = masked_data(X, mask)
-    return weighted_kl(data.WX, result.reconstruct(), data.observed)
+    R = result.reconstruct()
+    x, r = (data.WX.ravel(), R.ravel()) if data.observed is None else (data.WX[data.observed], R[data.observed])
+    k = wide_range_exponent(float(max(x.max(initial=0.0), r.max(initial=0.0))))
+    if not k:
+        return kl_divergence(x, r)
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(kl_divergence(np.ldexp(x, -k), np.ldexp(r, -k)), k))
 
 
 @dataclass(frozen=True)
@@ -102,7 +126,7 @@ class A1GMCertificate:
         lower bound.
     f_a1gm, f_best : float
         A1GM's weighted KL and the best known (the smaller of A1GM's and the
-        polish's), both by :func:`nmfexp.metrics.weighted_kl`.
+        polish's), both by :func:`~.losses.kl_divergence` on the observed entries.
     share_added : float
         Entries A1GM's step 1 added to the missing set, as a share of all
         entries.
@@ -164,7 +188,8 @@ def certify_a1gm(X, mask=None, result: FactorizationResult | None = None, *, tol
     if added == 0:
         return A1GMCertificate(0.0, True, f_a1gm, f_a1gm, share, 0, "closed_form")
     polish = wnmf_kl(X, mask, rank=1, random_state=0, max_iter=max_iter, tol=tol, max_time=max_time,
-                     init=(np.asarray(result.A), np.asarray(result.B)), stop_on="stationarity")
+                     init=_balanced(np.asarray(result.A, float), np.asarray(result.B, float)),
+                     stop_on="stationarity")
     f_best = min(f_a1gm, _kl(X, mask, polish))
     if f_best > 0:
         gap = (f_a1gm - f_best) / f_best
