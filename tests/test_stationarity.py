@@ -198,3 +198,20 @@ def test_blocked_dense_gradient_equals_the_storage_formula(loss, rate):
     plain = Ops.gradient(p.ops, loss, p.A, p.B)
     for a, b in zip(blocked, plain, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())
+
+
+def test_the_default_stop_on_keeps_job_keys_from_before_it_existed():
+    import hashlib
+
+    from nmfexp.experiment.job import Job, _canonical, _identity
+
+    base = {"dataset": {"kind": "uniform", "n_rows": 20, "n_cols": 15}, "solver": {"name": "hals"}, "rank": 2}
+    job = Job.from_config(base)
+    assert job.config["solver"]["params"]["stop_on"] == "decrease"  # the default is filled in ...
+    # ... but the key hashes the identity without it, as the job's key did before stop_on existed.
+    old = _identity(job.config)
+    assert "stop_on" not in old["solver"]["params"] and old["solver"]["params"]["max_iter"] == 200
+    assert job.key == hashlib.sha256(_canonical(old)).hexdigest()[:16]
+    assert job.config["solver"]["params"]["stop_on"] == "decrease"  # the job's own config is untouched
+    other = Job.from_config({**base, "solver": {"name": "hals", "params": {"stop_on": "stationarity"}}})
+    assert other.key != job.key
