@@ -9,10 +9,10 @@
 
 from . import metrics
 from .api import factorize
-from .solvers import SOLVERS, FactorizationResult, SolverRefused, rank1_nmmf
+from .solvers import SOLVERS, A1GMCertificate, FactorizationResult, SolverRefused, certify_a1gm, rank1_nmmf
 
 __all__ = ["factorize", "rank1_nmmf", "metrics", "cite", "SOLVERS", "FactorizationResult", "SolverRefused",
-           "__version__"]
+           "certify_a1gm", "A1GMCertificate", "__version__"]
 __version__ = "0.2.0"
 
 

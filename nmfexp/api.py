@@ -81,8 +81,10 @@ def _check_result(result, name: str, shape: tuple[int, int], rank: int) -> Facto
     if A.shape != (n, rank) or B.shape != (rank, m):
         raise TypeError(f"solver {name!r} returned factors of shapes {A.shape} and {B.shape}; "
                         f"expected {(n, rank)} and {(rank, m)}.")
-    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B)) and A.min() >= 0 and B.min() >= 0):
-        raise ArithmeticError(f"solver {name!r} returned factors that are negative or not finite.")
+    signed_ok = bool(getattr(result, "clip", False))  # a clipped reconstruction may come from signed factors
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B)) and (signed_ok or (A.min() >= 0 and B.min() >= 0))):
+        raise ArithmeticError(f"solver {name!r} returned factors that are negative or not finite "
+                              "(signed factors need clip=True on the result).")
     if not result.solver:
         result.solver = name
     return result

@@ -22,6 +22,8 @@ def _old_key(job: Job) -> str:
     identity = {k: v for k, v in job.config.items() if k not in RUN_CONTROL_KEYS and k != "holdout_design"}
     identity["dataset"] = {k: v for k, v in identity["dataset"].items()
                            if k not in ("corpus_version", "column_scaling")}
+    params = identity["solver"]["params"]  # stop_on, added since, at its default is not part of the key either
+    identity["solver"] = {**identity["solver"], "params": {k: v for k, v in params.items() if k != "stop_on"}}
     return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":"),
                                      default=str).encode()).hexdigest()[:16]
 

@@ -62,7 +62,7 @@ def test_factorize_and_direct_calls_check_values_from_the_description(name, para
 
 def test_unknown_parameter_names_list_the_accepted_ones():
     with pytest.raises(ValueError, match=r"does not take parameter\(s\) max_itr; it accepts: eval_every, init, "
-                                         r"max_iter, max_time, tol\.$"):
+                                         r"max_iter, max_time, stop_on, tol\.$"):
         nmfexp.factorize(X, solver="hals", max_itr=3)
     with pytest.raises(ValueError, match=r"it accepts: backend\.$"):
         nmfexp.factorize(X, solver="a1gm", tol=0.1)

@@ -58,7 +58,7 @@ def test_run_writes_one_valid_record(tmp_path):
 def test_solver_parameters_are_stored_as_json(tmp_path):
     rec = read_record(run(conf("wnmf_kl"), tmp_path)["path"])
     assert json.loads(rec.attrs["solver_params"]) == {"max_iter": 50, "tol": 1e-4, "init": None, "max_time": None,
-                                                      "eval_every": 1}
+                                                      "eval_every": 1, "stop_on": "decrease"}
     assert rec.attrs["n_restarts"] == 1
 
 

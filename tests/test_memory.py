@@ -14,7 +14,8 @@ import nmfexp
 from nmfexp.bench.peers import peak_extra_bytes
 from nmfexp.solvers import SOLVERS
 
-ITERATIVE = sorted(name for name, spec in SOLVERS.items() if spec.iterative)
+# a1gm_polish (A1GM's start, no init) refuses what A1GM refuses; tests/test_polish.py covers it.
+ITERATIVE = sorted(name for name, spec in SOLVERS.items() if spec.iterative and "init" in spec.parameters)
 
 # Every solver keeps at most one n x m work array besides the copy of X (KL: X / (A B); least squares with
 # a mask: W * (A B); GD-CLS: its GD step's W * (A B)); the rest is blocks of rows and (n + m) x rank arrays.

@@ -286,7 +286,7 @@ def test_a_metric_written_on_pairs_runs_on_both_paths(tmp_path, monkeypatch):
     result = job.solve(data)
     R = result.reconstruct()
     dense = evaluate_module._DenseFit(data, R)
-    block = evaluate_module._BlockFit(data, np.asarray(result.A, float), np.asarray(result.B, float))
+    block = evaluate_module._BlockFit(data, result)
     for entries in evaluate_module.ENTRIES:
         x1, r1 = dense.pairs(entries)
         x2, r2 = block.pairs(entries)

@@ -7,7 +7,8 @@ from scipy.optimize import nnls
 import nmfexp
 from nmfexp.solvers import SOLVERS, get_solver
 
-ITERATIVE = sorted(name for name, spec in SOLVERS.items() if spec.iterative)
+# a1gm_polish (A1GM's start, no init) refuses what A1GM refuses; tests/test_polish.py covers it.
+ITERATIVE = sorted(name for name, spec in SOLVERS.items() if spec.iterative and "init" in spec.parameters)
 MONOTONE = ["wnmf_kl", "wnmf_fro", "hals", "als"]  # theory guarantees a non-increasing loss
 
 

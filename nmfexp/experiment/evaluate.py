@@ -1,6 +1,8 @@
 """The metrics of a job: each one is a function here plus its declaration in :mod:`nmfexp.record.schema`.
 
-Every metric compares the data with the solver's reconstruction ``R = A B``
+Every metric compares the data with the solver's reconstruction ``R =
+result.reconstruct()`` (``A B``, clipped at 0 for a result whose ``clip`` is
+set; the block-wise path reads ``reconstruct_rows``/``reconstruct_entries``)
 on the set of entries its declaration names (``Field.entries``):
 
 - ``train``: the entries the solver saw (the experiment's mask minus
@@ -147,17 +149,17 @@ class _BlockFit(Fit):
     """The same quantities from ``A`` and ``B`` without an ``n x m`` array: one pass over blocks of
     rows sums what the training entries and the truth need; held-out entries are gathered."""
 
-    def __init__(self, data: JobData, A: np.ndarray, B: np.ndarray):
+    def __init__(self, data: JobData, result: FactorizationResult):
         from scipy.special import kl_div
 
         super().__init__(data)
-        self.A, self.B = A, B
+        self.result = result  # its reconstruct_rows/_entries (clipped when the result says so)
         X, T = data.X, data.dataset.truth
         n, m = X.shape
         self.kl_train = self.sq_err = self.sq_x = self.sum_x = self.sq_dt = self.sq_t = 0.0
         self.any_fit = False
         for rows in row_blocks(n, m):
-            R = A[rows] @ B
+            R = result.reconstruct_rows(rows)
             if T is not None:
                 D = R - T[rows]
                 self.sq_dt += float(np.vdot(D, D))
@@ -174,16 +176,16 @@ class _BlockFit(Fit):
             self.any_fit = self.any_fit or bool(np.any(r))
 
     def pairs(self, entries):
-        X, A, B = self.data.X, self.A, self.B
+        X = self.data.X
         m = X.shape[1]
         if entries == "heldout":
             i, j = np.divmod(np.sort(self.data.heldout), m)
-            return X[i, j], np.einsum("kr,kr->k", A[i], B.T[j])
+            return X[i, j], self.result.reconstruct_entries(i, j)
         keep = None if entries == "truth" else self.data.train
         source = self.data.dataset.truth if entries == "truth" else X
         xs, rs = [], []
         for rows in row_blocks(*X.shape):
-            R = A[rows] @ B
+            R = self.result.reconstruct_rows(rows)
             sel = slice(None) if keep is None else keep[rows]
             xs.append(source[rows][sel].ravel())
             rs.append(R[sel].ravel())
@@ -247,7 +249,7 @@ def evaluate(data: JobData, result: FactorizationResult, spec: SolverSpec) -> di
         if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
             fit, zero_fit = None, False
         else:
-            fit = _BlockFit(data, A, B)
+            fit = _BlockFit(data, result)
             zero_fit = fit.sum_x > 0 and not fit.any_fit
     else:
         R = result.reconstruct()
@@ -287,3 +289,28 @@ def _loss_relative(x: np.ndarray, r: np.ndarray) -> float:
     from ..solvers.losses import relative_error
 
     return relative_error(x, r)
+
+
+#: The polish behind an A1GM job's certificate: stationarity tolerance and caps (off the clock).
+CERTIFY = {"tol": 1e-7, "max_iter": 20000, "max_time": 60.0}
+
+
+def a1gm_certificate(data: JobData, result: FactorizationResult, spec: SolverSpec) -> dict:
+    """``{"a1gm_gap", "a1gm_certified"}`` for an A1GM job (:func:`nmfexp.certify_a1gm` on its training
+    entries, with :data:`CERTIFY`); ``{}`` for other solvers. Run after the timing, off the clock.
+
+    A certificate that cannot be computed does not fail the job: the gap is
+    NaN, ``a1gm_certified`` False, and a warning (kept in the record) says why.
+    """
+    if spec.name != "a1gm":
+        return {}
+    import warnings
+
+    from ..solvers.polish import certify_a1gm
+
+    try:
+        cert = certify_a1gm(data.X, data.train, result, **CERTIFY)
+    except (ValueError, ArithmeticError) as exc:
+        warnings.warn(f"A1GM's certificate was not computed: {exc}", RuntimeWarning, stacklevel=2)
+        return {"a1gm_gap": float("nan"), "a1gm_certified": False}
+    return {"a1gm_gap": cert.gap, "a1gm_certified": cert.certified}

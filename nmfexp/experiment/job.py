@@ -190,6 +190,10 @@ def _identity(conf: dict) -> dict:
         identity["dataset"] = _dataset_identity(identity["dataset"])
     if identity.get("holdout_design", "uniform") == "uniform":
         identity.pop("holdout_design", None)
+    params = (identity.get("solver") or {}).get("params")
+    if isinstance(params, dict) and params.get("stop_on") == "decrease":
+        # The default stopping rule, as before stop_on existed: every such job keeps its key.
+        identity["solver"] = {**identity["solver"], "params": {k: v for k, v in params.items() if k != "stop_on"}}
     return identity
 
 

@@ -44,7 +44,7 @@ from ..record import (
 )
 from ..solvers import SolverRefused
 from ..timing import blas_threads, measure
-from .evaluate import evaluate
+from .evaluate import a1gm_certificate, evaluate
 from .job import Job, JobData
 from .provenance import concurrent_jobs, static_environment, thread_info
 
@@ -169,8 +169,12 @@ def compute(job: Job, rec: Record) -> tuple[str, str]:
             **static_environment(), "threadpools": threads, "blas_threads": job.timing["blas_threads"]})
         stage = "metrics"
         rec.groups["metrics"] = evaluate(data, result, job.solver)
+        times = (result.history or {}).get("time")
+        update = {"update_seconds": float(times[-1])} if times is not None and np.size(times) else {}
         rec.groups["info"] = schema.attrs("info", {**result.info, "n_iter": int(result.n_iter),
-                                                   "converged": bool(result.converged), "loss": job.solver.loss})
+                                                   "converged": bool(result.converged), "loss": job.solver.loss,
+                                                   **update, **a1gm_certificate(data, result, job.solver)})
+        rec.attrs["stop_reason"] = str(getattr(result, "stop_reason", "") or "unknown")
         rec.arrays.update({f"history/{k}": np.asarray(v) for k, v in (result.history or {}).items()})
         if job.config["save_factors"]:
             rec.arrays.update({"factors/A": result.A, "factors/B": result.B})

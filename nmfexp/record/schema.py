@@ -285,6 +285,15 @@ FIELDS: tuple[Field, ...] = (
     Field("n_iter", "info", "int", _R, "iterations the solver ran (0 for a closed form)", unit="iterations",
           written="ok"),
     Field("converged", "info", "bool", _R, "the solver's stopping rule was met", written="ok"),
+    Field("stop_reason", "", "str", _R, 'how the solver\'s run ended: `"tol"`, `"goal"`, `"max_iter"`, `"max_time"`, '
+          '`"zero_factors"`, `"closed_form"` or `"unknown"` (`FactorizationResult.stop_reason`)', written="ok"),
+    Field("a1gm_gap", "info", "float", _R, "A1GM jobs: `(f_A1GM - f*) / f*`, the gap to the best rank-1 KL "
+          "found under the solver's mask (a tight WNMF-KL polish from A1GM; `nmfexp.certify_a1gm`), computed "
+          "off the clock", unit="fraction", written="optional"),
+    Field("a1gm_certified", "info", "bool", _R, "A1GM jobs: `a1gm_gap` is tight (A1GM is exact, or the polish "
+          "reached its stationarity tolerance); otherwise the gap is a lower bound", written="optional"),
+    Field("update_seconds", "info", "float", _R, "update time of the run (`history/time`, last value; objective "
+          "and stationarity evaluation excluded)", unit="seconds", written="optional"),
     Field("loss", "info", "str", _B, '`"kl"` or `"frobenius"`: what `history/objective` measures', written="ok",
           column="info.loss"),
     Field("job_seconds", "", "float", _R, "wall time of the whole job (set-up, timing, metrics)", unit="seconds"),
@@ -326,6 +335,9 @@ FIELDS: tuple[Field, ...] = (
           unit="seconds", written="optional", column=None),
     Field("objective", "history", "float[]", _R, "the solver's own loss on the entries it saw, initial value "
           "first; every built-in solver records it", written="optional", column=None),
+    Field("stationarity", "history", "float[]", _R, "norm of the projected gradient of the solver's loss "
+          "relative to its start value, beside each objective value (iterative built-in solvers)",
+          written="optional", column=None),
     Field("A", "factors", "float[]", _R, "left factor, n x rank (X ≈ A @ B)", written="optional", column=None),
     Field("B", "factors", "float[]", _R, "right factor, rank x m", written="optional", column=None),
     # ---- environment: where the numbers come from

@@ -57,6 +57,17 @@ class FactorizationResult:
     converged : bool
         True when the stopping rule fired before ``max_iter`` (always True for
         closed forms).
+    stop_reason : str
+        How the run ended: ``"tol"`` (the ``stop_on`` rule met ``tol``),
+        ``"goal"`` (an objective goal, GD-CLS), ``"max_iter"``,
+        ``"max_time"``, ``"zero_factors"`` (all-zero factors, not a fit),
+        ``"closed_form"`` (no iterations), or ``"unknown"`` (a user's
+        solver that does not say).
+    clip : bool
+        The reconstruction is ``max(A @ B, 0)``: ``A`` and ``B`` may be
+        signed (baselines such as ``soft_impute``). Every consumer reads the
+        reconstruction through :meth:`reconstruct`, :meth:`reconstruct_rows`
+        or :meth:`reconstruct_entries`, never ``A @ B``.
     """
 
     A: np.ndarray
@@ -66,10 +77,23 @@ class FactorizationResult:
     info: dict = field(default_factory=dict)
     solver: str = ""
     converged: bool = True
+    stop_reason: str = "unknown"
+    clip: bool = False
 
     def reconstruct(self) -> np.ndarray:
-        """The dense approximation ``A @ B``, ndarray of shape (n, m)."""
-        return self.A @ self.B
+        """The dense approximation ``A @ B`` (clipped at 0 when :attr:`clip`), ndarray of shape (n, m)."""
+        R = self.A @ self.B
+        return np.maximum(R, 0.0, out=R) if self.clip else R
+
+    def reconstruct_rows(self, rows: slice) -> np.ndarray:
+        """Rows ``rows`` of :meth:`reconstruct`, without the whole ``n x m`` array."""
+        R = self.A[rows] @ self.B
+        return np.maximum(R, 0.0, out=R) if self.clip else R
+
+    def reconstruct_entries(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """The entries ``(i[k], j[k])`` of :meth:`reconstruct`, 1-D."""
+        r = np.einsum("kr,kr->k", self.A[i], self.B.T[j])
+        return np.maximum(r, 0.0, out=r) if self.clip else r
 
     @property
     def rank(self) -> int:

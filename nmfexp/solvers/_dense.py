@@ -245,3 +245,29 @@ class DenseOps(Ops):
 
     def kl_from_ratio(self, Q, sum_x, mass):
         return kl_from_ratio(self.WX, Q, sum_x, mass)
+
+    # derived
+    def gradient(self, loss, A, B):
+        """:meth:`Ops.gradient`, a block of rows at a time: no ``n x m`` work array.
+
+        With ``E = W*(A B) - W*X`` (Frobenius) or ``E = W - (W*X) / (A B)``
+        (KL, 0 at missing entries) for each block of rows,
+        ``grad_A[rows] = E B^T`` and ``grad_B = sum over blocks A[rows]^T E``.
+        """
+        if loss not in ("frobenius", "kl"):
+            raise ValueError(f"loss must be 'frobenius' or 'kl', got {loss!r}.")
+        n, m = self.shape
+        GA = np.empty((n, A.shape[1]))
+        GB = np.zeros((A.shape[1], m))
+        for rows in row_blocks(n, m):
+            E = A[rows] @ B
+            if loss == "frobenius":
+                self.W.apply_rows(E, rows)
+                np.subtract(E, self.WX[rows], out=E)
+            else:
+                np.divide(self.WX[rows], E, out=E)  # (W*X) / (A B): 0 at missing entries (needs A B > 0)
+                ones = self.W.apply_rows(np.ones_like(E), rows)
+                np.subtract(ones, E, out=E)
+            GA[rows] = E @ B.T
+            GB += A[rows].T @ E
+        return GA, GB

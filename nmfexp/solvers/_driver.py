@@ -30,6 +30,33 @@ changes the factors in place or rebinds them) and its loss as
      not converged (the objective is then evaluated once more if this
      iteration was not an evaluated one).
   4. ``max_iter`` iterations done; not converged (likewise).
+
+  With ``stop_on="stationarity"`` rule 2 is replaced by: the relative
+  stationarity (below) is at most ``tol``; converged.
+
+  Every run says which rule ended it (:attr:`Run.reason`): ``"goal"``,
+  ``"tol"`` (rule 2, either form), ``"max_time"`` or ``"max_iter"``.
+
+The convergence measure (``history["stationarity"]``), the same for every
+solver of a loss, evaluated with the objective and off the clock. With the
+solver's masked loss f, its gradient G = (grad_A f, grad_B f) from
+:meth:`~._ops.Ops.gradient` and Lin's projected gradient (Lin 2007,
+"Projected gradient methods for nonnegative matrix factorization", Neural
+Computation 19(10))
+
+    P[G]_k = G_k            where the factor entry x_k > 0,
+    P[G]_k = min(0, G_k)    where x_k = 0 (at the bound),
+
+the stationarity after iteration t is ``||P[G(t)]||_F / ||P[G(0)]||_F``
+(1 at the start; 0 throughout when the start is already stationary). It is
+0 exactly at a KKT point of min f(A, B) s.t. A, B >= 0 and does not depend
+on the data's units (both losses are homogeneous). For the Frobenius solvers
+f is ``1/2 ||W * (X - A B)||_F^2`` (its gradient is simpler and its KKT
+points are those of the reported ``||W * (X - A B)||_F``); for the KL
+solvers f is the weighted generalised KL divergence, and P[G] is its KKT
+residual of the same form. An entry counts as at the bound when it is at
+most :data:`AT_BOUND` on the solver's rescaled data (the multiplicative
+updates keep factors at a floor of 1e-150 instead of 0).
 """
 
 from __future__ import annotations
@@ -40,17 +67,25 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["History", "Run", "iterate"]
+__all__ = ["AT_BOUND", "History", "Run", "STOP_ON", "iterate", "projected_gradient_norm"]
+
+#: The values of a solver's ``stop_on`` parameter.
+STOP_ON = ("decrease", "stationarity")
+
+#: A factor entry at most this (on the rescaled data) is at the bound 0 for the projected gradient.
+AT_BOUND = 1e-100
 
 
 class History:
     """Objective values, the iterations they were evaluated at and the update time spent up to each."""
 
-    def __init__(self, initial_objective: float):
+    def __init__(self, initial_objective: float, initial_stationarity: float | None = None):
         self.objective = [float(initial_objective)]
         self.time = [0.0]
         self.iteration = [0]
         self.elapsed = 0.0
+        # Absolute projected-gradient norms (None: the solver has no measure); relative ones in as_dict().
+        self.pg = None if initial_stationarity is None else [float(initial_stationarity)]
 
     def timed(self, update: Callable[[], None]) -> None:
         """Call ``update()`` and add its wall time (``time.perf_counter``) to the clock."""
@@ -58,22 +93,56 @@ class History:
         update()
         self.elapsed += time.perf_counter() - t0
 
-    def record(self, objective: float, iteration: int) -> None:
+    def record(self, objective: float, iteration: int, stationarity: float | None = None) -> None:
         self.objective.append(float(objective))
         self.time.append(self.elapsed)
         self.iteration.append(int(iteration))
+        if self.pg is not None:
+            self.pg.append(float(stationarity))
+
+    @property
+    def stationarity(self) -> float:
+        """The latest relative stationarity (see the module docstring); NaN without a measure."""
+        if self.pg is None:
+            return float("nan")
+        return relative(self.pg[-1], self.pg[0])
 
     def as_dict(self) -> dict:
-        return {"objective": np.asarray(self.objective), "time": np.asarray(self.time),
-                "iteration": np.asarray(self.iteration)}
+        out = {"objective": np.asarray(self.objective), "time": np.asarray(self.time),
+               "iteration": np.asarray(self.iteration)}
+        if self.pg is not None:
+            out["stationarity"] = np.array([relative(v, self.pg[0]) for v in self.pg])
+        return out
+
+
+def relative(value: float, initial: float) -> float:
+    """``value / initial``; 0 when both are 0 (a start that is already stationary), inf when only ``initial`` is."""
+    if initial == 0:
+        return 0.0 if value == 0 else float("inf")
+    return value / initial
+
+
+def projected_gradient_norm(GA: np.ndarray, GB: np.ndarray, A: np.ndarray, B: np.ndarray,
+                            at_bound: float = AT_BOUND) -> float:
+    """``||P[G]||_F`` of Lin's projected gradient (module docstring) for the gradient ``(GA, GB)`` at ``(A, B)``.
+
+    Entries of a factor at most ``at_bound`` count only where their gradient
+    is negative (a descent direction that stays feasible).
+    """
+    total = 0.0
+    for G, F in ((GA, A), (GB, B)):
+        P = np.where(F > at_bound, G, np.minimum(G, 0.0))
+        total += float(np.vdot(P, P))
+    return float(np.sqrt(total))
 
 
 class Run(NamedTuple):
-    """What :func:`iterate` returns."""
+    """What :func:`iterate` returns: ``reason`` is ``"goal"``, ``"tol"``, ``"max_time"`` or ``"max_iter"``."""
 
     history: History
     n_iter: int
     converged: bool
+    reason: str = "max_iter"
 
 
 def paper_rule(objective: list[float], tol: float, two_sided: bool = False) -> bool:
@@ -88,7 +157,8 @@ def paper_rule(objective: list[float], tol: float, two_sided: bool = False) -> b
 
 def iterate(update: Callable[[], None], objective: Callable[[], float], *, max_iter: int, tol: float,
             max_time: float | None = None, two_sided: bool = False, goal: float | None = None,
-            eval_every: int = 1) -> Run:
+            eval_every: int = 1, stationarity: Callable[[], float] | None = None,
+            stop_on: str = "decrease") -> Run:
     """Run ``update()`` until a stopping rule fires (see the module docstring).
 
     Parameters
@@ -109,25 +179,43 @@ def iterate(update: Callable[[], None], objective: Callable[[], float], *, max_i
     eval_every : int, default 1
         Evaluate the objective (and the rules that read it) after every
         ``eval_every``-th iteration and after the last one.
+    stationarity : callable, optional
+        The norm of the projected gradient at the current factors (module
+        docstring); called with the objective, off the clock. Without it
+        the history has no ``"stationarity"`` and ``stop_on`` must be
+        ``"decrease"``.
+    stop_on : {"decrease", "stationarity"}
+        Rule 2: the paper's relative decrease (default) or the relative
+        stationarity, each compared with ``tol``.
 
     Returns
     -------
     Run
-        ``history``, ``n_iter`` (iterations done) and ``converged`` (a rule
-        other than ``max_iter`` or ``max_time`` fired).
+        ``history``, ``n_iter`` (iterations done), ``converged`` (a rule
+        other than ``max_iter`` or ``max_time`` fired) and ``reason`` (which
+        rule ended the run).
     """
-    history = History(objective())
+    if stop_on not in STOP_ON:
+        raise ValueError(f"stop_on must be one of {', '.join(map(repr, STOP_ON))}, got {stop_on!r}.")
+    if stop_on == "stationarity" and stationarity is None:
+        raise ValueError('stop_on="stationarity" needs the solver\'s stationarity measure; this solver has none.')
+    measure = stationarity or (lambda: None)
+    history = History(objective(), measure())
     it = 0
     for it in range(1, max_iter + 1):
         history.timed(update)
         if it % eval_every == 0:
-            history.record(objective(), it)
+            history.record(objective(), it, measure())
             if goal is not None and history.objective[-1] <= goal:
-                return Run(history, it, True)
-            if paper_rule(history.objective, tol, two_sided):
-                return Run(history, it, True)
+                return Run(history, it, True, "goal")
+            if stop_on == "stationarity":
+                if history.stationarity <= tol:
+                    return Run(history, it, True, "tol")
+            elif paper_rule(history.objective, tol, two_sided):
+                return Run(history, it, True, "tol")
         if max_time is not None and history.elapsed >= max_time:
             break
+    reason = "max_time" if max_time is not None and history.elapsed >= max_time else "max_iter"
     if history.iteration[-1] != it:
-        history.record(objective(), it)
-    return Run(history, it, False)
+        history.record(objective(), it, measure())
+    return Run(history, it, False, reason)

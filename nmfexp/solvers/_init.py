@@ -50,7 +50,7 @@ import scipy.sparse as sp
 from .._validation import MaskedData, SolverRefused, check_init_factors, check_number, check_rank, masked_data
 from ._base import FactorizationResult
 from ._dense import DenseOps
-from ._driver import Run, iterate
+from ._driver import Run, iterate, projected_gradient_norm
 from ._ops import Ops
 from ._params import INITS
 from ._sparse import SparseData, StoredOps, sparse_data
@@ -180,7 +180,7 @@ def refuse_dead_components(A: np.ndarray, B: np.ndarray, init, solver: str, *, b
                              "all-zero rows, or a named init ('random', 'nndsvda').")
 
 
-def _observed_means(data: MaskedData) -> tuple[np.ndarray, np.ndarray, float]:
+def observed_means(data: MaskedData) -> tuple[np.ndarray, np.ndarray, float]:
     """Row means, column means and the overall mean of the observed entries.
 
     A row or column with no observed entry gets the overall mean.
@@ -196,6 +196,18 @@ def _observed_means(data: MaskedData) -> tuple[np.ndarray, np.ndarray, float]:
     rows = np.divide(WX.sum(axis=1), rc, out=np.full(n, mean), where=rc > 0)
     cols = np.divide(WX.sum(axis=0), cc, out=np.full(m, mean), where=cc > 0)
     return rows, cols, mean
+
+
+def independence_factors(means: tuple[np.ndarray, np.ndarray, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The rank-1 independence model ``R_ij = r_i c_j / mean`` of observed means, as factors ``(u, v)``.
+
+    ``means`` is :func:`observed_means`' (row means, column means, overall
+    mean): ``u = r``, ``v = c / mean`` (``c`` when the mean is 0). It is the
+    rank-1 KL optimum of complete data, ``rowsum colsum / total``; the
+    fallback of ``init="a1gm"`` and the ``row_col_mean`` baseline.
+    """
+    rows, cols, mean = means
+    return rows, cols / mean if mean > 0 else cols
 
 
 def _truncated_svd(Y: np.ndarray, k: int, rng: np.random.Generator):
@@ -217,7 +229,7 @@ def _truncated_svd(Y: np.ndarray, k: int, rng: np.random.Generator):
 
 def _nndsvda(data: MaskedData, rank: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """NNDSVDa (Boutsidis & Gallopoulos 2008, Table 1) of the column-mean-filled matrix."""
-    _, colmean, mean = _observed_means(data)
+    _, colmean, mean = observed_means(data)
     Y = data.WX if data.observed is None else np.where(data.observed, data.WX, colmean[None, :])
     U, S, Vt = _truncated_svd(Y, rank, rng)
     n, m = Y.shape
@@ -255,14 +267,13 @@ def _a1gm_start(data: MaskedData, rank: int, rng: np.random.Generator) -> tuple[
         res = a1gm(data.WX, data.observed)
         u, v = res.A[:, 0], res.B[0]
     except SolverRefused:  # no complete row/column, or their observed sum is zero
-        means = _observed_means(data)
-        rows, cols, mean = means
-        u, v = rows, cols / mean if mean > 0 else cols
+        means = observed_means(data)
+        u, v = independence_factors(means)
     A = np.empty((n, rank))
     B = np.empty((rank, m))
     A[:, 0], B[0] = u, v
     if rank > 1:
-        mean = (means or _observed_means(data))[2]
+        mean = (means or observed_means(data))[2]
         s = 0.1 * np.sqrt(mean / (rank - 1))
         A[:, 1:] = s * rng.random((n, rank - 1))
         B[1:] = s * rng.random((rank - 1, m))
@@ -292,6 +303,7 @@ class Problem:
     tol: float
     max_time: float | None
     eval_every: int = 1
+    stop_on: str = "decrease"
 
     @property
     def WX(self) -> np.ndarray:
@@ -303,10 +315,30 @@ class Problem:
         """The power of two the data were divided by (:func:`scale_exponent`)."""
         return self.data.scale
 
-    def iterate(self, update, objective, *, two_sided: bool = False, goal: float | None = None) -> Run:
-        """The shared loop (:func:`nmfexp.solvers._driver.iterate`) with this problem's stopping parameters."""
+    def iterate(self, update, objective, *, loss: str, factors, two_sided: bool = False,
+                goal: float | None = None) -> Run:
+        """The shared loop (:func:`nmfexp.solvers._driver.iterate`) with this problem's stopping parameters.
+
+        ``loss`` (``"frobenius"`` or ``"kl"``) and ``factors()``, which
+        returns the current ``(A, B)``, define the stationarity measure: the
+        norm of the projected gradient of the loss on the observed entries
+        (:meth:`~._ops.Ops.gradient`), evaluated with the objective.
+        """
         return iterate(update, objective, max_iter=self.max_iter, tol=self.tol, max_time=self.max_time,
-                       two_sided=two_sided, goal=goal, eval_every=self.eval_every)
+                       two_sided=two_sided, goal=goal, eval_every=self.eval_every,
+                       stationarity=self.stationarity(loss, factors), stop_on=self.stop_on)
+
+    def stationarity(self, loss: str, factors):
+        """``() -> ||P[grad f]||_F`` at ``factors()`` for the masked ``loss`` (see :mod:`._driver`)."""
+        ops = self.ops
+
+        def measure() -> float:
+            A, B = factors()
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                GA, GB = ops.gradient(loss, A, B)
+                return projected_gradient_norm(GA, GB, A, B)
+
+        return measure
 
     def result(self, solver: str, A: np.ndarray, B: np.ndarray, run: Run, **info) -> FactorizationResult:
         """The solver's :class:`FactorizationResult` in the data's units; ``info`` always has ``n_missing``.
@@ -321,10 +353,10 @@ class Problem:
         reported as converged, and says so in a warning.
         """
         history = run.history.as_dict()
-        converged = run.converged
+        converged, reason = run.converged, run.reason
         # All-zero factors: every entry of A @ B below round-off of the data.
         if converged and self.data.largest > 0 and A.shape[1] * _largest_term(A, B) <= _EPS * self.data.largest:
-            converged = False
+            converged, reason = False, "zero_factors"
             warnings.warn(f"{solver} ended with all-zero factors (A @ B is below round-off of X) although X "
                           "has positive observed values; this is no fit. Try another init or random_state.",
                           RuntimeWarning, stacklevel=3)
@@ -334,11 +366,12 @@ class Problem:
             with np.errstate(over="ignore"):  # a loss beyond float64's range (data near 1e308) shows as inf
                 history["objective"] = np.ldexp(history["objective"], k)
         return FactorizationResult(A=A, B=B, n_iter=run.n_iter, history=history, solver=solver,
-                                   converged=converged, info={"n_missing": self.data.n_missing, **info})
+                                   converged=converged, stop_reason=reason,
+                                   info={"n_missing": self.data.n_missing, **info})
 
 
 def start(X, mask, *, rank: int, max_iter: int, tol: float, max_time: float | None, random_state, init,
-          eval_every: int = 1) -> Problem:
+          eval_every: int = 1, stop_on: str = "decrease") -> Problem:
     """Read the data of an iterative solver and build its :class:`Problem`.
 
     The stopping parameters arrive checked (:meth:`~._base.SolverSpec.check_params`
@@ -364,7 +397,7 @@ def start(X, mask, *, rank: int, max_iter: int, tol: float, max_time: float | No
     ops = StoredOps(data) if stored else DenseOps(data)
     if not (init is None or isinstance(init, str)):  # given factors: into the data's rescaled units
         A, B = _given_start(A, B, data.scale, ops, data.largest)
-    return Problem(data, ops, A, B, rng, max_iter, tol, max_time, eval_every)
+    return Problem(data, ops, A, B, rng, max_iter, tol, max_time, eval_every, stop_on)
 
 
 def _given_start(A: np.ndarray, B: np.ndarray, k: int, W: Ops, largest: float) -> tuple[np.ndarray, np.ndarray]:

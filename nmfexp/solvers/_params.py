@@ -188,7 +188,8 @@ def iterative_params(*, max_iter: int = 200, tol: float = 1e-4, tol_doc: str = "
         Param("max_iter", max_iter, Interval("integer", low=1), "Iterations at most."),
         Param("tol", tol, Interval("real", low=0),
               tol_doc or "Stop when ``(previous objective - objective) / initial objective < tol`` (the A1GM "
-                         "paper's rule), the objective being evaluated every ``eval_every`` iterations."),
+                         "paper's rule), the objective being evaluated every ``eval_every`` iterations; with "
+                         "``stop_on='stationarity'``, when the relative projected gradient is at most ``tol``."),
         Param("init", None, InitOption(),
               "Initial factors: uniform [0, 1) (None, 'random'), NNDSVDa of the observed entries ('nndsvda'), "
               "A1GM's rank-1 factors first ('a1gm'), or given (see :mod:`nmfexp.solvers._init`)."),
@@ -202,6 +203,10 @@ def iterative_params(*, max_iter: int = 200, tol: float = 1e-4, tol_doc: str = "
                        hint="It is how many iterations pass between evaluations of the objective (1 = every one)."),
               "Evaluate the objective (and the stopping rule) after every ``eval_every``-th iteration and after "
               "the last one (see :mod:`nmfexp.solvers._driver`)."),
+        Param("stop_on", "decrease", Options(("decrease", "stationarity")),
+              "What ``tol`` bounds: 'decrease', the A1GM paper's relative decrease of the objective (the "
+              "default; the paper's numbers), or 'stationarity', the norm of the projected gradient relative "
+              "to its value at the start (``history['stationarity']``, see :mod:`nmfexp.solvers._driver`)."),
     )
 
 

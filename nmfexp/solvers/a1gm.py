@@ -278,7 +278,7 @@ def _from_sums(sums, X, mask, backend, threads, rescale: bool = False) -> Factor
         step1["n_rows_with_missing"], step1["n_cols_with_missing"] = (
             step1["n_cols_with_missing"], step1["n_rows_with_missing"])
     info = dict(step1, grid_like=step1["n_missing_added"] == 0)
-    return FactorizationResult(A=u[:, None], B=v[None, :], n_iter=0,
+    return FactorizationResult(A=u[:, None], B=v[None, :], n_iter=0, stop_reason="closed_form",
                                history={"objective": np.empty(0), "time": np.empty(0)},
                                info=info, solver="a1gm", converged=True)
 
@@ -542,7 +542,7 @@ def _sparse_a1gm(S, mask, rank, backend: str) -> FactorizationResult:
     if trouble or _underflowed(u, v, sums):
         u, v = _sparse_spread(rows, cols, data, rc, cc)
     info = dict(step1, grid_like=step1["n_missing_added"] == 0)
-    return FactorizationResult(A=u[:, None], B=v[None, :], n_iter=0,
+    return FactorizationResult(A=u[:, None], B=v[None, :], n_iter=0, stop_reason="closed_form",
                                history={"objective": np.empty(0), "time": np.empty(0)},
                                info=info, solver="a1gm", converged=True)
 

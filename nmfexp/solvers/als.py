@@ -431,7 +431,7 @@ def _fallback(F: np.ndarray, ops: Ops, axis: int):
     summary="Alternating NNLS per row/column over observed entries (exact subproblems); monotone, few iterations.",
     reference=("kim2008nonnegative",),
 )
-def als(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every):
+def als(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, stop_on):
     """NMF with missing values by alternating exact NNLS on observed entries.
 
     Returns
@@ -440,7 +440,7 @@ def als(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_ever
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
-              eval_every=eval_every)
+              eval_every=eval_every, stop_on=stop_on)
     ops, A, B = p.ops, p.A, p.B
 
     def update():
@@ -451,5 +451,5 @@ def als(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_ever
         # Columns of B: G_k = A^T diag(M[:, k]) A, N_k = A^T (M*X)[:, k].
         B = nnls_block(ops.xt_left(A.T), ops.gram_cols(A), _fallback(A.T, ops, 1))
 
-    run = p.iterate(update, lambda: ops.frobenius(A, B))
+    run = p.iterate(update, lambda: ops.frobenius(A, B), loss="frobenius", factors=lambda: (A, B))
     return p.result("als", np.ascontiguousarray(A), np.ascontiguousarray(B), run)

@@ -43,7 +43,8 @@ __all__ = ["gdcls"]
             tol_doc="Also stop when ``|previous loss - loss| / initial loss < tol``. The package stops only on "
                     "``precision_goal`` and ``max_iter``; GD-CLS often settles at an exact fixed point above the "
                     "precision goal, where it would then run to ``max_iter`` however large, so the default stops "
-                    "once the loss has stopped moving (0 restores the package's rule)."),
+                    "once the loss has stopped moving (0 restores the package's rule). "
+                    "With ``stop_on='stationarity'``: when the relative projected gradient is at most ``tol``."),
         Param("regularization", 0.01, Interval("real", low=0, closed="neither"),
               "The ridge parameter lambda (the package's ``RegularizationParameter``). Like ``epsilon``, it acts "
               "on ``X`` divided by the power of 8 that brings the observed mean within a factor ``2**1.5`` of "
@@ -61,7 +62,7 @@ __all__ = ["gdcls"]
             "not monotone.",
     reference=("shahnaz2006document",),
 )
-def gdcls(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, regularization,
+def gdcls(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, stop_on, regularization,
           precision_goal, epsilon):
     """NMF with missing values by GD-CLS (masked).
 
@@ -76,7 +77,7 @@ def gdcls(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_ev
         ``relative_residual`` (the package's ``diffNorm/normV``).
     """
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
-              eval_every=eval_every)
+              eval_every=eval_every, stop_on=stop_on)
     refuse_dead_components(p.A, p.B, init, "gdcls", b_is_solved=True)
     ops, A, B = p.ops, p.A, p.B
     ridge = regularization * np.eye(rank)
@@ -100,6 +101,7 @@ def gdcls(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_ev
         WAB = ops.masked_product(A, B, out=scratch)
         A = A * ops.x_right(B.T) / (ops.rmul(WAB, B.T) + eps)
 
-    run = p.iterate(update, lambda: ops.frobenius(A, B), two_sided=True, goal=goal)
+    run = p.iterate(update, lambda: ops.frobenius(A, B), loss="frobenius", factors=lambda: (A, B), two_sided=True,
+                    goal=goal)
     return p.result("gdcls", A, np.ascontiguousarray(B), run,
                     relative_residual=run.history.objective[-1] / norm_x if norm_x > 0 else 0.0)

@@ -79,7 +79,7 @@ def local_updates(F: np.ndarray, N: np.ndarray, G: np.ndarray) -> None:
     summary="Masked hierarchical ALS (exact per-component least squares); any rank, monotone, fast.",
     reference=("cichocki2009fast",),
 )
-def hals(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every):
+def hals(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, stop_on):
     """NMF with missing values by hierarchical ALS (masked Frobenius loss).
 
     Returns
@@ -88,7 +88,7 @@ def hals(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_eve
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
-              eval_every=eval_every)
+              eval_every=eval_every, stop_on=stop_on)
     ops, B = p.ops, p.B  # B is updated in place
     At = np.ascontiguousarray(p.A.T)  # A's components as rows (contiguous updates), in place
     # A for the objective: p.A at the start, then a view of At.
@@ -116,5 +116,5 @@ def hals(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_eve
                 return value
         return ops.frobenius(A, B)
 
-    run = p.iterate(update, objective)
+    run = p.iterate(update, objective, loss="frobenius", factors=lambda: (A, B))
     return p.result("hals", np.ascontiguousarray(At.T), B, run)

@@ -297,7 +297,8 @@ def _rebalance(A: np.ndarray, Bt: np.ndarray) -> None:
     loss="frobenius",
     params=(
         *iterative_params(tol_doc="Stop when ``|previous loss - loss| / initial loss < tol`` (two-sided: the loss "
-                                  "may rise)."),
+                                  "may rise). "
+                                  "With ``stop_on='stationarity'``: when the relative projected gradient is at most ``tol``."),
         Param("kaczmarz_iter", 5, Interval("integer", low=1, hint="It is the number of steps per row and per column."),
               "RK steps per column of B and per row of A in each outer iteration (the seed's ``kacziters``)."),
         Param("sampling", "norm", Options(("norm", "uniform")),
@@ -311,7 +312,7 @@ def _rebalance(A: np.ndarray, Bt: np.ndarray) -> None:
     summary="Projected randomized Kaczmarz steps on observed entries (seed notebook); cheap steps, not monotone.",
     reference=("strohmer2009randomized",),
 )
-def kaczmarz(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, kaczmarz_iter, sampling,
+def kaczmarz(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, stop_on, kaczmarz_iter, sampling,
              relaxation):
     """NMF with missing values by projected randomized Kaczmarz steps.
 
@@ -324,7 +325,7 @@ def kaczmarz(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
     p = start(X, mask, rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state, init=init,
-              eval_every=eval_every)
+              eval_every=eval_every, stop_on=stop_on)
     ops, A, rng = p.ops, p.A, p.rng  # A is updated in place
     n, m = ops.shape
     observed_cols, data_cols = ops.lines(axis=1)  # column k of X as a line
@@ -351,5 +352,6 @@ def kaczmarz(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval
         _rebalance(A, Bt)  # A @ B unchanged; keeps the factors' scales from drifting
         B = Bt.T
 
-    run = p.iterate(update, lambda: ops.frobenius(A, B), two_sided=True)
+    run = p.iterate(update, lambda: ops.frobenius(A, B), loss="frobenius", factors=lambda: (A, B),
+                    two_sided=True)
     return p.result("kaczmarz", A, np.ascontiguousarray(Bt.T), run)

@@ -57,12 +57,13 @@ def _start(X, mask, solver: str, **params) -> Problem:
     "wnmf_kl",
     loss="kl",
     params=iterative_params(tol_doc="Stop when ``(previous KL - KL) / initial KL < tol``, the KL being evaluated "
-                                    "after every ``eval_every``-th iteration (every one, as in the reference code)."),
+                                    "after every ``eval_every``-th iteration (every one, as in the reference code). "
+                                    "With ``stop_on='stationarity'``: when the relative projected gradient is at most ``tol``."),
     sparse=True,
     summary="Weighted KL multiplicative updates (the paper's baseline); any rank, monotone.",
     reference=("lee2001algorithms", "ghalamkari2022fast"),
 )
-def wnmf_kl(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every):
+def wnmf_kl(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, stop_on):
     """Weighted NMF under the generalised KL divergence by multiplicative updates.
 
     Returns
@@ -71,7 +72,7 @@ def wnmf_kl(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_
         ``history["objective"]`` is the weighted KL divergence.
     """
     p = _start(X, mask, "wnmf_kl", rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state,
-               init=init, eval_every=eval_every)
+               init=init, eval_every=eval_every, stop_on=stop_on)
     ops, A, B = p.ops, p.A, p.B  # A and B are updated in place
     Q = ops.ratio(A, B)  # the one work array: (W*X) / (A B), kept current
     WBt = ops.right(B)  # W B^T, kept current for the objective
@@ -92,7 +93,7 @@ def wnmf_kl(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_
     def objective():  # sum over observed of AB = sum(A * (W B^T))
         return ops.kl_from_ratio(Q, sum_x, float(np.sum(A * WBt)))
 
-    return p.result("wnmf_kl", A, B, p.iterate(update, objective))
+    return p.result("wnmf_kl", A, B, p.iterate(update, objective, loss="kl", factors=lambda: (A, B)))
 
 
 @register(
@@ -103,7 +104,7 @@ def wnmf_kl(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_
     summary="Weighted least-squares multiplicative updates; any rank, monotone.",
     reference=("lee2001algorithms",),
 )
-def wnmf_fro(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every):
+def wnmf_fro(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_every, stop_on):
     """Weighted NMF under the Frobenius norm by multiplicative updates.
 
     Same stopping rule as :func:`wnmf_kl`.
@@ -114,7 +115,7 @@ def wnmf_fro(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval
         ``history["objective"]`` is ``||W * (X - A B)||_F``.
     """
     p = _start(X, mask, "wnmf_fro", rank=rank, max_iter=max_iter, tol=tol, max_time=max_time, random_state=random_state,
-               init=init, eval_every=eval_every)
+               init=init, eval_every=eval_every, stop_on=stop_on)
     if p.ops.complete:
         return _wnmf_fro_complete(p)
     ops, A, B = p.ops, p.A, p.B  # A and B are updated in place
@@ -131,7 +132,8 @@ def wnmf_fro(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval
         np.maximum(A, FACTOR_FLOOR, out=A)
         ops.masked_product(A, B, out=WLam)
 
-    return p.result("wnmf_fro", A, B, p.iterate(update, lambda: ops.residual_norm(WLam)))
+    return p.result("wnmf_fro", A, B, p.iterate(update, lambda: ops.residual_norm(WLam), loss="frobenius",
+                                                    factors=lambda: (A, B)))
 
 
 def _wnmf_fro_complete(p: Problem):
@@ -157,4 +159,4 @@ def _wnmf_fro_complete(p: Problem):
                 return value
         return ops.frobenius(A, B)
 
-    return p.result("wnmf_fro", A, B, p.iterate(update, objective))
+    return p.result("wnmf_fro", A, B, p.iterate(update, objective, loss="frobenius", factors=lambda: (A, B)))
