@@ -75,6 +75,16 @@ def plain_solver(X, mask, rank, *, random_state=None, max_iter=100, tol=1e-4, ma
     return np.ones((X.shape[0], rank)), np.ones((rank, X.shape[1]))
 
 
+def closed_form(X, mask, rank, *, random_state=None):
+    """A user's function with no stopping parameter: nothing to budget."""
+    return np.ones((X.shape[0], rank)), np.ones((rank, X.shape[1]))
+
+
+def test_a_users_closed_form_takes_any_budget_unchanged():
+    j = job({"_target_": f"{__name__}.closed_form", "name": "cf"}, {"kind": "time", "seconds": 1.0})
+    assert j.config["solver"]["params"] == {}
+
+
 def test_converged_is_refused_for_a_solver_that_cannot_stop_on_stationarity():
     budget = {"kind": "converged", "stop_on": "stationarity", "tol": 1e-4, "max_iter": 10}
     with pytest.raises(ConfigError, match=r"budget=converged sets stop_on, but solver 'plain' has no such"):

@@ -210,7 +210,9 @@ def apply_budget(conf: dict, spec: SolverSpec) -> dict:
     solver, every budget value that is set replaces the solver parameter of
     the same name (``budget.seconds`` becomes ``max_time``), so every solver
     of a sweep gets the same budget whatever its own defaults. A closed-form
-    solver is returned unchanged. Budget values override the solver's
+    solver (its description says it is not iterative, or it has none of the
+    parameters ``tol``, ``max_iter``, ``max_time``, ``stop_on``) is returned
+    unchanged. Budget values override the solver's
     parameters, also ones given on the command line: under a budget other
     than ``iterations``, set them through ``budget.*``.
 
@@ -236,12 +238,12 @@ def apply_budget(conf: dict, spec: SolverSpec) -> dict:
     budget = conf.get("budget") or {"kind": "iterations"}
     _check_budget(budget)
     params = dict(conf["solver"].get("params") or {})
-    if budget["kind"] == "iterations" or not spec.iterative:
-        return params
+    names = {p.name for p in spec.params or ()}
+    if budget["kind"] == "iterations" or not spec.iterative or not names & set(_BUDGET_PARAMS.values()):
+        return params  # a closed form (or a function with no stopping parameter at all): nothing to budget
     wanted = {_BUDGET_PARAMS[k]: budget[k] for k in _BUDGET_PARAMS if budget.get(k) is not None}
     if budget["kind"] == "time":
         wanted["max_time"] = budget["seconds"]
-    names = {p.name for p in spec.params or ()}
     missing = sorted(set(wanted) - names)
     _check(not missing, f"budget={budget['kind']} sets {', '.join(missing)}, but solver {spec.name!r} has no such "
            f"parameter, so it cannot be given this budget; use another budget or leave {spec.name!r} out.")
