@@ -31,6 +31,10 @@ SOLVER_STYLE = {
     "als": dict(color="tab:purple", linestyle="-", marker="v", label="ALS"),
     "gdcls": dict(color="tab:orange", linestyle="-.", marker="P", label="GDCLS"),
     "kaczmarz": dict(color="tab:brown", linestyle="-.", marker="X", label="Kaczmarz"),
+    # imputation baselines (grey shades, so that they read as references, not as competitors)
+    "column_mean": dict(color="0.45", linestyle=(0, (1, 1)), marker="_", label="column mean"),
+    "row_col_mean": dict(color="0.25", linestyle=(0, (3, 1, 1, 1)), marker="|", label="row + column mean"),
+    "soft_impute": dict(color="tab:pink", linestyle=(0, (5, 2)), marker="*", label="soft-impute"),
 }
 PATTERN_STYLE = {
     "grid": dict(color="tab:red", marker="^", label="grid-like (paper)"),
