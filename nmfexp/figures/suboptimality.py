@@ -279,7 +279,7 @@ def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: s
                 ax.set_xlim(left=0)
                 ax.set_xlabel("iteration")
             ax.set_ylim(FLOOR / 3, None)
-            where = f", {col} = {cv}" if col else ""
+            where = f"\n{col} = {cv}" if col else ""
             ax.set_title(f"{_LOSS_TITLE.get(loss, loss)} solvers{where}", fontsize=8)
         axes[i][0].set_ylabel(f"(f - f*) / f*\nf: {_LOSS_TITLE.get(loss, loss)}")
     shown = set(ends["hue"])
