@@ -19,7 +19,7 @@ def _conf(**dataset):
 def _old_key(job: Job) -> str:
     """0.2.0's rule, written out: sha256 of the canonical JSON of every key but the run-control ones, with a
     data-set config that did not have the corpus options."""
-    identity = {k: v for k, v in job.config.items() if k not in RUN_CONTROL_KEYS and k != "holdout_design"}
+    identity = {k: v for k, v in job.config.items() if k not in (*RUN_CONTROL_KEYS, "holdout_design", "budget")}
     identity["dataset"] = {k: v for k, v in identity["dataset"].items()
                            if k not in ("corpus_version", "column_scaling")}
     params = identity["solver"]["params"]  # stop_on, added since, at its default is not part of the key either

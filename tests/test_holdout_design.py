@@ -88,7 +88,9 @@ def _conf(**extra) -> dict:
 def test_the_default_design_changes_no_job_key_nor_seed():
     job = Job.from_config(_conf(), "/tmp/unused")
     # the 0.2.0 rule, written out: sha256 of the canonical JSON of every key but the run-control ones
-    identity = {k: v for k, v in job.config.items() if k not in RUN_CONTROL_KEYS and k != "holdout_design"}
+    # (0.2.0 configs had neither holdout_design nor budget; their defaults stay out of the identity)
+    identity = {k: v for k, v in job.config.items()
+                if k not in RUN_CONTROL_KEYS and k not in ("holdout_design", "budget")}
     old_key = hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":"),
                                         default=str).encode()).hexdigest()[:16]
     assert job.config["holdout_design"] == "uniform" and job.key == old_key

@@ -55,6 +55,8 @@ from omegaconf import MISSING, OmegaConf
 from ..record import schema
 
 __all__ = [
+    "BUDGET_KINDS",
+    "BudgetConfig",
     "DatasetConfig",
     "MaskConfig",
     "TimingConfig",
@@ -139,6 +141,48 @@ class TimingConfig:
     blas_threads: Optional[int] = 1
 
 
+#: The budgets a job can be given (``conf/budget/<kind>.yaml``); see :class:`BudgetConfig`.
+BUDGET_KINDS = ("iterations", "time", "converged")
+
+
+@dataclass
+class BudgetConfig:
+    """How long every iterative solver of a job runs (the config group ``budget``).
+
+    The budget is mapped onto the solver's parameters when the job is
+    planned (:func:`nmfexp.experiment.job.apply_budget`): each of ``tol``,
+    ``max_iter``, ``max_time`` and ``stop_on`` that is not None replaces the
+    solver parameter of that name, for every solver whose description has
+    that parameter. Closed-form solvers (A1GM, the mean imputations) have
+    none of them and are untouched.
+
+    Attributes
+    ----------
+    kind : {"iterations", "time", "converged"}
+        ``iterations``: the solvers' own parameters (the paper's rule; the
+        default, which leaves every job and its key as before budgets
+        existed). ``time``: the same wall-clock update time for every
+        solver (``seconds``; ``tol`` 0 and a large iteration cap, so time is
+        what stops a run). ``converged``: run to a common stationarity
+        tolerance (``stop_on="stationarity"``, ``tol``) with a generous cap on
+        iterations and time; a run that reaches the cap is recorded with
+        that stop reason, never as converged.
+    seconds : float or None
+        Update time per run for ``kind="time"`` (becomes ``max_time``).
+    tol, max_iter, max_time : float, int, float or None
+        Values for the solver parameters of those names (None: leave them).
+    stop_on : str or None
+        Value for the solvers' ``stop_on`` parameter (None: leave it).
+    """
+
+    kind: str = "iterations"
+    seconds: Optional[float] = None
+    tol: Optional[float] = None
+    max_iter: Optional[int] = None
+    max_time: Optional[float] = None
+    stop_on: Optional[str] = None
+
+
 @dataclass
 class ExperimentConfig:
     """One job: data, mask, solver, seed and how to measure and store it.
@@ -149,6 +193,10 @@ class ExperimentConfig:
     is written; all other keys define the job and enter its identity
     (``holdout_design`` only when it is not the default ``uniform``, so that
     jobs from before it existed keep their identity).
+
+    ``budget`` (:class:`BudgetConfig`) enters the identity only when it is
+    not the default ``iterations``, so that every job from before budgets
+    existed keeps its key; its effect is on ``solver.params``.
 
     ``holdout`` is the fraction of the candidate entries hidden from the
     solver and scored; ``holdout_design`` says which entries are candidates
@@ -161,6 +209,7 @@ class ExperimentConfig:
     mask: MaskConfig = field(default_factory=MaskConfig)
     solver: Any = MISSING
     timing: TimingConfig = field(default_factory=TimingConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
     rank: int = 1
     seed: int = 0
     holdout: float = 0.0

@@ -46,9 +46,9 @@ from ..data.digests import input_digests
 from ..data.masks import HOLDOUT_DESIGNS, MASK_KINDS, experiment_mask, holdout_split
 from ..data.registry import build_dataset, dataset_inputs, dataset_label, import_target
 from ..solvers import FactorizationResult, SolverSpec
-from .config import RUN_CONTROL_KEYS, DatasetConfig, ExperimentConfig, solver_schema, unknown_keys
+from .config import BUDGET_KINDS, RUN_CONTROL_KEYS, DatasetConfig, ExperimentConfig, solver_schema, unknown_keys
 
-__all__ = ["ConfigError", "Job", "JobData", "Seeds", "job_config", "stable_int"]
+__all__ = ["ConfigError", "Job", "JobData", "Seeds", "apply_budget", "job_config", "stable_int"]
 
 log = logging.getLogger("nmfexp")
 
@@ -194,7 +194,91 @@ def _identity(conf: dict) -> dict:
     if isinstance(params, dict) and params.get("stop_on") == "decrease":
         # The default stopping rule, as before stop_on existed: every such job keeps its key.
         identity["solver"] = {**identity["solver"], "params": {k: v for k, v in params.items() if k != "stop_on"}}
+    if (identity.get("budget") or {}).get("kind", "iterations") == "iterations":
+        identity.pop("budget", None)  # the default budget: jobs from before budgets keep their keys
     return identity
+
+
+#: Budget keys and the solver parameter each one sets (``seconds`` is the ``time`` budget's ``max_time``).
+_BUDGET_PARAMS = {"tol": "tol", "max_iter": "max_iter", "max_time": "max_time", "stop_on": "stop_on"}
+
+
+def _check_budget(budget: dict) -> None:
+    kind = budget.get("kind")
+    _check(kind in BUDGET_KINDS,
+           f"budget must be one of {', '.join(BUDGET_KINDS)} (budget=<name>), got {kind!r}.")
+    _number(budget.get("seconds"), "budget.seconds", low=0, closed="neither", allow_none=True,
+            hint="It is the update time in seconds every solver is given (budget=time).")
+    _number(budget.get("tol"), "budget.tol", low=0, allow_none=True,
+            hint="It is the tolerance of every iterative solver's stopping rule.")
+    _number(budget.get("max_iter"), "budget.max_iter", kind="integer", low=1, allow_none=True,
+            hint="It is the cap on iterations of every iterative solver.")
+    _number(budget.get("max_time"), "budget.max_time", low=0, closed="neither", allow_none=True,
+            hint="It is the cap in seconds of update time of every iterative solver.")
+    if kind == "iterations":
+        extra = [k for k in ("seconds", *_BUDGET_PARAMS) if budget.get(k) is not None]
+        _check(not extra, f"budget=iterations runs every solver with its own parameters, but budget."
+               f"{', budget.'.join(extra)} is set: set solver.params.* instead, or choose budget=time or "
+               "budget=converged.")
+    elif kind == "time":
+        _check(budget.get("seconds") is not None,
+               "budget=time needs budget.seconds, the update time every solver is given (e.g. budget.seconds=2).")
+        _check(budget.get("max_time") is None,
+               "budget=time takes its time limit from budget.seconds; leave budget.max_time unset.")
+    else:
+        _check(budget.get("stop_on") is not None and budget.get("tol") is not None,
+               "budget=converged needs budget.stop_on and budget.tol (conf/budget/converged.yaml sets them).")
+        _check(budget.get("max_iter") is not None or budget.get("max_time") is not None,
+               "budget=converged needs a safety cap: budget.max_iter or budget.max_time.")
+
+
+def apply_budget(conf: dict, spec: SolverSpec) -> dict:
+    """Map the job's ``budget`` onto its solver's parameters; return the new ``solver.params``.
+
+    The planning hook of the ``budget`` config group
+    (:class:`~nmfexp.experiment.config.BudgetConfig`): for an iterative
+    solver, every budget value that is set replaces the solver parameter of
+    the same name (``budget.seconds`` becomes ``max_time``), so every solver
+    of a sweep gets the same budget whatever its own defaults. A closed-form
+    solver (its description says it is not iterative, or it has none of the
+    parameters ``tol``, ``max_iter``, ``max_time``, ``stop_on``) is returned
+    unchanged. Budget values override the solver's
+    parameters, also ones given on the command line: under a budget other
+    than ``iterations``, set them through ``budget.*``.
+
+    Parameters
+    ----------
+    conf : dict
+        A job config as returned by :func:`job_config`.
+    spec : SolverSpec
+        The description of the job's solver.
+
+    Returns
+    -------
+    dict
+        The solver's parameters with the budget applied (a new dict).
+
+    Raises
+    ------
+    ConfigError
+        An unknown budget, a value out of range, or an iterative solver that
+        lacks a parameter the budget needs (it could not honour the budget:
+        e.g. ``budget=converged`` for a solver without ``stop_on``).
+    """
+    budget = conf.get("budget") or {"kind": "iterations"}
+    _check_budget(budget)
+    params = dict(conf["solver"].get("params") or {})
+    names = {p.name for p in spec.params or ()}
+    if budget["kind"] == "iterations" or not spec.iterative or not names & set(_BUDGET_PARAMS.values()):
+        return params  # a closed form (or a function with no stopping parameter at all): nothing to budget
+    wanted = {_BUDGET_PARAMS[k]: budget[k] for k in _BUDGET_PARAMS if budget.get(k) is not None}
+    if budget["kind"] == "time":
+        wanted["max_time"] = budget["seconds"]
+    missing = sorted(set(wanted) - names)
+    _check(not missing, f"budget={budget['kind']} sets {', '.join(missing)}, but solver {spec.name!r} has no such "
+           f"parameter, so it cannot be given this budget; use another budget or leave {spec.name!r} out.")
+    params.update(wanted)
+    return params
 
 
 def _check(ok: bool, message: str) -> None:
@@ -287,6 +371,7 @@ class Job:
         conf = job_config(cfg)
         _validate(conf)
         spec = _solver_spec(conf["solver"])
+        conf["solver"]["params"] = apply_budget(conf, spec)
         _check_params(spec, conf["solver"])
         key = hashlib.sha256(_canonical(_identity(conf))).hexdigest()[:16]
         out = Path(conf["results_dir"] if results_dir is None else results_dir)

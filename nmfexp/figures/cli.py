@@ -5,6 +5,7 @@
     nmfexp-plot results/fig5_synthetic --artifact fig5_synthetic   # one artifact: its figures and tables only
     nmfexp-plot results/mysweep --x mask.rate --y heldout_relative_error --hue solver [--col rank]
     nmfexp-plot results/mysweep --convergence --hue solver [--col mask_rate] [--iterations]
+    nmfexp-plot results/solver_zoo --suboptimality --hue solver [--col rank] [--x time|iteration]
 """
 
 from __future__ import annotations
@@ -54,11 +55,16 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--convergence", action="store_true",
                    help="objective vs update time (or --iterations) with quantile bands, per --hue and --col")
     g.add_argument("--iterations", action="store_true", help="with --convergence: iterations on the x axis")
+    g.add_argument("--suboptimality", action="store_true",
+                   help="(f(t) - f*) / f* against the best-known optimum of each problem, on each solver's own loss "
+                        "(KL and Frobenius in separate panels), median and 10-90%% bands over runs; --x time "
+                        "(default) or iteration; --hue (default solver) and --col split the runs")
     return p
 
 
 def _one_figure(args, parser) -> int:
     from .artifacts import read_results
+    from .suboptimality import X_AXES, write_suboptimality
     from .sweep import write_convergence, write_sweep
 
     df, hist, _ = read_results(args.results)
@@ -72,8 +78,15 @@ def _one_figure(args, parser) -> int:
         print(f"nmfexp-plot: no records in {args.results}" + (f" with tag {args.tag!r}" if args.tag else ""),
               file=sys.stderr)
         return 2
+    if args.suboptimality and args.x not in (None, *X_AXES):
+        parser.error(f"with --suboptimality, --x is one of {', '.join(X_AXES)} (got {args.x!r})")
+    if args.suboptimality and (args.y or args.convergence):
+        parser.error("--suboptimality draws its own y axis; leave out --y and --convergence")
     try:
-        if args.convergence:
+        if args.suboptimality:
+            written = write_suboptimality(df, hist, args.plots_dir, x=args.x or "time", hue=args.hue or "solver",
+                                          col=args.col, stem=args.name)
+        elif args.convergence:
             written = write_convergence(hist, args.plots_dir, hue=args.hue, col=args.col,
                                         x="iteration" if args.iterations else "time", stem=args.name,
                                         records=df)
@@ -100,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RecordsWarning)
-        if args.x or args.y or args.convergence or args.hue or args.col:
+        if args.x or args.y or args.convergence or args.suboptimality or args.hue or args.col:
             status = _one_figure(args, parser)
         else:
             from .artifacts import plot_all

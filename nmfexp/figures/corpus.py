@@ -9,13 +9,24 @@ Two presets:
   ``corpus_zoo_profiles`` (performance profiles, Dolan & More, Math.
   Programming 91, 2002) and ``corpus_zoo_table``.
 
-Performance profiles: for each table, each solver's cost (held-out error, or
-time to come within 1% of the best objective on the common measure of
-:mod:`nmfexp.figures.zoo`) is divided by the best solver's on the same seed;
-the ratios are summarised per table by their median over seeds, and the
-profile of a solver at ``tau`` is the fraction of tables on which that ratio is
-at most ``tau``. A solver that failed, was skipped or never reached the target
-has ratio infinity there.
+A1GM is exact by theorem where the gaps are grid-like (its step 1 adds no
+entry); such tables are reported apart from the others in the summary, and a
+table is drawn as exact only when its A1GM records carry the certificate
+(``a1gm_certified`` true and ``a1gm_gap`` at most :data:`CERTIFIED_GAP`).
+Records without the certificate are "not certified", whatever their value.
+
+Performance profiles: for each table, each solver's cost is divided by the
+best solver's on the same seed; the ratios are summarised per table by their
+median over seeds, and the profile of a solver at ``tau`` is the fraction of
+tables on which that ratio is at most ``tau``. A solver that failed, was
+skipped or never reached the target has ratio infinity there. Costs: the
+held-out relative error (baselines included; errors below
+:data:`HELDOUT_FLOOR` count as that floor, so a fit exact to rounding gives a
+finite ratio instead of one of 1e17), and the update time to come within 1% of
+the best-known optimum f* *on the solver's own loss*
+(:mod:`nmfexp.figures.suboptimality`; :data:`~nmfexp.figures.suboptimality.INFEASIBLE`
+solvers, which solve no NMF problem, are left out of it). Where f* = 0 a run
+reaches the target only at 0 exactly.
 """
 
 from __future__ import annotations
@@ -38,23 +49,60 @@ from .stats import (
     profile_ratios,
     quartiles,
     select,
-    time_to_target,
 )
 from .style import footer, save_figure, solver_order, solver_style, styled, subplots, write_table
-from .zoo import MEASURE, MEASURE_LABEL
+from .suboptimality import INFEASIBLE, suboptimality_runs
 
-__all__ = ["TAG", "ZOO_TAG", "corpus_table", "corpus_summary", "plot_corpus", "zoo_ratios", "plot_corpus_zoo",
-           "make_corpus", "make_corpus_zoo"]
+__all__ = ["TAG", "ZOO_TAG", "CERTIFIED_GAP", "HELDOUT_FLOOR", "certification", "corpus_table", "corpus_summary",
+           "plot_corpus", "zoo_ratios", "own_loss_time_to_target", "plot_corpus_zoo", "make_corpus",
+           "make_corpus_zoo"]
 
 TAG = "real_data_corpus"
 ZOO_TAG = "real_data_corpus_zoo"
 LEVELS = (0.001, 0.01, 0.1)
+#: A1GM's certificate counts when its records say ``a1gm_certified`` and ``a1gm_gap`` is at most this.
+CERTIFIED_GAP = 1e-6
+#: Held-out relative errors below this count as this in the performance ratios: one part in a million is
+#: exact for imputation, and a best value of ~1e-17 would otherwise make every other ratio ~1e16.
+HELDOUT_FLOOR = 1e-6
+#: The target of the time profile: within this of f* on the solver's own loss.
+TARGET_RTOL = 0.01
+
+
+def certification(df: pd.DataFrame) -> pd.Series:
+    """Per data set: ``"certified"``, ``"not certified"`` (records say no, or a gap above
+    :data:`CERTIFIED_GAP`) or ``"not recorded"`` (no A1GM record with the certificate's fields).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Records of the preset (:func:`nmfexp.results.load`).
+
+    Returns
+    -------
+    pandas.Series of str
+        Indexed by ``dataset``.
+    """
+    a = ok(df[df["solver"] == "a1gm"]) if len(df) else df
+    out = {}
+    for name, g in a.groupby("dataset"):
+        flag = g["a1gm_certified"] if "a1gm_certified" in g else pd.Series(dtype=object)
+        gap = pd.to_numeric(g["a1gm_gap"], errors="coerce") if "a1gm_gap" in g else pd.Series(dtype=float)
+        if flag.notna().sum() == 0:
+            out[name] = "not recorded"
+            continue
+        says = flag.map(lambda v: v is True or (isinstance(v, (bool, np.bool_)) and bool(v)))
+        small = (gap.reindex(g.index) <= CERTIFIED_GAP) if len(gap) else pd.Series(True, index=g.index)
+        out[name] = "certified" if bool((says & small.fillna(False)).all()) else "not certified"
+    return pd.Series(out, name="A1GM certificate", dtype=object)
 
 
 def corpus_table(df: pd.DataFrame, statistic: str = "median") -> pd.DataFrame:
     """One row per corpus table: :func:`nmfexp.figures.real_data.real_data_table` with
     ``share added`` (entries A1GM's step 1 adds over the table's size), ``KL excess``
-    (relative KL - 1) and ``speed ratio (WNMF/A1GM)`` (per seed, median over seeds)."""
+    (relative KL - 1), ``speed ratio (WNMF/A1GM)`` (per seed, median over seeds),
+    ``grid-like`` (step 1 adds nothing: A1GM is exact by theorem) and ``A1GM certificate``
+    (:func:`certification`)."""
     table = real_data_table(df, TAG, statistic)
     if table.empty:
         return table
@@ -70,6 +118,8 @@ def corpus_table(df: pd.DataFrame, statistic: str = "median") -> pd.DataFrame:
         "share added": added / table["size"].astype(float),
         "KL excess": table["relative KL (A1GM/WNMF)"] - 1.0,
         "speed ratio (WNMF/A1GM)": table["dataset"].map(speed).astype(float),
+        "grid-like": (added == 0).where(added.notna(), None),
+        "A1GM certificate": table["dataset"].map(certification(sel)).fillna("not recorded"),
     })
     return table
 
@@ -87,19 +137,30 @@ def corpus_summary(table: pd.DataFrame, statistic: str = "median") -> pd.DataFra
         rows.append((f"  skipped because: {reason}", str(count)))
     if len(failed):
         rows.append(("tables with a failed record", f"{len(failed)} of {n}"))
-    excess = runs["KL excess"].dropna()
-    for level in LEVELS:
-        k = int((excess <= level).sum())
-        rows.append((f"A1GM's KL within {level:.1%} of WNMF's", f"{k} of {len(excess)} ({k / len(excess):.0%})"
-                     if len(excess) else "0 of 0"))
-    k = int((excess < 0).sum())
-    rows.append(("A1GM's KL below WNMF's", f"{k} of {len(excess)}"))
+    grid = runs["grid-like"].map(lambda v: v is True or v == 1) if "grid-like" in runs else pd.Series(
+        False, index=runs.index)
+    cert = runs["A1GM certificate"] if "A1GM certificate" in runs else pd.Series("not recorded", index=runs.index)
+    rows.append(("grid-like tables (step 1 adds nothing: A1GM exact by theorem)", f"{int(grid.sum())} of {len(runs)}"))
+    recorded = cert != "not recorded"
+    rows.append(("tables whose A1GM records are certified (a1gm_certified, gap <= "
+                 f"{CERTIFIED_GAP:g})", f"{int((cert == 'certified').sum())} of {int(recorded.sum())} with the "
+                 "certificate recorded" if recorded.any() else "not recorded (not certified)"))
+    for label, part in (("other tables", runs[~grid]), ("grid-like tables", runs[grid])):
+        excess = part["KL excess"].dropna()
+        for level in LEVELS:
+            k = int((excess <= level).sum())
+            rows.append((f"{label}: A1GM's KL within {level:.1%} of WNMF's",
+                         f"{k} of {len(excess)} ({k / len(excess):.0%})" if len(excess) else "0 of 0"))
+        k = int((excess < 0).sum())
+        rows.append((f"{label}: A1GM's KL below WNMF's", f"{k} of {len(excess)}"))
     med, q25, q75 = quartiles(runs["speed ratio (WNMF/A1GM)"])
     rows.append(("speed ratio WNMF/A1GM over tables: median [q25, q75]", f"{med:.3g} [{q25:.3g}, {q75:.3g}]"))
     stat = {"median": "median", "min": "fastest", "mean": "mean"}[statistic]
     rows.append(("speed ratio statistic", f"per table: WNMF/A1GM per seed from each job's {stat} timing sample, "
                                           "median over seeds; then quartiles over tables"))
-    rows.append(("KL statistic", "per table: (KL_A1GM / KL_WNMF) per seed on the same table, median over seeds"))
+    rows.append(("KL statistic", "per table: (KL_A1GM / KL_WNMF) per seed on the same table, median over seeds; "
+                                 "WNMF's KL is no optimum: A1GM below it says WNMF stopped early, not that A1GM "
+                                 "is exact"))
     return pd.DataFrame(rows, columns=["quantity", "value"])
 
 
@@ -122,13 +183,20 @@ def plot_corpus(table: pd.DataFrame, sel: pd.DataFrame, plots_dir: Path) -> list
     y = runs["KL excess"].to_numpy(float)
     top = 10.0 ** max(0, int(np.ceil(np.log10(max(np.nanmax(y, initial=1.0), 1.0) * 1.5))))
     shown = np.where(y <= FLOOR, FLOOR, y)
-    exact = (runs["share added"].to_numpy(float) == 0) & (y <= FLOOR)
+    grid = (runs["share added"].to_numpy(float) == 0)
+    cert = (runs["A1GM certificate"] if "A1GM certificate" in runs else pd.Series("not recorded", index=runs.index))
+    exact = (cert == "certified").to_numpy()  # exact only where the records certify it
+    grid_only = grid & ~exact
     ax.axhspan(FLOOR / 3, FLOOR * 1.6, color="0.93", zorder=0)
     ax.axvspan(xfloor / 2, xfloor * 1.6, color="0.93", zorder=0)
     planned = int(sel["seed"].nunique()) if len(sel) else 0
     few = runs["seeds"].to_numpy() < planned  # tables backed by fewer seeds than planned: hollow
-    for mask, colour, marker, label in ((exact, "tab:red", "^", "grid-like gaps (A1GM exact)"),
-                                        (~exact, "tab:blue", "o", "other tables")):
+    groups = ((exact, "tab:red", "^", "A1GM certified exact"),
+              (grid_only, "tab:orange", "v", "grid-like gaps, not certified"),
+              (~grid & ~exact, "tab:blue", "o", "other tables"))
+    for mask, colour, marker, label in groups:
+        if not mask.any():
+            continue
         ax.scatter(x[mask & ~few], shown[mask & ~few], s=22, color=colour, marker=marker, zorder=3, label=label)
         ax.scatter(x[mask & few], shown[mask & few], s=22, facecolors="white", edgecolors=colour, marker=marker,
                    zorder=3, label=f"{label}, fewer seeds than planned ({planned})" if (mask & few).any() else None)
@@ -177,10 +245,15 @@ def plot_corpus(table: pd.DataFrame, sel: pd.DataFrame, plots_dir: Path) -> list
         axc.text(0.5, 0.5, "A1GM ran on every table", ha="center", va="center", transform=axc.transAxes)
         axc.set_yticks([])
     axc.set(xlabel="missing entries / table size", title=f"(c) A1GM cannot run: {len(skipped)} table{'s' if len(skipped) != 1 else ''}")
+    below = int((y < -0.01).sum())
+    recorded = (cert != "not recorded").any()
     footer(fig, f"{jobs_note(sel)}; {len(table)} tables; hollow: fewer seeds with both solvers ok than planned "
-                f"({planned}). Floor band: A1GM within 0.01% of WNMF or better; "
-                "'none': step 1 adds nothing (the gaps are grid-like). KL and speed ratios per seed on the same "
-                "table, median over seeds.")
+                f"({planned}). Floor band: A1GM within 0.01% of WNMF or better ({below} tables more than 1% below "
+                "WNMF: there WNMF stopped far from the optimum, which says nothing about A1GM being exact); "
+                "'none': step 1 adds nothing (the gaps are grid-like). Exact (red) only where A1GM's records "
+                f"certify it (a1gm_certified, a1gm_gap <= {CERTIFIED_GAP:g})"
+                + ("" if recorded else "; these records carry no certificate: no table is drawn as certified")
+                + ". KL and speed ratios per seed on the same table, median over seeds.")
     return save_figure(fig, plots_dir, "corpus_a1gm")
 
 
@@ -215,22 +288,64 @@ def make_corpus(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, *, statis
 # ------------------------------------------------------------------------- the zoo over the corpus
 
 
+def own_loss_time_to_target(df: pd.DataFrame, hist: pd.DataFrame | None, rtol: float = TARGET_RTOL) -> pd.DataFrame:
+    """Update time each job needs to come within ``rtol`` of the best-known optimum f* of its
+    problem, on the loss its own solver minimises.
+
+    The first recorded iterate with ``(f - f*) / f* <= rtol`` (its update
+    time); a job without a history on its loss (a closed form) counts its
+    median runtime if its final value is within the target; otherwise
+    ``inf``. :data:`~nmfexp.figures.suboptimality.INFEASIBLE` solvers are left
+    out (their results solve no NMF problem, so "within 1% of f*" means nothing
+    for them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``job, solver, dataset, seed, loss, time`` (``inf``: never within the target).
+    """
+    good = ok(df)
+    good = good[~good["solver"].isin(INFEASIBLE)]
+    cols = ["job", "solver", "dataset", "seed", "loss", "time"]
+    if good.empty:
+        return pd.DataFrame(columns=cols)
+    curves, ends = suboptimality_runs(good, hist)
+    first = {}
+    if not curves.empty:
+        hit = curves[curves["suboptimality"] <= rtol]
+        first = hit.sort_values(["job", "iteration"]).groupby("job")["time"].first().to_dict()
+    meta = good.drop_duplicates("job").set_index("job")
+    rows = []
+    for e in ends.itertuples(index=False):
+        if e.has_curve:
+            t = float(first.get(e.job, np.inf))
+        else:
+            t = float(e.time) if np.isfinite(e.suboptimality) and e.suboptimality <= rtol else np.inf
+        rows.append({"job": e.job, "solver": meta.loc[e.job, "solver"], "dataset": meta.loc[e.job, "dataset"],
+                     "seed": meta.loc[e.job, "seed"], "loss": e.loss, "time": t})
+    return pd.DataFrame(rows, columns=cols)
+
+
 def zoo_ratios(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Performance ratios per table (rows) and solver (columns), median over seeds, for
-    ``"held-out error"`` and ``"time to 1% of best"``."""
+    ``"held-out error"`` (every solver, baselines included; errors below :data:`HELDOUT_FLOOR`
+    count as it) and ``"time to 1% of f*"`` (each solver on its own loss, see
+    :func:`own_loss_time_to_target`)."""
     sel = select(df, ZOO_TAG)
     if sel.empty:
         return {}
     solvers = solver_order(sel["solver"])
-    good = ok(sel)
-    err = sel.assign(cost=np.where(sel["status"] == "ok", sel["heldout_relative_error"], np.inf))
-    cost = err.pivot_table(index=["dataset", "seed"], columns="solver", values="cost", aggfunc="first")
+    err = pd.to_numeric(sel["heldout_relative_error"], errors="coerce").astype(float)
+    err = np.where(sel["status"] == "ok", np.maximum(err, HELDOUT_FLOOR), np.inf)
+    cost = sel.assign(cost=err).pivot_table(index=["dataset", "seed"], columns="solver", values="cost",
+                                            aggfunc="first")
     out = {"held-out error": _per_table(profile_ratios(cost.reindex(columns=solvers)))}
-    t = time_to_target(good, hist, (0.01,), MEASURE)
+    t = own_loss_time_to_target(sel, hist)
     if not t.empty:
+        timed = [s for s in solvers if s not in INFEASIBLE]
         tc = t.pivot_table(index=["dataset", "seed"], columns="solver", values="time", aggfunc="first")
-        tc = tc.reindex(index=cost.index, columns=solvers)  # failed / skipped jobs: no time, ratio inf
-        out["time to 1% of best"] = _per_table(profile_ratios(tc))
+        tc = tc.reindex(index=cost.index, columns=timed)  # failed / skipped jobs: no time, ratio inf
+        out["time to 1% of f*"] = _per_table(profile_ratios(tc))
     return out
 
 
@@ -251,8 +366,7 @@ def plot_corpus_zoo(ratios: dict[str, pd.DataFrame], sel: pd.DataFrame, plots_di
                          layout="constrained")
     solvers = solver_order(sel["solver"])
     titles = {"held-out error": "held-out relative error",
-              "time to 1% of best": f"update time to within 1% of the best objective\n(common measure: "
-                                    f"{MEASURE_LABEL})"}
+              "time to 1% of f*": "update time to within 1% of f*\n(each solver on its own loss)"}
     for ax, (name, r) in zip(axes[0], ratios.items(), strict=True):
         prof = profile_from_ratios(r)
         finite = r.to_numpy()[np.isfinite(r.to_numpy())]
@@ -275,8 +389,11 @@ def plot_corpus_zoo(ratios: dict[str, pd.DataFrame], sel: pd.DataFrame, plots_di
     handles = [Line2D([], [], **{k: v for k, v in solver_style(s).items() if k != "marker"}) for s in solvers]
     fig.legend(handles=handles, loc="outside right center", fontsize=7)
     footer(fig, f"{jobs_note(sel)}. Ratios per seed (same table, seed and held-out entries), median over seeds per "
-                "table; failed, skipped or never reaching the target: ratio infinite.\nKL solvers (wnmf_kl) are "
-                "known on the common measure only at their end: their times are upper bounds.")
+                "table; failed, skipped or never reaching the target: ratio infinite. Held-out errors below "
+                f"{HELDOUT_FLOOR:g} count as {HELDOUT_FLOOR:g} (a fit exact to rounding would otherwise give ratios "
+                "of 1e17). f*: the best-known optimum of each table, seed and loss over every feasible record and "
+                f"iterate; each solver is timed on the loss it minimises ({', '.join(INFEASIBLE)}: no NMF, not "
+                "timed).")
     return save_figure(fig, plots_dir, "corpus_zoo_profiles")
 
 
@@ -303,7 +420,9 @@ def make_corpus_zoo(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, *,
         rows.append(row)
     note = ("Fractions of tables (performance profile at tau = 1, 1.1, 2, 10; Dolan & More 2002). Ratios per seed "
             "to the best solver on the same table, seed and held-out entries, median over seeds per table; "
-            f"time to 1% of best on the common measure {MEASURE_LABEL} (KL solvers: upper bounds).")
+            f"held-out errors below {HELDOUT_FLOOR:g} count as {HELDOUT_FLOOR:g}; time to 1% of f*: update time until "
+            "the solver's own loss is within 1% of the best-known optimum of that loss "
+            f"({', '.join(INFEASIBLE)} not timed).")
     written += write_table(pd.DataFrame(rows), plots_dir, "corpus_zoo_table", note=note)
     return written
 

@@ -32,10 +32,11 @@ SOLVER_STYLE = {
     "als": dict(color="tab:purple", linestyle="-", marker="v", label="ALS"),
     "gdcls": dict(color="tab:orange", linestyle="-.", marker="P", label="GDCLS"),
     "kaczmarz": dict(color="tab:brown", linestyle="-.", marker="X", label="Kaczmarz"),
-    "a1gm_polish": dict(color="tab:pink", linestyle="-", marker="h", label="A1GM + polish"),
-    "soft_impute": dict(color="tab:olive", linestyle="--", marker="*", label="SoftImpute"),
-    "column_mean": dict(color="tab:gray", linestyle=":", marker="<", label="column mean"),
-    "row_col_mean": dict(color="tab:gray", linestyle="-.", marker=">", label="row + column mean"),
+    "a1gm_polish": dict(color="darkred", linestyle="-", marker="h", label="A1GM + polish"),
+    # imputation baselines (grey shades, so that they read as references, not as competitors)
+    "column_mean": dict(color="0.45", linestyle=(0, (1, 1)), marker="_", label="column mean"),
+    "row_col_mean": dict(color="0.25", linestyle=(0, (3, 1, 1, 1)), marker="|", label="row + column mean"),
+    "soft_impute": dict(color="tab:pink", linestyle=(0, (5, 2)), marker="*", label="soft-impute"),
 }
 #: Styles of solvers from outside the package (the ``k``-th of a figure gets the ``k``-th entry):
 #: colours, dash patterns and markers that no built-in solver uses, so an own solver is never

@@ -1,17 +1,24 @@
 """The solver zoo on low-rank data with known truth (preset ``solver_comparison``).
 
 Artifacts: ``zoo_objective_vs_time`` and ``zoo_objective_vs_iteration``
-(convergence on a common measure), ``zoo_heldout_error`` (imputation accuracy
-vs missing rate), ``zoo_time_to_target`` (time to come within 1% and 10% of
-the best objective any solver reached on the same problem) and ``zoo_table``.
+(suboptimality ``(f - f*) / f*`` against the best-known optimum of each
+problem, each solver on its own loss, :mod:`nmfexp.figures.suboptimality`),
+``zoo_heldout_error`` (imputation accuracy vs missing rate, with the best
+baseline as a reference line), ``zoo_time_to_target`` (time to come within 1%
+and 10% of the best objective any solver reached on the same problem, on a
+common measure) and ``zoo_table`` (per solver and rank: objective,
+suboptimality, held-out error, share converged, stop reasons, iterations,
+update time).
 
-Solvers minimise different losses (KL for ``wnmf_kl``, the Frobenius norm for
-the others), so comparisons of objectives use one common measure: the
+The time-to-target figure compares solvers with different losses (KL for
+``wnmf_kl``, the Frobenius norm for the others) on one common measure: the
 Frobenius norm of the error on the entries the solver saw,
 ``||M * (X - AB)||_F`` (the record's ``weighted_frobenius``). A KL solver's
-history measures KL, so on this measure only its end point is known: it is
-drawn as a point, and its time to target is an upper bound (its total update
-time) or "never".
+history measures KL, so on this measure only its end point is known: its time
+to target is an upper bound (its total update time) or "never".
+
+Which solver is best is stated in the captions only as computed from the
+records by :func:`zoo_claims` (a test recomputes each claim independently).
 """
 
 from __future__ import annotations
@@ -30,19 +37,24 @@ from .stats import (
     problem_columns,
     quartiles_inf,
     select,
-    step_quantiles,
     summarize,
     time_to_target,
 )
 from .style import footer, save_figure, solver_order, solver_style, styled, subplots, write_table
+from .suboptimality import converged, plot_suboptimality, suboptimality_runs
 
-__all__ = ["TAG", "MEASURE", "MEASURE_LABEL", "gap_curves", "time_to_target_table", "plot_solver_comparison",
-           "make"]
+__all__ = ["TAG", "MEASURE", "MEASURE_LABEL", "BASELINES", "CLAIM_RTOL", "CLAIM_SUBOPT_ATOL", "gap_curves", "time_to_target_table", "zoo_claims",
+           "zoo_summary", "plot_solver_comparison", "make"]
 
 TAG = "solver_comparison"
 MEASURE = "weighted_frobenius"
 MEASURE_LABEL = "||M * (X - AB)||_F on the entries the solver saw"
-GAP_FLOOR = 1e-6
+#: Medians within this fraction of the lowest are a tie in the captions' claims.
+CLAIM_RTOL = 0.01
+#: Suboptimalities within this of the lowest are a tie too (both solvers reached f* up to rounding).
+CLAIM_SUBOPT_ATOL = 1e-6
+#: Imputation baselines (no NMF): drawn as the reference of the held-out figure.
+BASELINES = ("column_mean", "row_col_mean", "soft_impute")
 
 
 def _loss_of(measure: str) -> str:
@@ -81,77 +93,89 @@ def _rate(sel: pd.DataFrame, rate: float | None) -> float:
     return rate if rate is not None else min(rates, key=lambda r: abs(r - 0.2))
 
 
-def _endpoints(sel: pd.DataFrame, hist: pd.DataFrame, measure: str) -> pd.DataFrame:
-    """Final gap and total update time of the jobs whose history is on another loss."""
-    keys = problem_columns(sel)
-    best = sel.groupby(keys, dropna=False)[measure].transform("min")
-    out = sel.assign(gap=np.maximum(sel[measure] / best - 1.0, 0.0))
-    loss_column = schema.field_of("info/loss").column
-    loss = out[loss_column] if loss_column in out else pd.Series("", index=out.index)
-    out = out[loss != _loss_of(measure)]
-    if hist is not None and not hist.empty:
-        last = hist.sort_values("iteration").groupby("job").tail(1).set_index("job")
-        out = out.assign(time=out["job"].map(last["time"]), iteration=out["job"].map(last["iteration"]))
-    else:
-        out = out.assign(time=np.nan, iteration=np.nan)
-    return out
+def _median(values) -> float:
+    v = pd.to_numeric(pd.Series(values), errors="coerce").astype(float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if len(v) else np.nan
 
 
-def _convergence(sel: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, xname: str, stem: str,
-                 rate: float) -> list[Path]:
-    ranks = sorted(sel["rank"].unique())
-    solvers = solver_order(sel["solver"])
-    at = sel[np.isclose(sel["mask_rate"], rate)]
-    gaps = gap_curves(at, hist)
-    ends = _endpoints(at, hist, MEASURE)
-    fig, axes = subplots(1, len(ranks), figsize=(2.9 * len(ranks) + 1.6, 3.0), squeeze=False, sharey=True,
-                         layout="constrained")
-    for ax, rank in zip(axes[0], ranks, strict=True):
-        g_rank = gaps[gaps["rank"] == rank] if not gaps.empty else gaps
-        for solver in solvers:
-            st = solver_style(solver)
-            runs = g_rank[g_rank["solver"] == solver] if not g_rank.empty else g_rank
-            curves = [(r[xname].to_numpy(float), np.maximum(r["gap"].to_numpy(float), GAP_FLOOR))
-                      for _, r in runs.groupby("job")]
-            if curves:
-                xmax = max(c[0][-1] for c in curves)
-                if xname == "time":
-                    positive = [c[0][c[0] > 0] for c in curves]
-                    lo = min((p.min() for p in positive if p.size), default=1e-6)
-                    grid = np.geomspace(max(lo, 1e-7), max(xmax, 2 * lo), 200)
-                else:
-                    grid = np.arange(0, int(xmax) + 1)
-                q25, q50, q75 = step_quantiles(curves, grid)
-                ax.plot(grid, q50, color=st["color"], linestyle=st["linestyle"], linewidth=1.3)
-                ax.fill_between(grid, q25, q75, color=st["color"], alpha=0.15, linewidth=0)
-            e = ends[(ends["solver"] == solver) & (ends["rank"] == rank)]
-            if len(e):  # another loss: only the end point is on this measure
-                ax.scatter(e[xname], np.maximum(e["gap"], GAP_FLOOR), marker=st["marker"], s=22,
-                           facecolors="none", edgecolors=st["color"], zorder=4)
-        for level in (0.01, 0.1):
-            ax.axhline(level, color="0.5", linewidth=0.7, linestyle=":")
-        ax.set(yscale="log", xlabel="update time (s)" if xname == "time" else "iteration",
-               title=f"rank {rank}, {rate:.0%} missing")
-        if xname == "time":
-            ax.set_xscale("log")
-        else:  # the first iterations, where rank-1 solvers finish, get room; long runs stay on the axis
-            ax.set_xscale("symlog", linthresh=1.0, linscale=0.6)
-            ax.set_xlim(left=0)
-        ax.set_ylim(GAP_FLOOR / 2, None)
-    axes[0][0].set_ylabel("gap to the best objective\n(objective / best - 1)")
-    handles = [Line2D([], [], **{k: v for k, v in solver_style(s).items() if k != "marker"}) for s in solvers
-               if not (ends["solver"] == s).any()]
-    handles += [Line2D([], [], color=solver_style(s)["color"], marker=solver_style(s)["marker"],
-                       markerfacecolor="none", linestyle="none", label=f"{solver_style(s)['label']} (end point)")
-                for s in solvers if (ends["solver"] == s).any()]
-    fig.legend(handles=handles, loc="outside right center", fontsize=7)
-    fig.suptitle(f"Convergence on a common measure, {MEASURE_LABEL};\nbest = lowest final value of any solver "
-                 "on the same problem (same data, seed, rank, missing rate)", fontsize=8)
-    footer(fig, f"Median over seeds, band: interquartile range; dotted lines: 1% and 10% above the best; gaps below "
-                f"{GAP_FLOOR:g} drawn at {GAP_FLOOR:g}. "
-                "KL solvers record KL per iteration, so only their end point is shown.\n"
-                f"{jobs_note(at)} at {rate:.0%} missing.")
-    return save_figure(fig, plots_dir, stem)
+def zoo_claims(sel: pd.DataFrame, hist: pd.DataFrame | None) -> pd.DataFrame:
+    """The claims the captions make about which solver is better, computed from the records.
+
+    Per rank (over every missing rate and seed of it): the solver with the
+    lowest median held-out relative error, and the baseline (:data:`BASELINES`)
+    with the lowest; per rank and loss, the solver with the lowest median
+    final suboptimality ``(f - f*) / f*`` on its own loss. Records with status
+    ok only. A claim names every solver whose median is within
+    :data:`CLAIM_RTOL` of the lowest (and, for suboptimality, within
+    :data:`CLAIM_SUBOPT_ATOL` of it: rounding is no ranking), lowest first.
+
+    Parameters
+    ----------
+    sel : pandas.DataFrame
+        Records of the artifact (:func:`nmfexp.results.load`).
+    hist : pandas.DataFrame or None
+        Their histories (f* counts every recorded iterate).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rank, claim, solver`` (tied solvers joined by ``" = "``), ``median``
+        (the lowest); ``claim`` is ``"held-out error"``,
+        ``"held-out error, baselines"`` or ``"suboptimality, <loss>"``.
+    """
+    good = ok(sel)
+    rows = []
+    if good.empty:
+        return pd.DataFrame(columns=["rank", "claim", "solver", "median"])
+    _, ends = suboptimality_runs(good, hist)
+    ends = ends.merge(good[["job", "rank"]].drop_duplicates("job"), on="job", how="left")
+
+    def lowest(frame, column, claim, rank, atol=0.0):
+        med = frame.groupby("solver")[column].agg(_median).dropna()
+        if len(med):
+            low = float(med.min())
+            tied = med[med <= low + max(CLAIM_RTOL * abs(low), atol)].sort_values(kind="stable")
+            rows.append({"rank": int(rank), "claim": claim, "solver": " = ".join(tied.index), "median": low})
+
+    for rank, g in good.groupby("rank"):
+        if "heldout_relative_error" in g:
+            lowest(g, "heldout_relative_error", "held-out error", rank)
+            lowest(g[g["solver"].isin(BASELINES)], "heldout_relative_error", "held-out error, baselines", rank)
+        e = ends[ends["rank"] == rank]
+        for loss, part in e.groupby("loss"):
+            lowest(part.assign(solver=part["job"].map(good.drop_duplicates("job").set_index("job")["solver"])),
+                   "suboptimality", f"suboptimality, {loss}", rank, atol=CLAIM_SUBOPT_ATOL)
+    return pd.DataFrame(rows, columns=["rank", "claim", "solver", "median"])
+
+
+def _claims_text(claims: pd.DataFrame, kinds: tuple[str, ...]) -> str:
+    """The claims as caption sentences: ``rank 5: lowest median held-out error HALS (0.0097)``."""
+    parts = []
+    for rank, g in claims[claims["claim"].str.startswith(kinds)].groupby("rank"):
+        said = []
+        for _, c in g.iterrows():
+            names = " = ".join(solver_style(s)["label"] for s in c["solver"].split(" = "))
+            said.append(f"lowest median {c['claim']}: {names} ({c['median']:.3g})")
+        parts.append(f"Rank {rank}: " + "; ".join(said))
+    if not parts:
+        return ""
+    return (". ".join(parts) + f". (Solvers joined by '=' are within {CLAIM_RTOL:.0%} of the lowest median"
+            + (f" or {CLAIM_SUBOPT_ATOL:g} of it" if any(k.startswith("suboptimality") for k in kinds) else "")
+            + "; medians pool every missing rate and seed of the rank.)")
+
+
+def _objective_figures(good: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, rate: float,
+                       claims: pd.DataFrame) -> list[Path]:
+    at = good[np.isclose(good["mask_rate"], rate)]
+    note = _claims_text(claims, ("suboptimality",))
+    written = []
+    for x, stem in (("time", "zoo_objective_vs_time"), ("iteration", "zoo_objective_vs_iteration")):
+        written += plot_suboptimality(
+            at, hist, plots_dir, x=x, hue="solver", col="rank", stem=stem, note=note,
+            title=f"Solver zoo at {rate:.0%} missing: suboptimality against the best-known optimum of each problem, "
+                  "on each solver's own loss")
+    return written
 
 
 def time_to_target_table(sel: pd.DataFrame, hist: pd.DataFrame, rtols=(0.01, 0.1)) -> pd.DataFrame:
@@ -220,10 +244,10 @@ def _time_figure(sel: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path) -> list
     return save_figure(fig, plots_dir, "zoo_time_to_target")
 
 
-def _heldout(sel: pd.DataFrame, plots_dir: Path) -> list[Path]:
+def _heldout(sel: pd.DataFrame, plots_dir: Path, claims: pd.DataFrame) -> list[Path]:
     col = "heldout_relative_error"
     ranks = sorted(sel["rank"].unique())
-    solvers = solver_order(sel["solver"])
+    solvers = [s for s in solver_order(sel["solver"]) if s not in BASELINES]
     planned = int(sel["seed"].nunique())
     fig, axes = subplots(1, len(ranks), figsize=(2.9 * len(ranks) + 1.6, 3.0), squeeze=False, sharey=True,
                          layout="constrained")
@@ -240,16 +264,29 @@ def _heldout(sel: pd.DataFrame, plots_dir: Path) -> list[Path]:
                         markersize=4, linewidth=1, **{**st, "label": None})
             few = s["n"].to_numpy() < planned
             ax.scatter(x[few], s["median"][few], s=60, facecolors="none", edgecolors=st["color"], zorder=5)
-        ax.axhline(0.05, color="grey", linewidth=0.8, linestyle="--")
+        base = good[good["solver"].isin(BASELINES) & (good["rank"] == rank)]
+        if not base.empty:  # per missing rate, the baseline with the lowest median
+            per = summarize(base, ["mask_rate", "solver"], col)
+            best = per.loc[per.groupby("mask_rate")["median"].idxmin()].sort_values("mask_rate")
+            ax.plot(best["mask_rate"], best["median"], color="black", linewidth=1.6, linestyle=(0, (4, 2)),
+                    marker="_", markersize=16, markeredgewidth=1.6, zorder=1, label="best baseline")
+        ax.axhline(0.05, color="grey", linewidth=0.8, linestyle=":")
         ax.set(yscale="log", xscale="log", xlabel="missing rate", title=f"true rank = fitted rank = {rank}")
         rates = sorted(sel["mask_rate"].unique())
         ax.set_xticks(rates, [f"{r:.0%}" for r in rates])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    axes[0][0].set_ylabel("held-out relative error\n(dashed: 5%)")
+    axes[0][0].set_ylabel("held-out relative error\n(dotted: 5%)")
     handles = [Line2D([], [], **solver_style(s)) for s in solvers]
+    have_base = good["solver"].isin(BASELINES).any()
+    if have_base:
+        handles.append(Line2D([], [], color="black", linewidth=1.6, linestyle=(0, (4, 2)), marker="_",
+                              markersize=16, markeredgewidth=1.6, label="best baseline\n(" + ", ".join(b for b in BASELINES) + ")"))
     fig.legend(handles=handles, loc="outside right center", fontsize=7)
     footer(fig, f"Median over seeds, bars: interquartile range; large hollow circle: fewer seeds than planned "
-                f"({planned}); solvers side by side at each rate.\n{jobs_note(sel)}.")
+                f"({planned}); solvers side by side at each rate. "
+                + ("Black dashed (bar at each rate): the median of the baseline with the lowest median at that rate. " if have_base
+                   else "No baseline records (column_mean, row_col_mean, soft_impute). ")
+                + _claims_text(claims, ("held-out",)) + f"\n{jobs_note(sel)}.")
     return save_figure(fig, plots_dir, "zoo_heldout_error")
 
 
@@ -265,20 +302,12 @@ def plot_solver_comparison(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path
     plots_dir = Path(plots_dir)
     h = hist[hist["job"].isin(good["job"])] if hist is not None and not hist.empty else hist
     rate = _rate(good, rate)
+    claims = zoo_claims(good, h)
     written = []
-    written += _convergence(good, h, plots_dir, "time", "zoo_objective_vs_time", rate)
-    written += _convergence(good, h, plots_dir, "iteration", "zoo_objective_vs_iteration", rate)
-    written += _heldout(sel, plots_dir)
-    written += _time_figure(good, h, plots_dir)
-    col = "heldout_relative_error"
-    rows = []
-    for (solver, rank, r), g in good.groupby(["solver", "rank", "mask_rate"]):
-        q = np.nanpercentile(g[col], [25, 50, 75]) if g[col].notna().any() else (np.nan,) * 3
-        rows.append({"solver": solver, "rank": int(rank), "missing rate": float(r), "held-out error (median)": q[1],
-                     "held-out q25": q[0], "held-out q75": q[2],
-                     "runtime (s, median)": float(np.nanmedian(g["runtime_median"])),
-                     "iterations (median)": float(np.nanmedian(g["n_iter"])), "jobs": len(g)})
-    summary = pd.DataFrame(rows)
+    written += _objective_figures(good, h, plots_dir, rate, claims)
+    written += _heldout(sel, plots_dir, claims)
+    written += _time_figure(good[~good["solver"].isin(BASELINES)], h, plots_dir)
+    summary = zoo_summary(good, h)
     ttt = time_to_target_table(good, h)
     if not ttt.empty:
         wide = ttt.pivot_table(index=["solver", "rank"], columns="within", values="median time (s)", aggfunc="first")
@@ -286,12 +315,60 @@ def plot_solver_comparison(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path
         reach = ttt.pivot_table(index=["solver", "rank"], columns="within", values="reached", aggfunc="first")
         reach.columns = [f"reached {c}" for c in reach.columns]
         summary = summary.merge(wide.join(reach).reset_index(), on=["solver", "rank"], how="left")
-    note = ("Held-out error: median and quartiles over seeds; runtime: median over seeds of each job's median "
-            "timing sample. Time to x of best: median update time over problems (all missing rates of the rank) "
-            f"until the common measure {MEASURE_LABEL} is within x of the lowest final value any solver reached on "
-            "that problem (inf: not reached by half or more; KL solvers: upper bounds from their end point).")
+    repeats = sorted(pd.to_numeric(good.get("timing.repeats", pd.Series(dtype=float)), errors="coerce").dropna()
+                     .astype(int).unique())
+    note = ("Per solver and rank, over every missing rate and seed: objective, the final value of the loss the "
+            "solver minimises (median); suboptimality, (f - f*) / f* against the best-known optimum f* of each "
+            "problem on that loss (median and 90th percentile); held-out relative error (median and quartiles); "
+            "converged, runs that met their stopping rule (a run stopped by max_iter or max_time did not); stop "
+            "reasons as recorded; iterations (median); update time, median over jobs of each job's median of "
+            f"{'/'.join(map(str, repeats)) or 'its'} timed call(s). Time to x of best: median update time over "
+            f"problems until the common measure {MEASURE_LABEL} is within x of the lowest final value any solver "
+            "reached on that problem (inf: not reached by half or more; KL solvers: upper bounds from their end point).")
     written += write_table(summary, plots_dir, "zoo_table", note=note)
     return written
+
+
+def zoo_summary(good: pd.DataFrame, hist: pd.DataFrame | None) -> pd.DataFrame:
+    """Per solver and rank: objective, suboptimality, held-out error, convergence, stop reasons, iterations, time.
+
+    Parameters
+    ----------
+    good : pandas.DataFrame
+        Records with status ok (:func:`nmfexp.results.load`).
+    hist : pandas.DataFrame or None
+        Their histories (they count towards f*).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per solver and rank (see the note of ``zoo_table``).
+    """
+    _, ends = suboptimality_runs(good, hist)
+    e = ends.set_index("job")
+    conv = converged(good)
+    rows = []
+    for (solver, rank), g in good.groupby(["solver", "rank"]):
+        jobs = g["job"]
+        sub = e.reindex(jobs)
+        held = pd.to_numeric(g.get("heldout_relative_error", pd.Series(np.nan, index=g.index)),
+                             errors="coerce").astype(float)
+        q = np.nanpercentile(held, [25, 50, 75]) if held.notna().any() else (np.nan,) * 3
+        subv = sub["suboptimality"].astype(float)
+        finite = subv[np.isfinite(subv)]
+        reasons = (g["stop_reason"].dropna().astype(str).value_counts().sort_index() if "stop_reason" in g
+                   else pd.Series(dtype=int))
+        rows.append({
+            "solver": solver, "rank": int(rank), "loss": sub["loss"].dropna().iloc[0] if sub["loss"].notna().any()
+            else "", "objective (median)": _median(sub["value"]),
+            "suboptimality (median)": float(np.median(finite)) if len(finite) else np.nan,
+            "suboptimality (q90)": float(np.percentile(finite, 90)) if len(finite) else np.nan,
+            "held-out error (median)": q[1], "held-out q25": q[0], "held-out q75": q[2],
+            "converged": f"{int(conv[g.index].sum())}/{len(g)}",
+            "stop reasons": ", ".join(f"{k}: {v}" for k, v in reasons.items()) or "not recorded",
+            "iterations (median)": _median(g.get("n_iter", np.nan)),
+            "update time (s, median)": _median(g.get("runtime_median", np.nan)), "jobs": len(g)})
+    return pd.DataFrame(rows)
 
 
 def make(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, *, statistic: str = "median") -> list[Path]:

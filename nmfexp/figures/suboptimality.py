@@ -1,0 +1,321 @@
+"""Suboptimality against the best-known optimum: ``(f(t) - f*) / f*`` vs update time or iteration.
+
+::
+
+    nmfexp-plot results/solver_zoo --suboptimality --hue solver [--col rank] [--x iteration]
+
+f* is :func:`nmfexp.analysis.best_known` of each problem and loss (the lowest
+value any feasible record or recorded iterate reached; records of
+:data:`INFEASIBLE` solvers, whose results are not non-negative factorisations
+of the rank, do not count). Each job is scored on the loss its own solver
+minimises (:func:`nmfexp.analysis.own_loss`), so KL and Frobenius problems are
+drawn in separate rows of panels and never on one axis. Per group (``hue``,
+and ``col`` when given) the figure draws the median over runs and the 10-90%
+quantile band of the step-interpolated curves (a run that has stopped keeps
+its last value); a run that stopped without converging (a cap: ``max_iter``,
+``max_time``) is marked with a cross at its end point, and a solver without a
+history on its loss (a closed form) with a hollow marker at its final value.
+Values below :data:`FLOOR` (the run that defines f* reaches 0) are drawn at
+the floor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
+
+from ..analysis import best_known, suboptimality
+from .stats import jobs_note, ok, step_quantiles
+from .style import footer, save_figure, solver_order, solver_style, styled, subplots, write_table
+
+__all__ = ["INFEASIBLE", "FLOOR", "QUANTILES", "CONVERGED_REASONS", "X_AXES", "converged", "suboptimality_runs",
+           "suboptimality_bands", "plot_suboptimality", "write_suboptimality"]
+
+#: Solvers whose result is not a feasible point of rank-r NMF (an unconstrained low-rank imputation):
+#: they are scored against f* but never define it.
+INFEASIBLE = ("soft_impute",)
+#: Suboptimality below this is drawn at it (log axis).
+FLOOR = 1e-9
+#: The band and the line: 10th, 50th and 90th percentile over runs.
+QUANTILES = (10, 50, 90)
+#: Stop reasons that mean the run met its stopping rule (or needs none).
+CONVERGED_REASONS = ("tol", "closed_form")
+#: What the x axis can be.
+X_AXES = ("time", "iteration")
+_LOSS_TITLE = {"kl": "KL divergence", "frobenius": "Frobenius norm"}
+
+
+def converged(df: pd.DataFrame) -> pd.Series:
+    """Whether each job met its stopping rule: from ``stop_reason`` when recorded (``tol`` or
+    ``closed_form``), else from ``converged``; a record that says neither counts as not converged.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A table from :func:`nmfexp.results.load`.
+
+    Returns
+    -------
+    pandas.Series of bool
+        Aligned with ``df``, named ``converged``.
+    """
+    out = pd.Series(False, index=df.index, name="converged")
+    if "converged" in df:
+        out = df["converged"].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else v is True)
+    if "stop_reason" in df:
+        reason = df["stop_reason"]
+        known = reason.map(lambda v: isinstance(v, str) and v != "")
+        out = out.where(~known, reason.isin(CONVERGED_REASONS))
+    return out.astype(bool).rename("converged")
+
+
+def _check_x(x: str) -> None:
+    if x not in X_AXES:
+        raise ValueError(f"the x axis of a suboptimality figure must be one of {', '.join(X_AXES)}, got {x!r}.")
+
+
+def _check_column(df: pd.DataFrame, name: str | None, what: str) -> None:
+    if name is not None and name not in df.columns:
+        raise ValueError(f"--{what} {name!r} is not a column of the records; try solver, rank, mask_rate, tag.")
+
+
+def suboptimality_runs(df: pd.DataFrame, hist: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-iterate and per-job suboptimality of the records with status ok, on each job's own loss.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A table from :func:`nmfexp.results.load`.
+    hist : pandas.DataFrame or None
+        The matching :func:`nmfexp.results.load_history`.
+
+    Returns
+    -------
+    curves : pandas.DataFrame
+        One row per recorded iterate: ``job, solver, problem, loss, iteration, time, objective, fstar,
+        suboptimality`` (jobs whose history measures their own loss).
+    ends : pandas.DataFrame
+        One row per job: ``job, loss, value, fstar, suboptimality`` (final), ``converged``,
+        ``stop_reason`` (or None), ``has_curve``, and ``time`` and ``iteration`` of its end point
+        (the last recorded iterate; without a history the job's median update time and ``n_iter``).
+    """
+    good = ok(df)
+    if good.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    h = hist if hist is not None and not hist.empty else None
+    fstar = best_known(good, h, exclude=INFEASIBLE)
+    finals = suboptimality(good, fstar)
+    curves = suboptimality(good, fstar, h) if h is not None else pd.DataFrame(
+        columns=["job", "solver", "problem", "loss", "iteration", "time", "objective", "fstar", "suboptimality"])
+    ends = finals[["job", "loss", "value", "fstar", "suboptimality"]].copy()
+    ends["converged"] = converged(good).to_numpy()
+    ends["stop_reason"] = good["stop_reason"].to_numpy() if "stop_reason" in good else None
+    last = curves.sort_values(["job", "iteration"]).groupby("job").tail(1).set_index("job")
+    ends["has_curve"] = ends["job"].isin(last.index)
+    runtime = pd.to_numeric(good.get("runtime_median", pd.Series(np.nan, index=good.index)), errors="coerce")
+    n_iter = pd.to_numeric(good.get("n_iter", pd.Series(np.nan, index=good.index)), errors="coerce")
+    ends["time"] = ends["job"].map(last["time"]).fillna(pd.Series(runtime.to_numpy(), index=ends.index))
+    ends["iteration"] = ends["job"].map(last["iteration"]).fillna(pd.Series(n_iter.to_numpy(), index=ends.index))
+    return curves.reset_index(drop=True), ends.reset_index(drop=True)
+
+
+def _grid(curves: list[tuple[np.ndarray, np.ndarray]], x: str) -> np.ndarray:
+    xmax = max(float(c[0][-1]) for c in curves)
+    if x == "iteration":
+        return np.arange(0, int(xmax) + 1, dtype=float) if xmax < 2000 else np.unique(
+            np.concatenate([[0.0], np.geomspace(1, xmax, 400)]).round())
+    positive = [c[0][c[0] > 0] for c in curves]
+    lo = min((float(p.min()) for p in positive if p.size), default=1e-6)
+    return np.geomspace(max(lo, 1e-7), max(xmax, 2 * lo), 200)
+
+
+def suboptimality_bands(df: pd.DataFrame, hist: pd.DataFrame | None, *, x: str = "time", hue: str = "solver",
+                        col: str | None = None, quantiles=QUANTILES) -> pd.DataFrame:
+    """Quantiles over runs of the suboptimality curves, per loss, ``hue`` value and ``col`` value.
+
+    Each run's curve is step-interpolated on a common grid of ``x`` (holding
+    its last value once it has stopped, undefined before its first iterate)
+    and the percentiles ``quantiles`` are taken over the runs at each grid
+    point. Values below :data:`FLOOR` count as :data:`FLOOR`.
+
+    Parameters
+    ----------
+    df, hist : pandas.DataFrame
+        Tables from :func:`nmfexp.results.load_all`.
+    x : {"time", "iteration"}
+        Update time (seconds) or iteration.
+    hue, col : str, optional
+        Columns of ``df`` that split the runs into groups.
+    quantiles : sequence of float
+        Percentiles to compute (default 10, 50, 90).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``loss, hue, col, x, q<p>... , runs``: one row per grid point.
+    """
+    _check_x(x)
+    _check_column(df, hue, "hue")
+    _check_column(df, col, "col")
+    curves, _ = suboptimality_runs(df, hist)
+    cols = ["loss", "hue", "col", "x", *[f"q{q:g}" for q in quantiles], "runs"]
+    if curves.empty:
+        return pd.DataFrame(columns=cols)
+    meta = ok(df).drop_duplicates("job").set_index("job")
+    curves = curves.assign(hue=curves["job"].map(meta[hue]) if hue else "all",
+                           col=curves["job"].map(meta[col]) if col else "all")
+    rows = []
+    for (loss, hv, cv), g in curves.groupby(["loss", "hue", "col"], sort=True, dropna=False):
+        runs = [(r[x].to_numpy(float), np.maximum(r["suboptimality"].to_numpy(float), FLOOR))
+                for _, r in g.groupby("job")]
+        grid = _grid(runs, x)
+        qs = step_quantiles(runs, grid, quantiles)
+        part = pd.DataFrame({"loss": loss, "hue": hv, "col": cv, "x": grid,
+                             **{f"q{q:g}": qs[i] for i, q in enumerate(quantiles)}, "runs": len(runs)})
+        rows.append(part)
+    return pd.concat(rows, ignore_index=True)[cols]
+
+
+def _label(value, hue: str | None) -> str:
+    if hue == "solver":
+        return solver_style(value)["label"]
+    return f"{hue}={value}" if hue else "all runs"
+
+
+def _style(value, hue: str | None, k: int) -> dict:
+    if hue == "solver":
+        return solver_style(value)
+    palette = ["C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9"]
+    return {"color": palette[k % len(palette)], "linestyle": "-", "marker": "o", "label": _label(value, hue)}
+
+
+def _order(values, hue: str | None) -> list:
+    values = [v for v in pd.unique(pd.Series(list(values))) if not (isinstance(v, float) and np.isnan(v))]
+    if hue == "solver":
+        return solver_order(values)
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=str)
+
+
+@styled
+def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: str | Path, *, x: str = "time",
+                       hue: str | None = "solver", col: str | None = None, stem: str | None = None,
+                       title: str | None = None, note: str = "") -> list[Path]:
+    """Draw ``(f(t) - f*) / f*`` against ``x``: one row of panels per loss, one column per ``col`` value.
+
+    Parameters
+    ----------
+    df, hist : pandas.DataFrame
+        Tables from :func:`nmfexp.results.load_all` (records with status ok are drawn).
+    plots_dir : path-like
+        Where the PNG (and PDF) go.
+    x : {"time", "iteration"}
+        Update time (seconds, log axis) or iteration (symlog axis).
+    hue : str, optional
+        Column of ``df``: one line and band per value (default ``solver``).
+    col : str, optional
+        Column of ``df``: one panel per value.
+    stem : str, optional
+        File stem (default ``suboptimality_vs_<x>``).
+    title, note : str, optional
+        Figure title; a sentence added to the footer.
+
+    Returns
+    -------
+    list of Path
+        The files written (none when no record has a usable value).
+    """
+    _check_x(x)
+    _check_column(df, hue, "hue")
+    _check_column(df, col, "col")
+    good = ok(df)
+    curves, ends = suboptimality_runs(good, hist)
+    if ends.empty or ends["loss"].isna().all():
+        return []
+    meta = good.drop_duplicates("job").set_index("job")
+    ends = ends[ends["loss"].notna()].assign(hue=lambda e: e["job"].map(meta[hue]) if hue else "all",
+                                             col=lambda e: e["job"].map(meta[col]) if col else "all")
+    bands = suboptimality_bands(good, hist, x=x, hue=hue, col=col) if not curves.empty else pd.DataFrame()
+    losses = [loss for loss in ("kl", "frobenius") if (ends["loss"] == loss).any()]
+    losses += sorted(set(ends["loss"]) - set(losses))
+    colv = _order(ends["col"], col) if col else ["all"]
+    hues = _order(ends["hue"], hue) if hue else ["all"]
+    fig, axes = subplots(len(losses), len(colv), figsize=(2.9 * len(colv) + 1.9, 2.6 * len(losses) + 0.9),
+                         squeeze=False, sharey="row", layout="constrained")
+    q_lo, q_mid, q_hi = (f"q{q:g}" for q in QUANTILES)
+    for i, loss in enumerate(losses):
+        for j, cv in enumerate(colv):
+            ax = axes[i][j]
+            for k, hv in enumerate(hues):
+                st = _style(hv, hue, k)
+                if not bands.empty:
+                    b = bands[(bands["loss"] == loss) & (bands["hue"] == hv) & (bands["col"] == cv)]
+                    if len(b):
+                        ax.plot(b["x"], b[q_mid], color=st["color"], linestyle=st["linestyle"], linewidth=1.3)
+                        ax.fill_between(b["x"], b[q_lo], b[q_hi], color=st["color"], alpha=0.15, linewidth=0)
+                e = ends[(ends["loss"] == loss) & (ends["hue"] == hv) & (ends["col"] == cv)]
+                y = np.maximum(e["suboptimality"].to_numpy(float), FLOOR)
+                flat = ~e["has_curve"].to_numpy()
+                if flat.any():  # no history on its loss (a closed form): its final value
+                    ax.scatter(e[x][flat], y[flat], marker=st["marker"], s=24, facecolors="none",
+                               edgecolors=st["color"], zorder=4)
+                capped = (~e["converged"].to_numpy()) & ~flat
+                if capped.any():
+                    ax.scatter(e[x][capped], y[capped], marker="x", s=26, color=st["color"], linewidths=1.1,
+                               zorder=5)
+            ax.set_yscale("log")
+            if x == "time":
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # a narrow range labels every minor tick
+                ax.set_xlabel("update time (s)")
+            else:
+                ax.set_xscale("symlog", linthresh=1.0, linscale=0.6)
+                ax.set_xlim(left=0)
+                ax.set_xlabel("iteration")
+            ax.set_ylim(FLOOR / 3, None)
+            where = f"\n{col} = {cv}" if col else ""
+            ax.set_title(f"{_LOSS_TITLE.get(loss, loss)} solvers{where}", fontsize=8)
+        axes[i][0].set_ylabel(f"(f - f*) / f*\nf: {_LOSS_TITLE.get(loss, loss)}")
+    shown = set(ends["hue"])
+    handles = [Line2D([], [], color=_style(hv, hue, k)["color"], linestyle=_style(hv, hue, k)["linestyle"],
+                      label=_label(hv, hue)) for k, hv in enumerate(hues) if hv in shown]
+    handles += [Line2D([], [], color="0.3", marker="x", linestyle="none", label="stopped by a cap\n(not converged)"),
+                Line2D([], [], color="0.3", marker="o", markerfacecolor="none", linestyle="none",
+                       label="closed form:\nfinal value")]
+    fig.legend(handles=handles, loc="outside right center", fontsize=7)
+    fig.suptitle(title or "Suboptimality against the best-known optimum f* of each problem, on each solver's own loss",
+                 fontsize=8)
+    n_capped = int((~ends["converged"] & ends["has_curve"]).sum())
+    footer(fig, f"Line: median over runs; band: 10-90% quantiles (curves held at their last value once stopped). "
+                f"f*: lowest value of that loss any feasible record or iterate reached on the same problem "
+                f"({', '.join(INFEASIBLE)} not counted); values below {FLOOR:g} drawn at {FLOOR:g}. "
+                f"{n_capped} of {int(ends['has_curve'].sum())} iterative runs stopped by a cap.{' ' + note if note else ''}"
+                f"\n{jobs_note(df)}.")
+    return save_figure(fig, plots_dir, stem or f"suboptimality_vs_{x}")
+
+
+def write_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: str | Path, *, x: str = "time",
+                        hue: str | None = "solver", col: str | None = None, stem: str | None = None) -> list[Path]:
+    """The figure of :func:`plot_suboptimality` and its data: the bands as ``<stem>.csv``.
+
+    Raises
+    ------
+    ValueError
+        A bad ``x``, an unknown ``hue``/``col`` column, or records without any usable objective.
+    """
+    _check_x(x)
+    stem = stem or f"suboptimality_vs_{x}"
+    written = plot_suboptimality(df, hist, plots_dir, x=x, hue=hue, col=col, stem=stem)
+    if not written:
+        raise ValueError("no record with status ok has a value of its own loss (weighted_kl or weighted_frobenius) "
+                         "to compare with a best-known optimum.")
+    bands = suboptimality_bands(df, hist, x=x, hue=hue, col=col)
+    written += write_table(bands, Path(plots_dir), stem,
+                           note="Quantiles over runs of (f - f*) / f* on each solver's own loss, per grid point.")
+    return written
