@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from matplotlib.markers import MarkerStyle
 from matplotlib.ticker import NullFormatter
 
 from ..analysis import best_known, suboptimality
@@ -263,8 +264,9 @@ def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: s
                 y = np.maximum(e["suboptimality"].to_numpy(float), FLOOR)
                 flat = ~e["has_curve"].to_numpy()
                 if flat.any():  # no history on its loss (a closed form): its final value
-                    ax.scatter(e[x][flat], y[flat], marker=st["marker"], s=24, facecolors="none",
-                               edgecolors=st["color"], zorder=4)
+                    hollow = ({"facecolors": "none", "edgecolors": st["color"]} if MarkerStyle(st["marker"]).is_filled()
+                              else {"color": st["color"]})  # a line marker ('_', '|') has no face to leave empty
+                    ax.scatter(e[x][flat], y[flat], marker=st["marker"], s=24, zorder=4, **hollow)
                 capped = (~e["converged"].to_numpy()) & ~flat
                 if capped.any():
                     ax.scatter(e[x][capped], y[capped], marker="x", s=26, color=st["color"], linewidths=1.1,
