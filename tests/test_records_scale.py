@@ -224,6 +224,7 @@ def test_a_symlink_loop_in_place_of_a_record_is_computed_again(tmp_path):
     again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     out = again.stdout + again.stderr
     assert again.returncode == 0 and "Traceback" not in out, out
+    assert f"{victim} (Too many levels of symbolic links)" in out  # named
     assert read_record(victim).attrs["status"] == "ok"  # the record replaced the link
 
 

@@ -38,6 +38,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import stat
 import threading
 import time
 from collections import Counter
@@ -509,6 +510,23 @@ def _wait_elsewhere(outcomes: _Outcomes, poll: float = 2.0) -> None:
             time.sleep(poll)
 
 
+def _name_unreadable(jobs: list[Job], show: int = 10) -> None:
+    """Say which jobs to run have, in place of their record, something that cannot be read as a file
+    (a symlink loop, a dangling link, a FIFO): the job is computed again and its record replaces it."""
+    found = []
+    for job in jobs:
+        if os.path.lexists(job.path):
+            try:
+                if not stat.S_ISREG(os.stat(job.path).st_mode):
+                    found.append(f"{job.path} (not a regular file)")
+            except OSError as exc:
+                found.append(f"{job.path} ({exc.strerror or exc})")
+    if found:
+        log.warning("%d record path(s) hold something that cannot be read as a record; those jobs are computed "
+                    "again and their records replace it: %s%s", len(found), "; ".join(found[:show]),
+                    f"; ... and {len(found) - show} more" if len(found) > show else "")
+
+
 def _recorded(jobs: list[Job]) -> int:
     return sum(1 for job in jobs if _reusable(job))
 
@@ -529,6 +547,7 @@ def sweep(sweeper, arguments: list[str]) -> Any:
                                 "existing": True, "overrides": ov})
         else:
             todo.append((ov, job))
+    _name_unreadable([job for _, job in todo])
     results_dirs = sorted({job.path.parent for _, job in planned})
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
