@@ -23,7 +23,9 @@ temporary files of running or killed jobs (``*.tmp``) are never read.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import sys
 import warnings
 from collections import Counter
@@ -72,11 +74,30 @@ def _flatten(prefix: str, obj, out: dict) -> None:
         out[prefix] = obj if not isinstance(obj, list) else str(obj)
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: a record's config never uses them (nmfexp writes it without), and a
+    few hundred bytes of nested aliases ("billion laughs") would expand to billions of keys."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("aliases are not allowed in a record's config")
+        return super().compose_node(parent, index)
+
+
+#: The longest ``config_yaml`` parsed into columns, in characters (a record's is a few kilobytes).
+MAX_CONFIG_CHARS = 1 << 20
+
+
 def _yaml_load(text: str) -> dict:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    """The record's config as a dict, or ``{}`` when it is missing, not YAML, too long (more than
+    :data:`MAX_CONFIG_CHARS`), too deep or uses aliases (then the row has no config columns)."""
+    if not isinstance(text, str) or len(text) > MAX_CONFIG_CHARS:
+        return {}
+    # Anchors (&) come before any alias: without one, the fast C parser cannot meet an alias.
+    loader = _NoAliasLoader if "&" in text else getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         loaded = yaml.load(text or "", Loader=loader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return {}
     return loaded if isinstance(loaded, dict) else {}
 
@@ -117,7 +138,10 @@ def record_row(rec: Record) -> dict:
     undeclared keys of open groups (``info.*``, ``env.*``, ``execution.*``, ``dataset_meta.*``)
     and the config keys that no column already names."""
     config: dict = {}
-    _flatten("", _yaml_load(rec.attrs.get("config_yaml", "")), config)
+    try:
+        _flatten("", _yaml_load(rec.attrs.get("config_yaml", "")), config)
+    except RecursionError:  # nested deeper than Python's stack: no config columns
+        config = {}
     row = {}
     for column in [*COLUMNS, *ENV_COLUMNS, *EXECUTION_COLUMNS]:
         row[column] = _cell(rec.location if column == schema.PATH_COLUMN else _column_value(rec, column, config))
@@ -214,6 +238,76 @@ def scan(path: str | Path, *, duplicates: str = "drop") -> Scan:
     return Scan(records=kept, skipped=skipped, duplicates=dups, versions=versions)
 
 
+@functools.cache
+def _layout() -> str:
+    """Fingerprint of the code that turns a record into a row (this module and the schema, as
+    imported): catalogue entries made by other code (another nmfexp version) are not used."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for module in (__file__, schema.__file__):
+        try:
+            digest.update(Path(module).read_bytes())
+        except OSError:
+            digest.update(os.urandom(16))  # unknown code: never reuse entries
+    return digest.hexdigest()[:32]
+
+
+_VERSION_COLUMNS = (("nmfexp", "env.nmfexp"), ("git_commit", "env.git_commit"))
+
+
+def _summarise(rec: Record) -> dict:
+    """What the tables need of one record, as plain data (what the catalogue keeps)."""
+    versions = {}
+    for key, column in _VERSION_COLUMNS:
+        value = _column_value(rec, column, {})
+        versions[key] = value if isinstance(value, str) and value else None
+    row = record_row(rec)
+    row.pop(schema.PATH_COLUMN, None)
+    return {"attrs": {k: rec.attrs.get(k) for k in ("job", "status", "created")}, "versions": versions,
+            "row": {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}}
+
+
+def _scan_rows(path, duplicates: str, catalogue: bool = True) -> tuple[list[dict], Scan, list[Record]]:
+    """The rows of :func:`load`, what :func:`scan` finds besides records (``records`` hold only
+    each record's ``job``, ``status`` and ``created``), and every record found (before duplicates
+    are resolved, in the same light form): from the catalogue where it is up to date."""
+    from .record.catalogue import scan_files
+
+    if duplicates not in ("drop", "keep"):
+        raise ValueError(f"duplicates must be 'drop' or 'keep', got {duplicates!r}.")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist.")
+    if path.is_dir():
+        files, skipped = scan_files(path, _summarise, _layout(), use_catalogue=catalogue)
+        skipped = list(skipped)
+    else:
+        from .record.read import load_file
+
+        records, problems = load_file(path)
+        files = [(path, [{**_summarise(r), "location": r.location} for r in records], problems)]
+        skipped = []
+    lite, rows = [], {}
+    for _, found, problems in files:
+        skipped.extend(problems)
+        for item in found:
+            rec = Record(attrs=dict(item["attrs"]), location=item["location"])
+            rec.groups["_versions"] = item["versions"]
+            rows[id(rec)] = {schema.PATH_COLUMN: item["location"], **item["row"]}
+            lite.append(rec)
+    unique, dups = resolve_duplicates(lite)
+    kept = unique if duplicates == "drop" else lite
+    versions = {"nmfexp": Counter(), "git_commit": Counter()}
+    for rec in kept:
+        for key, _ in _VERSION_COLUMNS:
+            value = rec.groups["_versions"].get(key)
+            if value:
+                versions[key][value] += 1
+    return [rows[id(rec)] for rec in kept], Scan(records=kept, skipped=skipped, duplicates=dups,
+                                                  versions=versions), lite
+
+
 def _scan_and_warn(path, duplicates: str, who: str) -> Scan:
     found = scan(path, duplicates=duplicates)
     for line in found.messages(duplicates=duplicates == "drop"):  # kept on request: nothing to warn about
@@ -242,7 +336,7 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def load(path: str | Path, *, duplicates: str = "drop") -> pd.DataFrame:
+def load(path: str | Path, *, duplicates: str = "drop", catalogue: bool = True) -> pd.DataFrame:
     """One row per job.
 
     Parameters
@@ -256,6 +350,10 @@ def load(path: str | Path, *, duplicates: str = "drop") -> pd.DataFrame:
         ``ok`` before ``skipped`` before ``failed``, then the newest
         ``created``, then the first path) and warns; ``"keep"`` keeps every
         copy (then ``job`` is not unique; ``path`` tells the copies apart).
+    catalogue : bool
+        True (default): a folder's records are summarised once and kept in its catalogue
+        (:mod:`nmfexp.record.catalogue`); a record is read again when its file changes.
+        False: read every file (the table is the same).
 
     Returns
     -------
@@ -281,7 +379,10 @@ def load(path: str | Path, *, duplicates: str = "drop") -> pd.DataFrame:
         and the copy kept, and when the records come from several nmfexp
         versions or git commits.
     """
-    return _table(_scan_and_warn(path, duplicates, "load").records)
+    rows, found, _ = _scan_rows(path, duplicates, catalogue)
+    for line in found.messages(duplicates=duplicates == "drop"):
+        warnings.warn(f"load: {line}", RecordsWarning, stacklevel=2)
+    return _table(found.records, rows)
 
 
 def _table(records: list[Record], rows: list[dict] | None = None) -> pd.DataFrame:
@@ -504,9 +605,9 @@ def _write_table(df: pd.DataFrame, output: str, kind: str) -> None:
                           f"({exc})") from None
 
 
-def _summary(path: str, duplicates: str) -> list[str]:
-    found = scan(path, duplicates=duplicates)
-    df = _table(found.records)
+def _summary(path: str, duplicates: str, catalogue: bool = True) -> list[str]:
+    rows, found, everything = _scan_rows(path, duplicates, catalogue)
+    df = _table(found.records, rows)
     lines = [f"{len(df)} record(s) in {path}"]
     if not df.empty:
         counts = df.groupby(["solver", "status"]).size().unstack(fill_value=0)
@@ -525,7 +626,11 @@ def _summary(path: str, duplicates: str) -> list[str]:
     versions = found.version_lines()
     mixed = any(len(c) > 1 for c in found.versions.values())
     lines.append("versions: " + ("MIXED: " if mixed else "") + ("; ".join(versions) if versions else "unknown"))
-    return lines + sweep_progress(path)
+    statuses = {}
+    for rec in everything:  # every record file found, before duplicates were resolved
+        if "::" not in rec.location:
+            statuses[os.path.realpath(rec.location)] = (rec.attrs.get("status"), rec.attrs.get("job"))
+    return lines + sweep_progress(path, statuses)
 
 
 def _status_of(header: dict, job: str | None) -> str | None:
@@ -533,7 +638,7 @@ def _status_of(header: dict, job: str | None) -> str | None:
     return header.get("status") if job is not None and header.get("job") == job else None
 
 
-def sweep_progress(path: str | Path) -> list[str]:
+def sweep_progress(path: str | Path, statuses: dict | None = None) -> list[str]:
     """Progress of the latest sweep into each results folder under ``path``, from its plan and the records.
 
     Every sweep leaves ``logs/multirun_*/plan.json`` (each planned job's
@@ -542,7 +647,8 @@ def sweep_progress(path: str | Path) -> list[str]:
     ``results/fig5_synthetic/``) is compared with the records that exist
     now, so this works while the sweep still runs, whatever launcher runs it.
     The folders come newest sweep first; only the newest of all is called
-    the latest.
+    the latest. ``statuses`` (resolved record path -> ``(status, job)``, from
+    a scan that just read the folder) spares reading those records again.
     """
     root = Path(path)
     if not root.is_dir():
@@ -555,11 +661,11 @@ def sweep_progress(path: str | Path) -> list[str]:
     lines = []
     for k, (folder, plans) in enumerate(sorted(by_folder.items(), key=lambda kv: -kv[1][-1].stat().st_mtime)):
         where = "" if folder == root else f" into {folder.relative_to(root)}"
-        lines += _plan_progress(plans[-1], ("latest sweep" if k == 0 else "earlier sweep") + where, plans)
+        lines += _plan_progress(plans[-1], ("latest sweep" if k == 0 else "earlier sweep") + where, plans, statuses)
     return lines
 
 
-def _plan_progress(plan_path: Path, label: str, plans: list[Path]) -> list[str]:
+def _plan_progress(plan_path: Path, label: str, plans: list[Path], statuses: dict | None = None) -> list[str]:
     from .cli.backends import read_plan
     from .record import read_record_header
 
@@ -568,7 +674,13 @@ def _plan_progress(plan_path: Path, label: str, plans: list[Path]) -> list[str]:
     if not isinstance(jobs, list) or not all(isinstance(j, dict) and isinstance(j.get("path"), str) for j in jobs):
         return [f"{label}: its plan {plan_path} is unreadable"]
     plan["jobs"] = jobs
-    statuses = [_status_of(read_record_header(job["path"]), job.get("job")) for job in plan["jobs"]]
+    known = statuses or {}
+
+    def header(record_path: str) -> dict:
+        found = known.get(os.path.realpath(record_path))
+        return {"status": found[0], "job": found[1]} if found else read_record_header(record_path)
+
+    statuses = [_status_of(header(job["path"]), job.get("job")) for job in plan["jobs"]]
     counts = {s: statuses.count(s) for s in ("ok", "skipped", "failed")}
     done = sum(counts.values())
     lines = [f"{label} (planned {plan.get('created', '?')}, {plan_path.parent.name}): {done} of {len(statuses)} jobs "

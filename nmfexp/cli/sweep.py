@@ -38,6 +38,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import stat
 import threading
 import time
 from collections import Counter
@@ -521,6 +522,23 @@ def _warn_damaged(todo: list[Job], shown: int = 5) -> list[Path]:
     return damaged
 
 
+def _name_unreadable(jobs: list[Job], show: int = 10) -> None:
+    """Say which jobs to run have, in place of their record, something that cannot be read as a file
+    (a symlink loop, a dangling link, a FIFO): the job is computed again and its record replaces it."""
+    found = []
+    for job in jobs:
+        if os.path.lexists(job.path):
+            try:
+                if not stat.S_ISREG(os.stat(job.path).st_mode):
+                    found.append(f"{job.path} (not a regular file)")
+            except OSError as exc:
+                found.append(f"{job.path} ({exc.strerror or exc})")
+    if found:
+        log.warning("%d record path(s) hold something that cannot be read as a record; those jobs are computed "
+                    "again and their records replace it: %s%s", len(found), "; ".join(found[:show]),
+                    f"; ... and {len(found) - show} more" if len(found) > show else "")
+
+
 def _recorded(jobs: list[Job]) -> int:
     return sum(1 for job in jobs if _reusable(job))
 
@@ -532,8 +550,6 @@ def sweep(sweeper, arguments: list[str]) -> Any:
     config = sweeper.config
     planned = _plan(sweeper, arguments)  # an invalid job stops the sweep here, before anything is written
     sweep_dir = Path(config.hydra.sweep.dir)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(config, sweep_dir / "multirun.yaml")
     report = SweepReport()
     todo = []
     for ov, job in planned:
@@ -544,7 +560,23 @@ def sweep(sweeper, arguments: list[str]) -> Any:
         else:
             todo.append((ov, job))
     _warn_damaged([job for _, job in todo])
+    _name_unreadable([job for _, job in todo])
     results_dirs = sorted({job.path.parent for _, job in planned})
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(config, sweep_dir / "multirun.yaml")
+    except OSError as exc:
+        if todo:
+            log.error("cannot write the sweep's log folder %s (%s); %d of %d jobs have no record yet: make the "
+                      "results folder writable, or choose another with results_dir=...", sweep_dir,
+                      exc.strerror or exc, len(todo), len(planned))
+            raise SystemExit(2) from None
+        # Every job is recorded: reading is all that is left, so a read-only results folder is fine.
+        log.info("sweep of %d jobs: all already recorded in %s; nothing to run (no log folder written: %s)",
+                 len(planned), ", ".join(map(str, results_dirs)), exc.strerror or exc)
+        LAST_REPORT.jobs[:] = report.jobs
+        _summarise(report)
+        return [[]]
     for folder in results_dirs:  # temporary files of writers that died: once per sweep, not per job
         remove_stale_temp_files_in(folder)
     adopted, earlier_plans = _find_adoptable(todo, sweep_dir) if todo else ({}, [])
@@ -599,6 +631,15 @@ def _write_json(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
+def _absolute(path: Path) -> str:
+    """``path`` made absolute, its symlinks resolved where they can be (a symlink loop in place of a
+    record is not an error here: the job runs and its record replaces the link)."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):
+        return os.path.abspath(path)
+
+
 def _write_plan(sweep_dir: Path, planned: list, todo: list) -> dict:
     """``plan.json`` in the sweep's log folder: every job's record path, for progress from records alone
     (``nmfexp-results summary`` counts how many of them exist while the sweep runs); once submitted, the
@@ -606,7 +647,7 @@ def _write_plan(sweep_dir: Path, planned: list, todo: list) -> dict:
     submitted = {job.key for _, job in todo}
     plan = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
             "finished": False,
-            "jobs": [{"job": job.key, "path": str(job.path.resolve()), "submitted": job.key in submitted,
+            "jobs": [{"job": job.key, "path": _absolute(job.path), "submitted": job.key in submitted,
                       "overrides": ov} for ov, job in planned]}
     _write_json(sweep_dir / "plan.json", plan)
     return plan

@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import re
+import stat
 import struct
 import sys
 from dataclasses import dataclass, field
@@ -152,7 +153,11 @@ def _verify(path: Path) -> bool:
         The file does not match its checksum, is truncated or extended, its
         checksum block is damaged, or it is not an HDF5 file at all.
     """
-    with open(path, "rb") as fh:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device would block or never end
+        os.close(fd)
+        raise DamagedRecordError("not a regular file (a FIFO, device or folder named like a record)")
+    with os.fdopen(fd, "rb") as fh:
         head = fh.read(USERBLOCK_SIZE)
         if head[:8] == _HDF5_SIGNATURE:
             return False
@@ -196,8 +201,34 @@ def _python(value):
     return value
 
 
+#: The largest attribute a reader decodes, in bytes (as stored) and in elements. A record's largest
+#: attribute is its config (kilobytes); anything beyond these is damage or a hostile file.
+MAX_ATTRIBUTE_BYTES = 16 << 20
+MAX_ATTRIBUTE_ELEMENTS = 1 << 20
+
+
+def _attribute(obj, name: str):
+    """One attribute's value, its size checked before it is decoded."""
+    aid = obj.attrs.get_id(name)
+    shape = aid.shape or ()
+    elements = int(np.prod(shape, dtype=np.float64)) if shape else 1
+    try:
+        stored = aid.get_storage_size()
+    except RuntimeError:  # h5py raises for 0 bytes (an empty attribute)
+        stored = 0
+    if elements > MAX_ATTRIBUTE_ELEMENTS or stored > MAX_ATTRIBUTE_BYTES:
+        raise DamagedRecordError(f"its attribute {name!r} is too large to be a record's ({elements} elements, "
+                                 f"{stored} bytes; at most {MAX_ATTRIBUTE_ELEMENTS} and {MAX_ATTRIBUTE_BYTES}); "
+                                 "not read")
+    value = _python(obj.attrs[name])
+    if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_BYTES:
+        raise DamagedRecordError(f"its attribute {name!r} holds {len(value)} characters, more than a record's "
+                                 f"({MAX_ATTRIBUTE_BYTES}); not read")
+    return value
+
+
 def _read_attrs(obj) -> dict:
-    attrs = {k: _python(v) for k, v in obj.attrs.items()}
+    attrs = {k: _attribute(obj, k) for k in obj.attrs}
     for key in attrs.pop(_JSON_KEY, None) or []:
         if isinstance(attrs.get(key), str):
             attrs[key] = json.loads(attrs[key])
@@ -302,7 +333,8 @@ def _serve() -> None:
     os.dup2(2, 1)  # anything else printed goes to stderr, never into the answers
     inp = sys.stdin.buffer
     _send(out, ("ready",))
-    while (path := _recv(inp)) is not None:
-        records, problems = _read_file(path)
+    while (request := _recv(inp)) is not None:
+        path, header_only = request if isinstance(request, tuple) else (request, False)
+        records, problems = _read_file(path, header_only=header_only)
         _send(out, (_as_payload(records), problems))
 

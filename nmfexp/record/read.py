@@ -1,14 +1,23 @@
-"""Reading records safely: verified files in this process, unverified (format_version 1)
-files in a helper process with a time limit, so that a damaged file can neither hang nor crash
-the caller."""
+"""Reading records safely: every file is read by HDF5 in a helper process with a time limit
+(files with a checksum are verified first, in this process), so that a damaged file can neither
+hang nor crash the caller.
+
+A checksum proves that a file is the one that was written, not that HDF5 can read it: a record
+whose global heap was damaged before its checksum was computed (or a hostile file with a valid
+checksum) makes HDF5 loop for ever. Hence no file is parsed by HDF5 in the caller's process.
+Records that were read once are not read again while they stay unchanged
+(:mod:`nmfexp.record.catalogue`), so the helper's cost is paid once per file.
+"""
 
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import os
 import pickle
 import queue
+import stat
 import subprocess
 import sys
 import threading
@@ -20,8 +29,8 @@ from . import _format
 from ._format import SUFFIX, DamagedRecordError, Record, _read_file, _recv, _send, _verify
 
 
-#: Seconds a helper process may spend reading one unverified (format_version 1)
-#: file, plus :data:`UNVERIFIED_SECONDS_PER_MB` per megabyte of file. The
+#: Seconds the helper process may spend reading one file, plus
+#: :data:`UNVERIFIED_SECONDS_PER_MB` per megabyte of file. The
 #: environment variable ``NMFEXP_READ_TIMEOUT`` sets it (e.g. for slow network file systems).
 def _timeout_from_environment(default: float = 20.0) -> float:
     text = os.environ.get("NMFEXP_READ_TIMEOUT", "")
@@ -36,6 +45,8 @@ def _timeout_from_environment(default: float = 20.0) -> float:
 
 UNVERIFIED_TIMEOUT = _timeout_from_environment()
 UNVERIFIED_SECONDS_PER_MB = 0.5
+#: Paths sent to the helper ahead of its answers.
+_WINDOW = 16
 
 
 class _UnverifiedReader:
@@ -78,29 +89,59 @@ class _UnverifiedReader:
         except queue.Empty:
             return "timeout"
 
-    def read(self, path: str, timeout: float) -> tuple[list[Record], list[tuple[str, str]]]:
+    def read(self, path: str, timeout: float, header_only: bool = False) -> tuple[list[Record], list[tuple[str, str]]]:
+        result = self.read_many([(path, timeout)], header_only)[0]
+        if isinstance(result, DamagedRecordError):
+            raise result
+        return result
+
+    def read_many(self, items: list[tuple[str, float]], header_only: bool = False) -> list:
+        """Read ``(path, timeout)`` items in order, up to :data:`_WINDOW` requests ahead of the
+        answers (so that the helper never waits for the next path); each answer is
+        ``(records, problems)`` or the :class:`DamagedRecordError` of a read that hung or crashed
+        the helper (which is then replaced, and the requests after it sent again)."""
+        results: list = []
         with self._lock:
+            pending: collections.deque = collections.deque()
+            todo = collections.deque(items)
+
+            def send(item) -> None:
+                _send(self._proc.stdin, (item[0], header_only))
+                pending.append(item)
+
+            def restart() -> None:
+                self.close()
+                self._start()
+                for item in list(pending):
+                    _send(self._proc.stdin, (item[0], header_only))
+
             if self._proc is None or self._proc.poll() is not None:
                 self._start()
-            try:
-                _send(self._proc.stdin, path)
-            except OSError:  # it died between two reads
-                self.close()
-                self._start()
-                _send(self._proc.stdin, path)
-            reply = self._wait(timeout)
-            if reply == "timeout":
-                self.close()
-                raise DamagedRecordError(f"reading it did not finish within {timeout:.0f} s (damaged HDF5 "
-                                         "structure; files without a checksum are read under a time limit)")
-            if reply is None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self._proc.wait(timeout=10)
-                code = self._proc.poll()
-                self.close()
-                raise DamagedRecordError(f"reading it crashed the HDF5 library (exit status {code})")
-            payload, problems = reply
-            return [Record(a, g, arr, loc) for a, g, arr, loc in payload], problems
+            while todo or pending:
+                try:
+                    while todo and len(pending) < _WINDOW:
+                        send(todo.popleft())
+                except OSError:  # it died between two reads
+                    restart()
+                    continue
+                path, timeout = pending[0]
+                reply = self._wait(timeout)
+                if reply == "timeout" or reply is None:
+                    if reply is None:
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            self._proc.wait(timeout=10)
+                        why = f"reading it crashed the HDF5 library (exit status {self._proc.poll()})"
+                    else:
+                        why = (f"reading it did not finish within {timeout:.0f} s (damaged HDF5 structure; "
+                               "records are read under a time limit)")
+                    pending.popleft()
+                    results.append(DamagedRecordError(why))
+                    restart()
+                    continue
+                pending.popleft()
+                payload, problems = reply
+                results.append(([Record(a, g, arr, loc) for a, g, arr, loc in payload], problems))
+        return results
 
     def close(self) -> None:
         if self.owner != os.getpid():  # inherited through fork: the helper belongs to the parent
@@ -139,41 +180,63 @@ def _unverified_reader() -> _UnverifiedReader:
         return _READER
 
 
-def _load_file(path: Path) -> tuple[list[Record], list[tuple[str, str]]]:
-    """Records of one file, read safely.
+def _timeout(size: int) -> float:
+    return UNVERIFIED_TIMEOUT + UNVERIFIED_SECONDS_PER_MB * size / 1e6
 
-    A file with a checksum is verified, then read here; one without (format
-    version 1) is read in the helper process under a time limit.
+
+def _load_files(paths: list[Path], header_only: bool = False) -> list:
+    """Records of several files, read safely: for each, ``(records, problems)`` or the
+    :class:`DamagedRecordError` that says why the whole file is damaged.
+
+    A file with a checksum is verified first (in this process: hashing cannot hang); then HDF5
+    reads it in the helper process under a time limit, checksum or not. The helper is sent the
+    paths ahead of its answers, so reading many files costs no round trip per file.
+    """
+    results: list = [None] * len(paths)
+    items = []
+    for i, path in enumerate(paths):
+        try:
+            _verify(path)
+            items.append((i, str(path), _timeout(path.stat().st_size)))
+        except DamagedRecordError as exc:
+            results[i] = exc
+        except OSError as exc:
+            results[i] = DamagedRecordError(f"cannot be opened ({exc.strerror or exc})")
+    if not items:
+        return results
+    try:
+        answers = _unverified_reader().read_many([(p, t) for _, p, t in items], header_only)
+    except OSError as exc:  # no helper process possible here: read in this process, unprotected
+        warnings.warn(f"reading records without a time limit: cannot start a helper process ({exc})",
+                      RuntimeWarning, stacklevel=3)
+        answers = [_read_file(p, header_only=header_only) for _, p, _ in items]
+    for (i, _, _), answer in zip(items, answers, strict=True):
+        results[i] = answer
+    return results
+
+
+def _load_file(path: Path, header_only: bool = False) -> tuple[list[Record], list[tuple[str, str]]]:
+    """Records of one file, read safely (see :func:`_load_files`).
 
     Raises
     ------
     DamagedRecordError
         The whole file is damaged (failed checksum, truncated, not HDF5,
-        reading it hung or crashed).
+        not a regular file, reading it hung or crashed).
     """
-    try:
-        verified = _verify(path)
-    except OSError as exc:
-        raise DamagedRecordError(f"cannot be opened ({exc.strerror or exc})") from exc
-    if verified:
-        return _read_file(str(path))
-    timeout = UNVERIFIED_TIMEOUT + UNVERIFIED_SECONDS_PER_MB * path.stat().st_size / 1e6
-    try:
-        reader = _unverified_reader()
-        return reader.read(str(path), timeout)
-    except OSError as exc:  # no helper process possible here: read in this process, unprotected
-        warnings.warn(f"reading {path} without a time limit: cannot start a helper process ({exc})",
-                      RuntimeWarning, stacklevel=3)
-        return _read_file(str(path))
+    (result,) = _load_files([path], header_only)
+    if isinstance(result, DamagedRecordError):
+        raise result
+    return result
 
 
 def read_record(path: str | os.PathLike) -> Record:
     """Read a record file.
 
     Files with a checksum (format_version 2) are verified before HDF5 reads
-    them. Files without (format_version 1) are read in a helper process that
-    is stopped after :data:`UNVERIFIED_TIMEOUT` seconds (plus a little per
-    megabyte), so damage can neither hang nor crash the caller.
+    them. Every file is read by HDF5 in a helper process that is stopped
+    after :data:`UNVERIFIED_TIMEOUT` seconds (plus a little per megabyte), so
+    damage can neither hang nor crash the caller, checksum or not.
 
     Raises
     ------
@@ -203,18 +266,17 @@ def read_record(path: str | os.PathLike) -> Record:
 
 
 def read_record_header(path: str | os.PathLike) -> dict:
-    """The root attributes of a usable record, or ``{}`` (missing, damaged, not a record); never raises
-    for the file's content. Read as safely as :func:`read_record`: a file with a checksum is verified
-    first and then only its root attributes are read (what resuming a sweep needs, fast)."""
+    """The root attributes of a usable record, or ``{}`` (missing, damaged, not a record, a symlink
+    loop or anything else that is not a readable file); never raises for the file's content. Read as
+    safely as :func:`read_record` (verified, then read under a time limit), but only the root
+    attributes: what resuming a sweep needs."""
     path = Path(path)
     try:
         if not path.is_file():
             return {}
-        if _verify(path):
-            records, problems = _read_file(str(path), header_only=True)
-            return records[0].attrs if records and not problems and records[0].location == str(path) else {}
-        return read_record(path).attrs  # no checksum (format 1): the protected full read
-    except (OSError, ValueError):
+        records, problems = _load_file(path, header_only=True)
+        return records[0].attrs if records and not problems and records[0].location == str(path) else {}
+    except (OSError, ValueError, RuntimeError):
         return {}
 
 
@@ -233,9 +295,45 @@ def is_valid_record(path: str | os.PathLike) -> bool:
     return record_status(path) is not None
 
 
-def _record_files(root: Path) -> list[Path]:
-    # Only finished records: temporary files end in .tmp, claims in .lock, not .h5.
-    return sorted(p for p in root.rglob(f"*{SUFFIX}") if p.is_file())
+def record_files(root: str | os.PathLike) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The record files under the folder ``root`` (``*.h5``, sorted), and ``(entry, why)`` for every
+    entry named like a record that is not a readable file: a symlink loop, a dangling link, no
+    permission, a FIFO. Symlinked folders are followed once (a loop of folders is not walked twice);
+    temporary files (``*.tmp``) and claims (``*.lock``) are not records."""
+    root = Path(root)
+    files, problems, seen = [], [], set()
+
+    def walk_error(exc: OSError) -> None:
+        if exc.filename is not None and Path(exc.filename) != root:
+            problems.append((str(exc.filename), f"folder cannot be read ({exc.strerror or exc})"))
+        elif exc.filename is not None:
+            raise exc
+
+    for folder, dirs, names in os.walk(root, followlinks=True, onerror=walk_error):
+        try:
+            st = os.stat(folder)
+            key = (st.st_dev, st.st_ino)
+        except OSError:
+            key = None
+        if key is not None and key in seen:
+            dirs[:] = []  # a symlinked folder already walked (or a loop of folders)
+            continue
+        seen.add(key)
+        for name in names:
+            if not name.endswith(SUFFIX):
+                continue
+            path = Path(folder, name)
+            try:
+                mode = os.stat(path).st_mode
+            except OSError as exc:
+                problems.append((str(path), f"cannot be read ({exc.strerror or exc}; e.g. a symlink loop or a "
+                                            "dangling link in place of a record)"))
+                continue
+            if stat.S_ISREG(mode):
+                files.append(path)
+            elif not stat.S_ISDIR(mode):
+                problems.append((str(path), "not a regular file (a FIFO or device named like a record)"))
+    return sorted(files), sorted(problems)
 
 
 def iter_records(path: str | os.PathLike, *, errors: list | None = None) -> Iterator[Record]:
@@ -249,17 +347,40 @@ def iter_records(path: str | os.PathLike, *, errors: list | None = None) -> Iter
     errors : list, optional
         Damaged and unreadable files are skipped; when given, ``(file,
         reason)`` pairs are appended to it (``file::/records/<job>`` for one
-        damaged record inside a merged file).
+        damaged record inside a merged file; symlink loops and other entries
+        named like records that cannot be read).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist.")
-    files = _record_files(path) if path.is_dir() else [path]
-    for file in files:
-        try:
-            records, problems = _load_file(file)
-        except DamagedRecordError as exc:
-            records, problems = [], [(str(file), f"damaged: {exc}")]
+    if path.is_dir():
+        files, unreadable = record_files(path)
         if errors is not None:
-            errors.extend(problems)
-        yield from records
+            errors.extend(unreadable)
+    else:
+        files = [path]
+    for start in range(0, len(files), _BATCH):
+        for records, problems in load_files(files[start:start + _BATCH]):
+            if errors is not None:
+                errors.extend(problems)
+            yield from records
+
+
+_BATCH = 256
+
+
+def load_files(files: list[Path]) -> list[tuple[list[Record], list[tuple[str, str]]]]:
+    """For each file, its records and ``(where, why)`` for what could not be read; never raises for
+    a file's content (a damaged file is one problem)."""
+    return [([], [(str(file), f"damaged: {result}")]) if isinstance(result, DamagedRecordError) else result
+            for file, result in zip(files, _load_files(files), strict=True)]
+
+
+def load_file(file: Path) -> tuple[list[Record], list[tuple[str, str]]]:
+    """:func:`load_files` for one file."""
+    return load_files([file])[0]
+
+
+def _record_files(root: Path) -> list[Path]:
+    """The readable record files under ``root`` (see :func:`record_files`)."""
+    return record_files(root)[0]
