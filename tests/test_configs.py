@@ -239,6 +239,15 @@ def test_mnar_mask_needs_the_data():
         make_mask("mnar", (10, 10), 0.1, np.random.default_rng(0), data=X)
 
 
+def test_a_rows_rate_its_block_cannot_hold_is_refused_at_planning(hydra_ctx):
+    base = ["dataset=uniform", "dataset.n_rows=100", "mask=rows", "solver=a1gm"]
+    Job.from_config(compose("config", overrides=[*base, "mask.rate=0.04", "mask.share=0.2"]))  # 400 of 400 cells
+    with pytest.raises(ConfigError, match=r"hides 500 entries.*20 rows x 20 columns = 400 cells"):
+        Job.from_config(compose("config", overrides=[*base, "mask.rate=0.05", "mask.share=0.2"]))
+    with pytest.raises(ConfigError, match="mask.share"):
+        Job.from_config(compose("config", overrides=[*base, "mask.share=0"]))
+
+
 def test_mask_share_enters_the_identity_of_rows_jobs_only():
     from nmfexp.experiment.job import Seeds, _identity
 

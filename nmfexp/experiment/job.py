@@ -43,7 +43,15 @@ from .._validation import check_number
 from ..api import factorize, resolve_solver, solver_spec
 from ..data import Dataset
 from ..data.digests import input_digests
-from ..data.masks import HOLDOUT_DESIGNS, MASK_KINDS, RATE_KINDS, ROWS_SHARE, experiment_mask, holdout_split
+from ..data.masks import (
+    HOLDOUT_DESIGNS,
+    MASK_KINDS,
+    RATE_KINDS,
+    ROWS_SHARE,
+    experiment_mask,
+    holdout_split,
+    rows_counts,
+)
 from ..data.registry import build_dataset, dataset_inputs, dataset_label, import_target
 from ..solvers import FactorizationResult, SolverSpec
 from .config import BUDGET_KINDS, RUN_CONTROL_KEYS, DatasetConfig, ExperimentConfig, solver_schema, unknown_keys
@@ -314,8 +322,16 @@ def _validate(conf: dict) -> None:
     if mask["kind"] in RATE_KINDS:
         _number(mask["rate"], "mask.rate", low=0, high=1, closed="left", hint="It is the fraction of entries to hide.")
     if mask["kind"] == "rows":
-        _number(mask.get("share", ROWS_SHARE), "mask.share", low=0, high=1, closed="right",
+        share = mask.get("share", ROWS_SHARE)
+        _number(share, "mask.share", low=0, high=1, closed="right",
                 hint="It is the share of rows and of columns that hold every gap.")
+        n = conf["dataset"].get("n_rows")
+        if isinstance(n, int) and n > 0:  # the size is known before the data are built
+            m = conf["dataset"].get("n_cols") or n
+            k, (r, c) = round(mask["rate"] * n * m), rows_counts((n, m), share)
+            _check(k <= r * c, f"mask.rate={mask['rate']:g} hides {k} entries of the {n} x {m} matrix, but "
+                               f"mask.share={share:g} gives {r} rows x {c} columns = {r * c} cells to hold them; "
+                               f"raise mask.share to at least about sqrt(rate) or lower mask.rate.")
     t = conf["timing"]
     for key, low in (("warmup", 0), ("repeats", 1), ("max_repeats", 1)):
         _number(t[key], f"timing.{key}", kind="integer", low=low)
