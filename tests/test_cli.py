@@ -87,6 +87,21 @@ def test_a_preset_runs_its_sweep_without_dash_m(tmp_path):
     assert len(list((tmp_path / "r").glob("*.h5"))) == 8
 
 
+def test_the_quick_missing_pattern_study_runs_and_certifies_a1gm(tmp_path):
+    import nmfexp.results
+    from nmfexp.figures import patterns
+
+    out = run_here("+experiment=a1gm_missing_patterns_quick", f"results_dir={tmp_path / 'r'}", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    df = nmfexp.results.load(tmp_path / "r")
+    assert len(df) == 8 and set(df["mask"]) == {"random", "rows", "mnar", "corner"} and (df["status"] == "ok").all()
+    assert df["a1gm_certified"].astype(bool).all() and (df["a1gm_gap"] >= 0).all()
+    assert (df.loc[df["mask"] == "corner", "a1gm_gap"] == 0).all()  # grid-like: A1GM is exact
+    table = patterns.patterns_summary(df)
+    assert int(((~patterns.grid_like(table)) & table[patterns.GAP].notna()).sum()) == 6
+    assert patterns.make(df, None, tmp_path / "plots")
+
+
 def test_chdir_does_not_scatter_records(tmp_path):
     out = run_here("-m", "solver=a1gm", "seed=0,1", "dataset.n_rows=12", "timing=quick", "results_dir=rel",
                      "hydra.job.chdir=true", cwd=tmp_path)

@@ -24,6 +24,8 @@ def _old_key(job: Job) -> str:
                            if k not in ("corpus_version", "column_scaling")}
     params = identity["solver"]["params"]  # stop_on, added since, at its default is not part of the key either
     identity["solver"] = {**identity["solver"], "params": {k: v for k, v in params.items() if k != "stop_on"}}
+    # mask.share, added since, is part of the key of `rows` masks only
+    identity["mask"] = {k: v for k, v in identity["mask"].items() if k != "share"}
     return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":"),
                                      default=str).encode()).hexdigest()[:16]
 

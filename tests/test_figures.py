@@ -242,46 +242,72 @@ def test_fig5_x_axis_is_n_or_the_reference_3n(figures, tmp_path):
 
 
 def pattern_rows():
+    """A1GM records with known certificates: corner (grid-like, gap 0), random (gap 1e-4 at 0.1%, 1e-2 at 1%;
+    at n = 1000 and 1% A1GM runs for 1 seed of 3, uncertified), rows (gap 1e-3, certified), mnar (skipped)."""
     rows = []
     for n in (100, 1000):
-        for pattern in ("grid", "random"):
-            for rate in (0.01, 0.05):
+        for pattern in ("corner", "random", "rows", "mnar"):
+            for rate in (0.001, 0.01):
                 for seed in range(3):
-                    key = dict(tag="a1gm_missing_patterns", mask=pattern, mask_rate=rate, n_rows=n, seed=seed,
-                               runtime_median=1e-3, message="", n_missing=100)
-                    w = 1000.0
-                    if pattern == "grid":
-                        a = dict(status="ok", weighted_kl=w * (1 - 1e-9), n_missing_added=0)
-                    elif rate == 0.01 and (n == 100 or seed == 0):  # at n = 1000 A1GM runs for 1 seed of 3
-                        a = dict(status="ok", weighted_kl=w * (1.018 if n == 100 else 4.0), n_missing_added=3000)
+                    key = dict(tag="a1gm_missing_patterns", solver="a1gm", mask=pattern, mask_rate=rate, n_rows=n,
+                               seed=seed, runtime_median=1e-3, message="", n_missing=100,
+                               job=f"{n}{pattern}{rate}{seed}")
+                    if pattern == "corner":
+                        a = dict(status="ok", a1gm_gap=0.0, a1gm_certified=True, n_missing_added=0)
+                    elif pattern == "rows":
+                        a = dict(status="ok", a1gm_gap=1e-3 * (1 + seed), a1gm_certified=True, n_missing_added=300)
+                    elif pattern == "random" and rate == 0.001:
+                        a = dict(status="ok", a1gm_gap=1e-4, a1gm_certified=True, n_missing_added=900)
+                    elif pattern == "random" and (n == 100 or seed == 0):
+                        a = dict(status="ok", a1gm_gap=1e-2, a1gm_certified=n == 100, n_missing_added=4000)
                     else:
-                        a = dict(status="skipped", weighted_kl=np.nan, n_missing_added=np.nan,
+                        a = dict(status="skipped", a1gm_gap=np.nan, a1gm_certified=np.nan, n_missing_added=np.nan,
                                  message="A1GM needs at least one complete row (a row with no missing entry), but ...")
-                    rows.append(dict(key, solver="a1gm", job=f"a{n}{pattern}{rate}{seed}", **a))
-                    rows.append(dict(key, solver="wnmf_kl", job=f"w{n}{pattern}{rate}{seed}", status="ok",
-                                     weighted_kl=w, n_missing_added=np.nan))
+                    rows.append(dict(key, **a))
     return pd.DataFrame(rows)
 
 
-def test_missing_pattern_figure_reads_from_exact_to_300_percent(figures, tmp_path):
+def test_missing_pattern_table_gives_gap_quantiles_certified_share_and_added_entries():
+    table = patterns.patterns_summary(pattern_rows()).set_index(["pattern", "missing rate", "n"])
+    r = table.loc[("rows", 0.01, 100)]
+    assert r["A1GM runs"] == "3/3" and r[patterns.GAP] == pytest.approx(2e-3)  # median of 1e-3, 2e-3, 3e-3
+    assert r["gap (max)"] == pytest.approx(3e-3) and r["gap (90th percentile)"] == pytest.approx(2.8e-3)
+    assert r["certified"] == 1.0 and r["entries added (median)"] == 300 and r[patterns.ADDED] == 3.0
+    assert not r["grid-like"] and table.loc[("corner", 0.001, 1000), "grid-like"]
+    weak = table.loc[("random", 0.01, 1000)]
+    assert weak["A1GM runs"] == "1/3" and weak["certified"] == 0.0 and weak[patterns.GAP] == pytest.approx(1e-2)
+    assert table.loc[("mnar", 0.01, 100), "A1GM runs"] == "0/3"
+    assert np.isnan(table.loc[("mnar", 0.01, 100), patterns.GAP])
+    assert table.loc[("mnar", 0.01, 100), "skipped because"] == "A1GM needs at least one complete row"
+    assert patterns.uncertified_points(table.reset_index()) == ["random 1% n=1000 (0/1 certified)"]
+
+
+def test_missing_pattern_figure_draws_certified_gaps_with_grid_like_on_the_floor(figures, tmp_path):
     df = pattern_rows()
-    table = patterns.patterns_summary(df).set_index(["pattern", "missing rate", "n"])
-    assert table.loc[("random", 0.01, 1000), "A1GM runs"] == "1/3"
-    assert table.loc[("random", 0.01, 1000), patterns.EXCESS] == pytest.approx(3.0)
-    assert table.loc[("random", 0.01, 100), patterns.EXCESS] == pytest.approx(0.018)
-    assert table.loc[("random", 0.05, 100), "skipped because"] == "A1GM needs at least one complete row"
     patterns.plot_missing_patterns(df, tmp_path)
     fig = figures["a1gm_good_enough"]
     top = [ax for ax in fig.axes if ax.get_yscale() == "log"]
-    assert len(top) == 2 and not any(ax.get_yscale() == "symlog" for ax in fig.axes)  # one panel per n, no symlog
-    labels = [t.get_text() for t in top[0].get_yticklabels()]
-    assert labels[0].startswith("exact") and labels[-1] == "cannot\nrun" and "1%" in labels and "100%" in labels
     assert [ax.get_title() for ax in top] == ["n = 100 (100 x 100)", "n = 1000 (1000 x 1000)"]
-    assert "1/3" in texts(fig)  # a point backed by 1 of 3 seeds says so
-    # the exact cases sit on the floor, 300% at 3.0, cannot-run markers in their own panel's band
-    ys = np.concatenate([c.get_offsets()[:, 1] for c in top[1].collections if len(c.get_offsets())])
-    assert patterns.FLOOR in ys and 3.0 in ys and ys.max() > 10 * 3.0
-    assert "48 jobs: 40 ok, 8 skipped" in texts(fig)
+    labels = [t.get_text() for t in top[0].get_yticklabels()]
+    assert labels[0].startswith("exact") and labels[-1] == "cannot\nrun" and "1%" in labels
+    offsets = [(c, c.get_offsets()) for c in top[1].collections if len(c.get_offsets())]
+    ys = np.concatenate([o[:, 1] for _, o in offsets])
+    # the corner (gap 0) on the floor, the gaps at their values, the skipped mnar jobs in the top band
+    assert patterns.FLOOR in ys and 1e-4 in ys and 2e-3 in ys and 1e-2 in ys and ys.max() > 10 * 1e-2
+    hollow = [o for c, o in offsets if np.allclose(c.get_facecolor()[:, :3], 1.0)]
+    assert len(hollow) == 1 and hollow[0].tolist() == [[pytest.approx(0.01 * patterns_dodge("random")), 1e-2]]
+    legend = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+    assert "bottom-right block: grid-like (paper's pattern)" in legend
+    words = texts(fig)
+    assert "1/3" in words  # a point backed by 1 of 3 seeds says so
+    assert "Not certified: random 1% n=1000 (0/1 certified)" in words and "48 jobs: 34 ok, 14 skipped" in words
+    table = pd.read_csv(tmp_path / "a1gm_good_enough_table.csv")
+    assert {"gap (90th percentile)", "certified", "entries added (median)"} <= set(table.columns)
+
+
+def patterns_dodge(pattern, present=("random", "rows", "mnar", "corner")):
+    order = [p for p in patterns.STYLES if p in present]
+    return 1.0 + 0.06 * (order.index(pattern) - (len(order) - 1) / 2)
 
 
 def corpus_rows():

@@ -9,6 +9,19 @@ Exact counts, for an ``n x m`` matrix and a missing ``rate`` in [0, 1):
   allowed and hides nothing.
 - ``corner``: the same counts as ``grid`` taken as the bottom-right block.
 - ``random``: ``round(rate * n * m)`` cells drawn uniformly without replacement.
+- ``rows``: gaps concentrated in a few rows and columns. ``ceil(share * n)``
+  rows and ``ceil(share * m)`` columns are drawn at random without
+  replacement (``share`` defaults to :data:`ROWS_SHARE`), then
+  ``round(rate * n * m)`` cells drawn uniformly without replacement from
+  their cross product; every gap lies in those rows and columns. The block
+  must hold the gaps (``rate`` at most about ``share ** 2``); otherwise a
+  ``ValueError`` says so. Unlike ``grid``, the block is not all missing, so
+  A1GM's step 1 adds the block's observed cells in rows and columns with gaps.
+- ``mnar``: missing not at random. The ``round(rate * n * m)`` observed
+  entries with the largest values are missing: those above the
+  ``(1 - rate)`` quantile of the data (ties at the threshold broken at
+  random by ``rng``). Needs the values (``data``); the data set's own
+  missing cells are never chosen.
 - ``none``: nothing missing; returns ``None``.
 - ``given``: the data set's own missing values (``own_mask``); ``rate`` is ignored.
 
@@ -25,10 +38,14 @@ import numpy as np
 
 from .._validation import check_number
 
-__all__ = ["HOLDOUT_DESIGNS", "MASK_KINDS", "make_mask", "grid_counts", "experiment_mask", "holdout_candidates",
+__all__ = ["HOLDOUT_DESIGNS", "MASK_KINDS", "RATE_KINDS", "ROWS_SHARE", "make_mask", "rows_counts", "grid_counts", "experiment_mask", "holdout_candidates",
            "holdout_split", "grid_completion", "grid_completion_counts"]
 
-MASK_KINDS = ("grid", "random", "corner", "none", "given")
+MASK_KINDS = ("grid", "random", "corner", "rows", "mnar", "none", "given")
+#: Kinds that hide ``rate`` of the entries (the others ignore ``rate``).
+RATE_KINDS = ("grid", "random", "corner", "rows", "mnar")
+#: Default share of the rows and of the columns that hold every gap of a ``rows`` mask.
+ROWS_SHARE = 0.2
 
 # floor(n * sqrt(rate)) must not lose a whole row to rounding when n * sqrt(rate)
 # is an integer in exact arithmetic (n = 100, rate = 0.01 gives 10 rows, not 9).
@@ -45,20 +62,31 @@ def grid_counts(shape: tuple[int, int], rate: float) -> tuple[int, int]:
     return min(n, math.floor(n * root + _EPS)), min(m, math.floor(m * root + _EPS))
 
 
-def make_mask(kind: str, shape, rate: float, rng: np.random.Generator, own_mask=None) -> np.ndarray | None:
+def rows_counts(shape: tuple[int, int], share: float) -> tuple[int, int]:
+    """Rows and columns that hold the gaps of a ``rows`` mask: ``(ceil(n * share), ceil(m * share))``."""
+    n, m = shape
+    return (min(n, max(1, math.ceil(n * share - _EPS))), min(m, max(1, math.ceil(m * share - _EPS))))
+
+
+def make_mask(kind: str, shape, rate: float, rng: np.random.Generator, own_mask=None, *,
+              data: np.ndarray | None = None, share: float = ROWS_SHARE) -> np.ndarray | None:
     """Make an experiment's mask of observed entries.
 
     Parameters
     ----------
-    kind : {"grid", "random", "corner", "none", "given"}
+    kind : {"grid", "random", "corner", "rows", "mnar", "none", "given"}
         The pattern; see the module docstring for exact counts.
     shape : tuple of int (n, m)
     rate : float
         Fraction of all entries to hide, in [0, 1). Ignored by ``"none"`` and ``"given"``.
     rng : numpy.random.Generator
-        Source of randomness (``grid`` and ``random``).
+        Source of randomness (``grid``, ``random``, ``rows``; ties of ``mnar``).
     own_mask : ndarray of bool of shape (n, m), optional
         The data set's own observed entries (``~isnan(X)``); required by ``"given"``.
+    data : ndarray of shape (n, m), optional
+        The data's values (NaN where the source has none); required by ``"mnar"``.
+    share : float, default ROWS_SHARE
+        ``rows`` only: the share of rows and of columns, in (0, 1], that hold every gap.
 
     Returns
     -------
@@ -80,6 +108,10 @@ def make_mask(kind: str, shape, rate: float, rng: np.random.Generator, own_mask=
     check_number(rate, "mask rate", low=0, high=1, closed="left", hint="It is the fraction of entries to hide.")
 
     observed = np.ones((n, m), dtype=bool)
+    if kind == "rows":
+        return _rows_mask((n, m), rate, rng, share)
+    if kind == "mnar":
+        return _mnar_mask((n, m), rate, rng, data)
     if kind == "random":
         k = round(rate * n * m)
         cells = rng.choice(n * m, size=k, replace=False)
@@ -95,13 +127,56 @@ def make_mask(kind: str, shape, rate: float, rng: np.random.Generator, own_mask=
     return observed
 
 
-def experiment_mask(own_mask: np.ndarray, kind: str, rate: float, rng: np.random.Generator) -> np.ndarray:
+def _rows_mask(shape: tuple[int, int], rate: float, rng: np.random.Generator, share: float) -> np.ndarray:
+    n, m = shape
+    share = check_number(share, "mask share", low=0, high=1, closed="right",
+                         hint="It is the share of rows and of columns that hold every gap of a 'rows' mask.")
+    n_rows, n_cols = rows_counts((n, m), share)
+    k = round(rate * n * m)
+    if k > n_rows * n_cols:
+        raise ValueError(f"a 'rows' mask of rate {rate:g} hides {k} entries, but share {share:g} gives {n_rows} rows "
+                         f"x {n_cols} columns = {n_rows * n_cols} cells to hold them; raise the share to at least "
+                         f"about sqrt(rate) = {math.sqrt(rate):.3g} or lower the rate.")
+    rows = rng.choice(n, size=n_rows, replace=False)
+    cols = rng.choice(m, size=n_cols, replace=False)
+    cells = rng.choice(n_rows * n_cols, size=k, replace=False)
+    observed = np.ones((n, m), dtype=bool)
+    observed[rows[cells // n_cols], cols[cells % n_cols]] = False
+    return observed
+
+
+def _mnar_mask(shape: tuple[int, int], rate: float, rng: np.random.Generator, data) -> np.ndarray:
+    n, m = shape
+    if data is None:
+        raise ValueError("mask kind 'mnar' hides the largest values, so it needs the data: pass data=X "
+                         "(experiment_mask does).")
+    values = np.asarray(data, dtype=float)
+    if values.shape != (n, m):
+        raise ValueError(f"data has shape {values.shape}, expected {(n, m)}.")
+    k = round(rate * n * m)
+    flat = values.ravel()
+    available = int(np.count_nonzero(~np.isnan(flat)))
+    if k > available:
+        raise ValueError(f"a 'mnar' mask of rate {rate:g} hides {k} entries, but the data have only {available} "
+                         "observed values; lower the rate.")
+    # A random order first, then a stable sort by value: the k largest values, ties broken at random.
+    order = rng.permutation(flat.size)
+    keyed = np.where(np.isnan(flat[order]), -np.inf, flat[order])
+    top = order[np.argsort(-keyed, kind="stable")[:k]]
+    observed = np.ones((n, m), dtype=bool)
+    observed.ravel()[top] = False
+    return observed
+
+
+def experiment_mask(own_mask: np.ndarray, kind: str, rate: float, rng: np.random.Generator, *,
+                    data: np.ndarray | None = None, share: float = ROWS_SHARE) -> np.ndarray:
     """The entries an experiment observes: the data set's own observed cells and the mask's.
 
     Cells the source never observed stay missing whatever the mask says.
-    Returns a new boolean array (True = observed).
+    ``data`` (the values, for ``mnar``) and ``share`` (for ``rows``) are
+    passed to :func:`make_mask`. Returns a new boolean array (True = observed).
     """
-    mask = make_mask(kind, own_mask.shape, rate, rng, own_mask=own_mask)
+    mask = make_mask(kind, own_mask.shape, rate, rng, own_mask=own_mask, data=data, share=share)
     return own_mask.copy() if mask is None else (mask & own_mask)
 
 

@@ -102,13 +102,15 @@ class DatasetConfig:
 class MaskConfig:
     """Which entries the experiment hides; see :func:`nmfexp.data.masks.make_mask`.
 
-    ``kind`` is one of ``grid``, ``random``, ``corner``, ``none``, ``given``;
-    ``rate`` is a fraction of all entries in [0, 1) (ignored by ``none`` and
-    ``given``).
+    ``kind`` is one of ``grid``, ``random``, ``corner``, ``rows``, ``mnar``,
+    ``none``, ``given``; ``rate`` is a fraction of all entries in [0, 1)
+    (ignored by ``none`` and ``given``); ``share`` (``rows`` only) is the
+    share of rows and of columns, in (0, 1], that hold every gap.
     """
 
     kind: str = "none"
     rate: float = 0.0
+    share: float = 0.2
 
 
 @dataclass

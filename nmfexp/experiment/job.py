@@ -43,7 +43,15 @@ from .._validation import check_number
 from ..api import factorize, resolve_solver, solver_spec
 from ..data import Dataset
 from ..data.digests import input_digests
-from ..data.masks import HOLDOUT_DESIGNS, MASK_KINDS, experiment_mask, holdout_split
+from ..data.masks import (
+    HOLDOUT_DESIGNS,
+    MASK_KINDS,
+    RATE_KINDS,
+    ROWS_SHARE,
+    experiment_mask,
+    holdout_split,
+    rows_counts,
+)
 from ..data.registry import build_dataset, dataset_inputs, dataset_label, import_target
 from ..solvers import FactorizationResult, SolverSpec
 from .config import BUDGET_KINDS, RUN_CONTROL_KEYS, DatasetConfig, ExperimentConfig, solver_schema, unknown_keys
@@ -134,8 +142,8 @@ class Seeds:
     @classmethod
     def from_config(cls, conf: dict) -> Seeds:
         seed = conf["seed"]
-        d, m, h = (stable_int(_dataset_identity(conf["dataset"], seeds=True)), stable_int(conf["mask"]),
-                   stable_int(_holdout_identity(conf)))
+        d = stable_int(_dataset_identity(conf["dataset"], seeds=True))
+        m, h = stable_int(_mask_identity(conf["mask"])), stable_int(_holdout_identity(conf))
         init = np.random.SeedSequence([seed, d, m, h, 1]).generate_state(1, dtype=np.uint32)[0]
         return cls(data=np.random.SeedSequence([seed, d]), mask=np.random.SeedSequence([seed, d, m]),
                    holdout=np.random.SeedSequence([seed, d, m, h]), init=int(init))
@@ -159,6 +167,12 @@ class JobData:
     @property
     def X(self) -> np.ndarray:
         return self.dataset.X
+
+
+def _mask_identity(mask: dict) -> dict:
+    """The mask part of a job's identity: ``share`` only for the kind that reads it (``rows``), so that
+    every job from before ``share`` existed keeps its key and its seeds."""
+    return dict(mask) if mask.get("kind") == "rows" else {k: v for k, v in mask.items() if k != "share"}
 
 
 def _holdout_identity(conf: dict):
@@ -188,6 +202,8 @@ def _identity(conf: dict) -> dict:
     identity = {k: v for k, v in conf.items() if k not in RUN_CONTROL_KEYS}
     if "dataset" in identity:
         identity["dataset"] = _dataset_identity(identity["dataset"])
+    if "mask" in identity:
+        identity["mask"] = _mask_identity(identity["mask"])
     if identity.get("holdout_design", "uniform") == "uniform":
         identity.pop("holdout_design", None)
     params = (identity.get("solver") or {}).get("params")
@@ -303,8 +319,19 @@ def _validate(conf: dict) -> None:
            f"holdout_design must be one of {', '.join(HOLDOUT_DESIGNS)}, got {conf.get('holdout_design')!r}.")
     mask = conf["mask"]
     _check(mask["kind"] in MASK_KINDS, f"mask.kind must be one of {', '.join(MASK_KINDS)}, got {mask['kind']!r}.")
-    if mask["kind"] in ("grid", "random", "corner"):
+    if mask["kind"] in RATE_KINDS:
         _number(mask["rate"], "mask.rate", low=0, high=1, closed="left", hint="It is the fraction of entries to hide.")
+    if mask["kind"] == "rows":
+        share = mask.get("share", ROWS_SHARE)
+        _number(share, "mask.share", low=0, high=1, closed="right",
+                hint="It is the share of rows and of columns that hold every gap.")
+        n = conf["dataset"].get("n_rows")
+        if isinstance(n, int) and n > 0:  # the size is known before the data are built
+            m = conf["dataset"].get("n_cols") or n
+            k, (r, c) = round(mask["rate"] * n * m), rows_counts((n, m), share)
+            _check(k <= r * c, f"mask.rate={mask['rate']:g} hides {k} entries of the {n} x {m} matrix, but "
+                               f"mask.share={share:g} gives {r} rows x {c} columns = {r * c} cells to hold them; "
+                               f"raise mask.share to at least about sqrt(rate) or lower mask.rate.")
     t = conf["timing"]
     for key, low in (("warmup", 0), ("repeats", 1), ("max_repeats", 1)):
         _number(t[key], f"timing.{key}", kind="integer", low=low)
@@ -394,7 +421,7 @@ class Job:
         c = self.config
         d, m = c["dataset"], c["mask"]
         size = f" n={d['n_rows']}" if d.get("n_rows") else ""
-        rate = f" {m['rate']:g}" if m["kind"] in ("grid", "random", "corner") else ""
+        rate = f" {m['rate']:g}" if m["kind"] in RATE_KINDS else ""
         extra = f", rank {c['rank']}" if c["rank"] != 1 else ""
         extra += f", holdout {c['holdout']:g}" if c["holdout"] else ""
         extra += f" ({c['holdout_design']})" if c["holdout"] and c.get("holdout_design", "uniform") != "uniform" else ""
@@ -430,7 +457,8 @@ class Job:
         c = self.config
         data = build_dataset(c["dataset"], np.random.default_rng(self.seeds.data))
         observed = experiment_mask(data.own_mask, c["mask"]["kind"], c["mask"]["rate"],
-                                   np.random.default_rng(self.seeds.mask))
+                                   np.random.default_rng(self.seeds.mask), data=data.X,
+                                   share=c["mask"].get("share", ROWS_SHARE))
         train, heldout = holdout_split(observed, c["holdout"], np.random.default_rng(self.seeds.holdout),
                                        c.get("holdout_design", "uniform"))
         return JobData(dataset=data, observed=observed, train=None if train.all() else train, heldout=heldout)
