@@ -217,8 +217,9 @@ def _check_name(name, where: str) -> str:
 class _Reader:
     """The regular-file members of a zip or tar archive, each checked before it is read."""
 
-    def __init__(self, path: Path, max_members: int):
+    def __init__(self, path: Path, max_members: int, max_member_bytes: int):
         self.path = path
+        self.max_member_bytes = max_member_bytes
         self.where = str(path)
         self.kind = archive_kind(path)
         self._stack = contextlib.ExitStack()
@@ -255,6 +256,9 @@ class _Reader:
         if kind != "file":
             raise ValueError(f"{self.where}: member {name!r} is a {kind}, not a regular file; refused (an archive "
                              "holds only records, plans and its manifest).")
+        if size > self.max_member_bytes:  # before a compressed tar is read past it
+            raise ValueError(f"{self.where}: member {name!r} is {size} bytes, over the limit of "
+                             f"{self.max_member_bytes}; refused (raise the limit if you trust the archive).")
         self.entries.append((name, int(size), handle))
 
     def read(self, handle, limit: int) -> Iterator[bytes]:
@@ -328,7 +332,7 @@ def _checked(path: str | Path, max_member_bytes: int, max_total_bytes: int, max_
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path} is not a file; give an archive made by nmfexp-results archive.")
-    reader = _Reader(path, max_members)
+    reader = _Reader(path, max_members, max(max_member_bytes, _MAX_MANIFEST_BYTES))
     try:
         manifest = _read_manifest(reader)
         expected = {}

@@ -355,3 +355,15 @@ def test_an_untracked_source_file_makes_the_tree_dirty(tmp_path):
     (tmp_path / "nmfexp" / "my_solver.py").unlink()
     (tmp_path / "nmfexp" / "core.py").write_text("x = 2\n")
     assert _git_commit(tmp_path)["git_dirty"] is True
+
+
+def test_a_tar_member_declaring_a_huge_size_is_refused_before_it_is_read(tmp_path):
+    # a 40-byte file whose header claims 300 GB: scanning must not decompress (or seek) past it first
+    import gzip
+
+    info = tarfile.TarInfo("huge.h5")
+    info.size = 300 * 2**30
+    bad = tmp_path / "bomb.tar.gz"
+    bad.write_bytes(gzip.compress(info.tobuf(format=tarfile.PAX_FORMAT)))
+    with pytest.raises(ValueError, match="'huge.h5' is 322122547200 bytes, over the limit"):
+        verify_archive(bad)
