@@ -12,6 +12,9 @@ Command line::
     nmfexp-results csv results/ -o table.csv     # the load() table as CSV (--history: the long table)
     nmfexp-results parquet results/ -o table.parquet
     nmfexp-results compare results/machineA results/machineB [-o side_by_side.csv]
+    nmfexp-results archive results/ results.zip  # records + plans + MANIFEST.json of checksums (.zip, .tar.gz,
+                                                 # .tar.xz); nmfexp-plot --from-archive re-derives every figure
+    nmfexp-results verify-archive results.zip    # every member against the manifest
     nmfexp-results compare-solvers results/ --metric heldout_relative_error --baseline column_mean \
         [--tie 0.01] [--by tag] [--format md|csv]    # paired statistics over problems (nmfexp.analysis)
 
@@ -49,7 +52,7 @@ from .record import (
 
 __all__ = ["load", "load_history", "load_all", "scan", "Scan", "record_row", "main", "COLUMNS", "ENV_COLUMNS",
            "EXECUTION_COLUMNS", "KEY_COLUMNS", "RecordsWarning", "compare", "compare_summary", "COMPARE_METRICS",
-           "tables"]
+           "tables", "archive"]
 
 #: The leading columns of :func:`load`, in order (:data:`nmfexp.record.schema.COLUMNS`); ``info.*``,
 #: ``env.*``, ``execution.*``, ``dataset_meta.*`` and the config follow.
@@ -695,6 +698,60 @@ def _plan_progress(plan_path: Path, label: str, plans: list[Path], statuses: dic
     return lines
 
 
+def archive(path: str | Path, out: str | Path) -> dict:
+    """Pack every record and sweep plan under ``path`` into ``out`` with a manifest of checksums.
+
+    Parameters
+    ----------
+    path : str or Path
+        A results folder (or one record).
+    out : str or Path
+        The archive; ``.zip``, ``.tar.gz``, ``.tar.xz``, ``.tar.bz2`` or ``.tar``
+        (:func:`nmfexp.archive.write_archive`).
+
+    Returns
+    -------
+    dict
+        The manifest: each member's SHA-256 and size, the nmfexp version, the
+        date, and from the records their count, the unreadable files, the git
+        commits, how many were made from a working tree with uncommitted
+        changes, the nmfexp versions and the BLAS builds.
+    """
+    from .archive import write_archive
+    from .experiment.provenance import provenance_of
+
+    if not Path(path).exists():
+        raise ValueError(f"{path} does not exist; give a results folder (or a record).")
+    found = scan(path)
+    p = provenance_of(_table(found.records))
+    facts = {"records": len(found.records), "unreadable": sorted(where for where, _ in found.skipped),
+             "git_commits": dict(sorted(p["commits"].items())), "records_from_uncommitted_changes": p["dirty"],
+             "nmfexp_versions": dict(sorted(found.versions.get("nmfexp", Counter()).items())),
+             "blas": dict(sorted(p["blas"].items()))}
+    return write_archive(path, out, facts=facts)
+
+
+def _archive_lines(manifest: dict, first: str) -> list[str]:
+    """What an archive's manifest says, for the terminal (untrusted values shown as text only)."""
+    def listing(counts) -> str:
+        if not isinstance(counts, dict) or not counts:
+            return "unknown"
+        return ", ".join(f"{k} ({v})" for k, v in counts.items()) + (" MIXED" if len(counts) > 1 else "")
+
+    members = manifest.get("members", [])
+    size = sum(m.get("size", 0) for m in members)
+    lines = [f"{first}: {len(members)} files ({size} bytes), {manifest.get('records', '?')} records, "
+             f"made {manifest.get('created', '?')} by nmfexp {manifest.get('nmfexp_version', '?')}",
+             f"git commits: {listing(manifest.get('git_commits'))}",
+             f"BLAS builds: {listing(manifest.get('blas'))}"]
+    dirty = manifest.get("records_from_uncommitted_changes")
+    if dirty:
+        lines.append(f"DIRTY: {dirty} record(s) were made from a working tree with uncommitted changes")
+    if manifest.get("unreadable"):
+        lines.append(f"unreadable records packed as found: {len(manifest['unreadable'])}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console script ``nmfexp-results``."""
     ignore_sigxfsz()
@@ -729,6 +786,14 @@ def main(argv: list[str] | None = None) -> int:
     p_solvers.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p_solvers.add_argument("--format", choices=["md", "csv"], default="md",
                            help="md: what was compared and a Markdown table; csv: the full table")
+    p_archive = sub.add_parser("archive", help="pack every record and sweep plan under PATH with a manifest of "
+                                               "checksums, commits and BLAS builds (nmfexp.archive)")
+    p_archive.add_argument("path", help="a results folder (or a record)")
+    p_archive.add_argument("output", help="the archive: .zip, .tar.gz, .tar.xz, .tar.bz2 or .tar")
+    p_verify = sub.add_parser("verify-archive", help="check every member of an archive against its manifest")
+    p_verify.add_argument("archive", help="an archive made by nmfexp-results archive")
+    p_verify.add_argument("--max-size", type=float, default=None, metavar="GB",
+                          help="refuse members (and totals) beyond this many GB (default: 8 per member, 64 in all)")
     for p in (p_summary, p_merge, p_csv, p_parquet, p_solvers):
         p.add_argument("path", help="a results folder, a record, or a merged file")
     for p in (p_summary, p_csv, p_parquet):
@@ -786,6 +851,17 @@ def main(argv: list[str] | None = None) -> int:
             _write_table(df, args.output, args.command)
             if args.output != "-":
                 print(f"wrote {len(df)} rows to {args.output}")
+        elif args.command == "archive":
+            manifest = archive(args.path, args.output)
+            print("\n".join(_archive_lines(manifest, f"wrote {args.output}")))
+        elif args.command == "verify-archive":
+            from .archive import verify_archive
+
+            limits = {}
+            if args.max_size is not None:
+                limits = {"max_member_bytes": int(args.max_size * 1e9), "max_total_bytes": int(args.max_size * 1e9)}
+            found = verify_archive(args.archive, **limits)
+            print("\n".join(_archive_lines(found.manifest, f"{args.archive}: every member matches its manifest")))
         else:
             print("\n".join(_summary(args.path, duplicates)))
     except ImportError as exc:

@@ -17,10 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 from .. import results as _results
+from ..experiment.provenance import provenance_note
 from . import fig5, patterns, real_data, stats, sweep
 from .registry import ARTIFACTS, CAPTIONS, DEFAULT_ARTIFACTS, Artifact, artifact_tags
 from .report import PlotOutcome, write_report
 from .stats import check_statistic
+from .style import FOOTER_PROVENANCE
 
 __all__ = ["Artifact", "ARTIFACTS", "CAPTIONS", "DEFAULT_ARTIFACTS", "plot_all", "read_results", "PlotOutcome"]
 
@@ -95,15 +97,21 @@ def plot_all(results, plots_dir, *, verbose: bool = True, statistic: str = "medi
             written[name] = []
             print(f"nmfexp-plot: {name} could not be made:\n{failures[name]}", file=sys.stderr)
 
-    for name, art in ARTIFACTS.items():
-        if only is not None and name not in only:
-            continue
-        options = {"x_axis": x_axis} if name == "fig5_synthetic" else {}
-        attempt(name, lambda art=art, options=options: art.make(df, hist, plots_dir, statistic=statistic, **options))
-    if only is None:
-        others = sorted(set(df["tag"].fillna("").astype(str)) - artifact_tags()) if not df.empty else []
-        for tag in others:
-            attempt(f"sweep:{tag or '(untagged)'}", lambda tag=tag: sweep.auto_sweep(df, hist, plots_dir, tag=tag))
+    token = FOOTER_PROVENANCE.set(provenance_note(df))  # every footer names the records' commit(s)
+    try:
+        for name, art in ARTIFACTS.items():
+            if only is not None and name not in only:
+                continue
+            options = {"x_axis": x_axis} if name == "fig5_synthetic" else {}
+            attempt(name, lambda art=art, options=options: art.make(df, hist, plots_dir, statistic=statistic,
+                                                                    **options))
+        if only is None:
+            others = sorted(set(df["tag"].fillna("").astype(str)) - artifact_tags()) if not df.empty else []
+            for tag in others:
+                attempt(f"sweep:{tag or '(untagged)'}",
+                        lambda tag=tag: sweep.auto_sweep(df, hist, plots_dir, tag=tag))
+    finally:
+        FOOTER_PROVENANCE.reset(token)
     outcome = PlotOutcome(written=written, errors=failures, df=df, hist=hist, records=records)
     if report:
         attempt("report", lambda: [write_report(outcome, plots_dir, results=results, statistic=statistic)])

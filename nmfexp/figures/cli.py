@@ -5,12 +5,14 @@
     nmfexp-plot results/fig5_synthetic --artifact fig5_synthetic   # one artifact: its figures and tables only
     nmfexp-plot results/mysweep --x mask.rate --y heldout_relative_error --hue solver [--col rank]
     nmfexp-plot results/mysweep --convergence --hue solver [--col mask_rate] [--iterations]
+    nmfexp-plot --from-archive results.zip --plots-dir plots/   # verified, extracted to a temporary folder
     nmfexp-plot results/solver_zoo --suboptimality --hue solver [--col rank] [--x time|iteration]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 from pathlib import Path
@@ -29,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Regenerate figures and tables from existing HDF5 records (no solver runs): every paper "
                     "artifact found, generic figures for other sweeps, or one figure of your choice (--x/--y).")
     p.add_argument("results", nargs="?", default="results", help="results folder, record or merged file (default: results)")
+    p.add_argument("--from-archive", metavar="ARCHIVE",
+                   help="read the records from an archive of nmfexp-results archive instead of RESULTS: its manifest "
+                        "is checked (checksums, safe paths, sizes), then it is extracted to a temporary folder")
     p.add_argument("--plots-dir", default="plots", help="where figures and tables go (default: plots)")
     p.add_argument("--report", action="store_true", help="also write <plots-dir>/index.html with every figure and "
                                                          "table, the environment, deviations and references")
@@ -108,6 +113,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     ignore_sigxfsz()
+    if args.from_archive is not None:
+        if args.results != "results" and args.results is not None:
+            parser.error("give either RESULTS or --from-archive, not both")
+        from ..archive import opened_archive
+
+        with contextlib.ExitStack() as stack:
+            try:  # only the archive's own problems are reported here; drawing reports its own
+                found = stack.enter_context(opened_archive(args.from_archive))
+            except ValueError as exc:
+                print(f"nmfexp-plot: {exc}", file=sys.stderr)
+                return 2
+            print(f"nmfexp-plot: {args.from_archive}: {len(found.members) - 1} files match their manifest",
+                  file=sys.stderr)
+            args.results = str(found.extracted)
+            return _draw(args, parser)
+    return _draw(args, parser)
+
+
+def _draw(args, parser) -> int:
     if not Path(args.results).exists():
         print(f"nmfexp-plot: {args.results} does not exist; run nmfexp-reproduce or nmfexp-run first.", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -226,6 +227,36 @@ def _environment(df: pd.DataFrame) -> str:
             f"<div class='scroll'><table>{body}</table></div>")
 
 
+def _provenance(df: pd.DataFrame, results) -> str:
+    """The records' commit(s), DIRTY when any was made with uncommitted changes, a BLAS mix flagged,
+    and, for records read from an archive (``nmfexp-plot --from-archive``), what its manifest says."""
+    from ..experiment.provenance import provenance_note, provenance_of
+
+    parts = []
+    manifest = Path(results) / "MANIFEST.json" if results is not None else None
+    if manifest is not None and manifest.is_file():  # written by extract_archive after every checksum matched
+        try:
+            m = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            m = {}
+        if isinstance(m, dict):
+            parts.append(f"<p>Archive: the records come from an archive made {_esc(m.get('created', '?'))} by nmfexp "
+                         f"{_esc(m.get('nmfexp_version', '?'))}; its {len(m.get('members') or [])} files match "
+                         "MANIFEST.json (SHA-256).</p>")
+    if len(df):
+        p = provenance_of(df)
+        note = provenance_note(df)
+        bad = p["dirty"] or len(p["commits"]) > 1 or len(p["blas"]) > 1 or not p["commits"]
+        cls = " class='error'" if bad else ""
+        parts.append(f"<p{cls}>Provenance: records from "
+                     f"{_esc(note)}." + (" A record marked DIRTY was made from a working tree with changes no "
+                                         "commit holds: its numbers cannot be traced to a commit." if p["dirty"]
+                                         else "")
+                     + (" The runtimes come from different BLAS builds and are not comparable across them."
+                        if len(p["blas"]) > 1 else "") + "</p>")
+    return "\n".join(parts)
+
+
 def _references(df: pd.DataFrame, plots_dir: Path) -> str:
     from ..citation import citation_keys, cite, entries
 
@@ -317,6 +348,7 @@ def write_report(outcome: PlotOutcome, plots_dir, *, results=None, statistic: st
 <p>Records: <code>{_esc(results if results is not None else "")}</code>, {len(df)} jobs
 ({_esc(", ".join(f"{n} {s}" for s, n in status.items()) or "none")}). Generated {now} by nmfexp {_esc(__version__)}
 from the records alone (no solver was run). Runtime statistic: {_esc(notes[statistic])}.{_esc(shared)}</p>
+{_provenance(df, results)}
 {"<p class='error'>Figures that failed: " + _esc(", ".join(outcome.errors)) + "</p>" if outcome.errors else ""}
 <nav><ul>{"".join(toc)}</ul></nav>
 {"".join(sections)}

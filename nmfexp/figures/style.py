@@ -8,6 +8,7 @@ settings of :data:`RC` apply only inside functions decorated with
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import textwrap
 import zlib
@@ -135,6 +136,11 @@ def solver_order(solvers: Iterable[str]) -> list[str]:
     return [s for s in SOLVER_STYLE if s in present] + sorted(present - set(SOLVER_STYLE))
 
 
+#: The records' commit(s) (DIRTY when made with uncommitted changes) and a BLAS mix, added to every
+#: footer while set (:func:`nmfexp.figures.plot_all` sets it for the records it draws).
+FOOTER_PROVENANCE: contextvars.ContextVar[str] = contextvars.ContextVar("footer_provenance", default="")
+
+
 def footer(fig: Figure, text: str) -> None:
     """A small note under the figure (how many jobs, which statistic), wrapped to its width.
 
@@ -142,6 +148,9 @@ def footer(fig: Figure, text: str) -> None:
     figure legends of this package therefore go to the right or the top.
     """
     width = max(40, int(fig.get_figwidth() * 72 / 3.7))  # characters of 7 pt text per line
+    provenance = FOOTER_PROVENANCE.get()
+    if provenance:
+        text = f"{text}\nRecords: {provenance}."
     lines = [wrapped for para in text.splitlines() for wrapped in textwrap.wrap(para, width) or [""]]
     fig.supxlabel("\n".join(lines), x=0.01, ha="left", fontsize=7, color="0.25", linespacing=1.3)
 

@@ -345,7 +345,8 @@ FIELDS: tuple[Field, ...] = (
     _version("nmfexp", "nmfexp version (also the root attribute `nmfexp_version`)"),
     Field("git_commit", "environment", "str", _B, "commit of the nmfexp checkout (when run from one)",
           written="optional"),
-    Field("git_dirty", "environment", "bool", _B, "the checkout had uncommitted changes", written="optional"),
+    Field("git_dirty", "environment", "bool", _B, "the checkout differed from `git_commit`: a tracked file "
+          "changed, or an untracked file under nmfexp/, conf/, experiments/ or hydra_plugins/", written="optional"),
     Field("python", "environment", "str", _B, "Python version"),
     _version("numpy"), _version("scipy"), _version("h5py"), _version("pandas"), _version("hydra_core"),
     _version("omegaconf"), _version("threadpoolctl"),
