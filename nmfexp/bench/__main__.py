@@ -8,7 +8,7 @@ from threadpoolctl import threadpool_limits
 
 from . import __doc__ as _doc
 
-SUITES = ("core", "zoo", "runner", "launchers", "results", "all")
+SUITES = ("core", "zoo", "runner", "launchers", "results", "sparse", "all")
 
 
 def main(argv=None) -> None:
@@ -33,6 +33,11 @@ def main(argv=None) -> None:
             from .runner import runner_suite
 
             for line in runner_suite(args.quick):
+                print(line, flush=True)
+        if args.suite == "sparse":  # minutes at 1M stored entries: not part of "all"
+            from .peers import sparse_suite
+
+            for line in sparse_suite(args.quick):
                 print(line, flush=True)
         if args.suite == "results":  # minutes of reading records: not part of "all"
             from .results import results_suite

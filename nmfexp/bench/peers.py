@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from .. import factorize
 from . import interleaved, per_iteration, per_iteration_line
 
-__all__ = ["bench_peers", "bench_sparse", "bench_memory", "peak_extra_bytes"]
+__all__ = ["bench_peers", "bench_sparse", "bench_sparse_solvers", "bench_memory", "peak_extra_bytes", "sparse_suite"]
 
 # Our solver, scikit-learn's NMF arguments for the same algorithm, the goal.
 PEERS = {
@@ -235,3 +235,64 @@ def bench_memory(n: int, rank: int, missing: float, iters: int) -> list[str]:
                                                             random_state=0))
         lines.append(f"  {name:<8}  with the mask {peak / X.nbytes:5.2f}x   fully observed {full / X.nbytes:5.2f}x")
     return lines
+
+
+def _observed_entries(n: int, m: int, nnz: int, rank: int, seed: int = 0) -> sp.csr_array:
+    """Low-rank-plus-noise ``n x m`` data observed at ``nnz`` random entries, as CSR (the stored entries)."""
+    rng = np.random.default_rng(seed)
+    flat = np.sort(rng.choice(n * m, size=nnz, replace=False))
+    rows, cols = np.divmod(flat, m)
+    A, B = rng.random((n, rank)), rng.random((rank, m))
+    vals = np.einsum("kr,rk->k", A[rows], B[:, cols]) + 0.1 * rng.random(nnz)
+    return sp.csr_array((vals, (rows, cols)), shape=(n, m))
+
+
+def csr_bytes(S: sp.csr_array) -> int:
+    """Bytes of a CSR matrix: its values, column indices and row pointers."""
+    return S.data.nbytes + S.indices.nbytes + S.indptr.nbytes
+
+
+SPARSE_SOLVERS = ("als", "hals", "gdcls")
+
+
+def bench_sparse_solvers(n: int, m: int, nnz: int, rank: int, iters: int, repeats: int,
+                         solvers: tuple[str, ...] = SPARSE_SOLVERS) -> list[str]:
+    """ALS, HALS and GD-CLS on the stored entries against a plain MU iteration on them; peak memory / CSR bytes.
+
+    Every solver's runs of ``k`` and ``2k`` iterations (objective and stationarity every iteration, as the
+    default stopping rule needs) and :func:`plain_mu`'s are interleaved in one loop; the peak extra memory of
+    a whole call of ``k`` iterations (set-up included) is divided by the bytes of the CSR input.
+    """
+    from ..solvers._sparse import _jit
+
+    S = _observed_entries(n, m, nnz, rank)
+    size = csr_bytes(S)
+    lines = [f"Sparse ALS/HALS/GD-CLS, {n}x{m}, {S.nnz} stored entries (CSR {size / 2**20:.1f} MB), rank {rank}; "
+             f"kernels: {'numba' if _jit() else 'NumPy'}; per iteration = (fastest run of {2 * iters} - fastest "
+             f"of {iters}) / {iters}, all sides interleaved {repeats} times, objective every iteration"]
+    runs = {"mu k": lambda: plain_mu(S, rank, iters), "mu 2k": lambda: plain_mu(S, rank, 2 * iters)}
+    for name in solvers:
+        r = _sparse_runs(S, name, rank, iters)
+        runs[f"{name} k"], runs[f"{name} 2k"] = r["k"], r["2k"]
+    t = interleaved(runs, repeats)
+    mu = per_iteration(t["mu k"], t["mu 2k"], iters)
+    lines.append(f"  plain MU on the stored entries (scipy.sparse products, this run): {mu[0] * 1e3:.1f} ms best, "
+                 f"{mu[1] * 1e3:.1f} ms median per iteration")
+    peak_mu = peak_extra_bytes(lambda: plain_mu(S, rank, iters))
+    for name in solvers:
+        ours = per_iteration(t[f"{name} k"], t[f"{name} 2k"], iters)
+        lines.append(per_iteration_line(f"  {name:<6} / plain MU per iteration", ours, mu,
+                                        f"goal <= 3x; {ours[1] * 1e3:.1f} ms median"))
+    for name in solvers:
+        peak = peak_extra_bytes(lambda name=name: factorize(S, "stored", solver=name, rank=rank, tol=0.0,
+                                                            max_iter=iters, random_state=0))
+        lines.append(f"  {name:<6} peak extra memory / CSR input: {peak / size:5.2f}x ({peak / 2**20:.1f} MB; "
+                     f"goal <= 4x; plain MU {peak_mu / size:.2f}x)")
+    return lines
+
+
+def sparse_suite(quick: bool) -> list[str]:
+    """``--suite sparse``: the 1M-entry lines of the sparse solvers alone (``quick``: 1/20 of the size)."""
+    if quick:
+        return bench_sparse_solvers(2000, 500, 50_000, 10, 2, 2)
+    return bench_sparse_solvers(20000, 5000, 1_000_000, 20, 2, 3)
