@@ -197,3 +197,75 @@ def test_the_sparse_path_is_scale_equivariant(name, power):
     b = nmfexp.factorize(S * c, "stored", solver=name, rank=3, max_iter=15, random_state=2)
     assert np.all(np.isfinite(b.A)) and np.all(np.isfinite(b.B))
     np.testing.assert_array_equal(b.reconstruct(), c * a.reconstruct())
+
+
+def _lines_problem(seed=0, n=60, m=40, r=6):
+    """Stored entries with lines of every kind: many entries, fewer than r (singular), none; a dead component."""
+    rng = np.random.default_rng(seed)
+    obs = rng.random((n, m)) < 0.5
+    obs[0] = False  # a row with no entry
+    obs[1] = False
+    obs[1, :3] = True  # fewer entries than components
+    X = rng.random((n, m))
+    S = sp.csr_array((X[obs], np.nonzero(obs)), shape=(n, m))
+    B = rng.random((r, m))  # X is not of low rank: many unconstrained minimisers have a negative entry
+    B[2] = 0.0  # a dead component
+    return S, B, obs, X
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_compiled_line_nnls_matches_scipy_nnls_line_by_line(seed):
+    from scipy.optimize import nnls
+
+    from nmfexp.solvers.als import _KKT_TOL, _RCOND
+
+    pytest.importorskip("numba")
+    S, B, obs, X = _lines_problem(seed)
+    ops = _sparse.StoredOps(_sparse.sparse_data(S))
+    out, hard = ops.nnls_lines(0, B, _RCOND, _KKT_TOL)
+    infeasible = 0
+    for q in range(S.shape[0]):
+        sel = np.flatnonzero(obs[q])
+        C, x = B[:, sel].T, X[q, sel]
+        if sel.size:
+            infeasible += np.linalg.lstsq(C[:, [0, 1, 3, 4, 5]], x, rcond=None)[0].min() < 0
+        if hard[q]:
+            continue  # solved by nnls on the observed entries by the caller
+        ref = nnls(C, x)[0] if sel.size else np.zeros(B.shape[0])
+        assert out[:, q].min() >= 0
+        # the same loss (unique minimiser where C has full column rank; then the same point)
+        assert np.linalg.norm(C @ out[:, q] - x) <= np.linalg.norm(C @ ref - x) * (1 + 1e-12) + 1e-14
+        if sel.size >= B.shape[0] and np.linalg.matrix_rank(C[:, [0, 1, 3, 4, 5]]) == 5:
+            np.testing.assert_allclose(out[:, q], ref, rtol=1e-9, atol=1e-12)
+    assert infeasible > 5  # the active-set step ran, not only the unconstrained one
+    assert hard.sum() <= 2
+
+
+def test_compiled_hals_lines_match_the_component_updates():
+    from nmfexp.solvers.hals import local_updates
+
+    pytest.importorskip("numba")
+    S, B, obs, X = _lines_problem(3)
+    ops = _sparse.StoredOps(_sparse.sparse_data(S))
+    At = np.random.default_rng(4).random((B.shape[0], S.shape[0]))
+    expect = At.copy()
+    local_updates(expect, ops.times_xt(B), ops.gram_rows(B))
+    assert ops.hals_lines(0, B, At)
+    np.testing.assert_allclose(At, expect, rtol=1e-12, atol=1e-14)
+    assert (At[2] == 0).all() and (At[:, 0] == 0).all()  # dead component and empty row: 0
+
+
+@pytest.mark.parametrize("name", ["als", "hals", "gdcls"])
+def test_compiled_line_solvers_agree_with_the_numpy_fallback(name, monkeypatch):
+    pytest.importorskip("numba")
+    X, obs, S = data(missing=0.8)
+    runs = {}
+    for backend in ("numba", "numpy"):
+        monkeypatch.setattr(_sparse, "BACKEND", backend)
+        stop = {} if name == "gdcls" else {"stop_on": "stationarity"}  # GD-CLS is not monotone
+        runs[backend] = nmfexp.factorize(S, "stored", solver=name, rank=6, max_iter=30, tol=1e-6, random_state=2,
+                                         **stop)
+    a, b = runs["numba"], runs["numpy"]
+    assert a.n_iter == b.n_iter and a.stop_reason == b.stop_reason
+    assert close(b.A, a.A, 1e-10) and close(b.B, a.B, 1e-10)
+    np.testing.assert_allclose(a.history["stationarity"], b.history["stationarity"], rtol=1e-8, atol=1e-12)

@@ -243,6 +243,45 @@ class StoredOps(Ops):
         G[ju, iu] = Gu
         return G
 
+    # per-line solves from the stored entries (compiled only; None means: use the Gram arrays)
+    def _line_args(self, axis: int, F: np.ndarray):
+        lines = self.X if axis == 0 else self.XT
+        return lines.indptr, lines.indices, lines.data, np.ascontiguousarray(F.T)
+
+    def nnls_lines(self, axis: int, F: np.ndarray, rcond: float, kkt_tol: float):
+        """The exact NNLS of every row (axis 0, ``F = B``) or column (axis 1, ``F = A^T``) on its stored entries.
+
+        Returns ``(solution (r, lines), needs_fallback (lines,) bool)`` from the compiled kernel, which
+        forms each line's Gram matrix in an ``r x r`` work array, or None when the kernels are not
+        compiled (the caller then uses :meth:`gram_rows` / :meth:`gram_cols`).
+        """
+        jit = _jit()
+        if jit is None:
+            return None
+        r, p = F.shape[0], self.shape[axis]
+        out, flag = np.empty((r, p)), np.empty(p, dtype=np.int8)
+        jit.nnls_lines(*self._line_args(axis, F), rcond, kkt_tol, np.finfo(np.float64).eps, out, flag)
+        return out, flag.astype(bool)
+
+    def hals_lines(self, axis: int, F: np.ndarray, U: np.ndarray) -> bool:
+        """HALS local updates of ``U`` (r, lines) in place, line by line from the stored entries; False
+        (nothing done) when the kernels are not compiled. ``F`` as in :meth:`nnls_lines`."""
+        jit = _jit()
+        if jit is None:
+            return False
+        jit.hals_lines(*self._line_args(axis, F), U)
+        return True
+
+    def ridge_lines(self, axis: int, F: np.ndarray, lam: float):
+        """``(F_S F_S^T + lam I)^{-1} F_S x_S`` for every line (r, lines), and which lines had no Cholesky
+        factor (left undefined); None when the kernels are not compiled. ``F`` as in :meth:`nnls_lines`."""
+        jit = _jit()
+        if jit is None:
+            return None
+        out = np.zeros((F.shape[0], self.shape[axis]))
+        failed = jit.ridge_lines(*self._line_args(axis, F), float(lam), out)
+        return out, failed
+
     # entries
     def new_entries(self):
         return np.empty_like(self.x)

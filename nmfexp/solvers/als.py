@@ -34,6 +34,14 @@ as the exact minimum over every support (:func:`_nnls_supports`); above rank
 (Lawson & Hanson, "Solving Least Squares Problems", 1974, ch. 23, the
 algorithm of ``nnls``) run in lockstep over the problems (:func:`_nnls_gram`).
 The solutions are the same minimisers; the last bits of rounding may differ.
+
+On the stored entries of a sparse ``X`` (``mask="stored"``) with the compiled
+kernels, no Gram matrix is kept for all lines at once: each row's (column's)
+``G_i`` and ``N_i`` are formed from its stored entries in ``r x r`` work
+arrays and solved there by the same three steps (Cholesky; Lawson & Hanson in
+the Gram form from ``f = 0``, with the optimality check; step 3 for the few
+lines it flags), line by line (:func:`._sparse_jit.nnls_lines`). Time and
+memory are then ``O(stored entries x r^2)`` and ``O(r^2)`` beyond the factors.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from ._base import register
 from ._init import start
 from ._ops import Ops
 from ._params import iterative_params
+from ._sparse import StoredOps
 
 __all__ = ["als"]
 
@@ -404,6 +413,25 @@ def _passive_solve_lapack(G: np.ndarray, N: np.ndarray, passive: np.ndarray) -> 
     return np.where(passive, z.T, 0.0)
 
 
+def _nnls_lines(ops: Ops, axis: int, F: np.ndarray) -> np.ndarray:
+    """The exact NNLS of every row (axis 0, ``F = B``) or column (axis 1, ``F = A^T``) of X; (r, lines).
+
+    On the stored entries with compiled kernels (:meth:`~._sparse.StoredOps.nnls_lines`) each line's
+    Gram matrix is formed and solved in ``r x r`` work arrays, line by line (the same three steps, the
+    same minimisers, as :func:`nnls_block`); otherwise from the Gram matrices of all lines at once.
+    """
+    fallback = _fallback(F, ops, axis)
+    solved = ops.nnls_lines(axis, F, _RCOND, _KKT_TOL) if isinstance(ops, StoredOps) else None
+    if solved is None:
+        if axis == 0:
+            return nnls_block(ops.times_xt(F), ops.gram_rows(F), fallback)
+        return nnls_block(ops.xt_left(F), ops.gram_cols(F.T), fallback)
+    out, hard = solved
+    for q in np.flatnonzero(hard):
+        out[:, q] = fallback(q)  # step 3
+    return out
+
+
 def _fallback(F: np.ndarray, ops: Ops, axis: int):
     """NNLS on the observed entries of row (axis=0) or column (axis=1) q of X, factor F (r, len).
 
@@ -447,9 +475,9 @@ def als(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_ever
         nonlocal A, B
         # Kim & Park 2008 restricted to observed entries: one exact NNLS per row of A, then per column of B.
         # Rows of A: G_i = B diag(M[i, :]) B^T, N_i = B (M*X)[i, :]^T.
-        A = nnls_block(ops.times_xt(B), ops.gram_rows(B), _fallback(B, ops, 0)).T
+        A = _nnls_lines(ops, 0, B).T
         # Columns of B: G_k = A^T diag(M[:, k]) A, N_k = A^T (M*X)[:, k].
-        B = nnls_block(ops.xt_left(A.T), ops.gram_cols(A), _fallback(A.T, ops, 1))
+        B = _nnls_lines(ops, 1, A.T)
 
     run = p.iterate(update, lambda: ops.frobenius(A, B), loss="frobenius", factors=lambda: (A, B))
     return p.result("als", np.ascontiguousarray(A), np.ascontiguousarray(B), run)

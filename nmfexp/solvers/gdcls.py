@@ -30,6 +30,7 @@ import numpy as np
 from ._base import register
 from ._init import refuse_dead_components, start
 from ._params import Interval, Param, iterative_params
+from ._sparse import StoredOps
 
 __all__ = ["gdcls"]
 
@@ -88,14 +89,23 @@ def gdcls(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_ev
         goal = np.inf  # no observed mass: the relative residual is undefined; one iteration ends the run
     else:
         goal = None if precision_goal is None else norm_x * 10.0 ** (-precision_goal)
+    sparse = isinstance(ops, StoredOps)
     scratch = ops.new_entries()  # W * (A B) of the GD step
 
     def update():
         nonlocal A, B
         # CLS step (Shahnaz et al. 2006, Alg. GD-CLS): per-column ridge normal equations, then clip at 0.
-        G = np.moveaxis(ops.gram_cols(A), 2, 0) + ridge  # (m or 1, r, r)
-        rhs = ops.xt_left(A.T).T[:, :, None]  # (m, r, 1)
-        B = np.linalg.solve(np.broadcast_to(G, (rhs.shape[0], rank, rank)), rhs)[:, :, 0].T
+        solved = ops.ridge_lines(1, A.T, regularization) if sparse else None
+        if solved is None:
+            G = np.moveaxis(ops.gram_cols(A), 2, 0) + ridge  # (m or 1, r, r)
+            rhs = ops.xt_left(A.T).T[:, :, None]  # (m, r, 1)
+            B = np.linalg.solve(np.broadcast_to(G, (rhs.shape[0], rank, rank)), rhs)[:, :, 0].T
+        else:  # on the stored entries, column by column in r x r work arrays
+            B, failed = solved
+            for k in np.flatnonzero(failed):  # not positive definite: the general solve (or its error)
+                sel = ops.observed_line(1, k)[0]
+                C = A[sel]
+                B[:, k] = np.linalg.solve(C.T @ C + ridge, C.T @ ops.observed_line(1, k)[1])
         np.maximum(B, 0.0, out=B)
         # GD step: masked multiplicative update of A (Lee & Seung form with epsilon).
         WAB = ops.masked_product(A, B, out=scratch)

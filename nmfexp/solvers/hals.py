@@ -43,6 +43,7 @@ import numpy as np
 from ._base import register
 from ._init import start
 from ._params import iterative_params
+from ._sparse import StoredOps
 from .losses import gram_frobenius
 
 __all__ = ["hals"]
@@ -95,17 +96,23 @@ def hals(X, mask, *, rank, random_state, max_iter, tol, init, max_time, eval_eve
     A = p.A
     full = ops.complete
     xx = ops.sum_sq_x() if full else 0.0
+    sparse = isinstance(ops, StoredOps)
     last = None  # (A^T X, A^T A) of the last B half step, for the objective when fully observed
 
     def update():
         nonlocal A, last
         # Cichocki & Phan 2009, fast HALS with the mask M (formulas in the module docstring).
         # Columns of A: N = (M*X) B^T (transposed), G_i = B diag(M[i, :]) B^T.
-        local_updates(At, ops.times_xt(B), ops.gram_rows(B))
+        # On the stored entries with compiled kernels, line by line from r x r work arrays.
+        if not (sparse and ops.hals_lines(0, B, At)):
+            local_updates(At, ops.times_xt(B), ops.gram_rows(B))
+        A = At.T
+        if sparse and ops.hals_lines(1, At, B):
+            last = None
+            return
         # Rows of B: N = A^T (M*X), G_k = A^T diag(M[:, k]) A.
         N, G = ops.xt_left(At), ops.gram_cols(At.T)
         local_updates(B, N, G)
-        A = At.T
         last = (N, G) if full else None
 
     def objective():
