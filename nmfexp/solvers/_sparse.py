@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -166,11 +167,20 @@ class StoredOps(Ops):
         self.X, self.XT, self.shape = X, data.XT, X.shape
         self.x = X.data  # the observed values, CSR order
         self.indptr, self.indices = X.indptr, X.indices
-        ones = np.ones(X.nnz)
-        self.P = sp.csr_array((ones, X.indices, X.indptr), shape=X.shape)  # the pattern W
-        self.PT = sp.csr_array((np.ones(X.nnz), data.XT.indices, data.XT.indptr), shape=data.XT.shape)
-        self.V = sp.csr_array((np.zeros(X.nnz), X.indices, X.indptr), shape=X.shape)  # values set per use
+        # values set per use; the data's own array holds the place (no vector of nnz allocated here)
+        self.V = sp.csr_array((self.x, X.indices, X.indptr), shape=X.shape)
         self._scratch = None
+
+    @cached_property
+    def P(self) -> sp.csr_array:
+        """The pattern W (ones at the stored entries), built at its first use: the compiled line solvers
+        of ALS, HALS and GD-CLS never need it, and it is a vector of nnz."""
+        return sp.csr_array((np.ones(self.X.nnz), self.X.indices, self.X.indptr), shape=self.X.shape)
+
+    @cached_property
+    def PT(self) -> sp.csr_array:
+        """The pattern of ``X.T`` (:attr:`P` by column), built at its first use."""
+        return sp.csr_array((np.ones(self.XT.nnz), self.XT.indices, self.XT.indptr), shape=self.XT.shape)
 
     def sample(self, A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``(A B)`` at the stored entries, in CSR order."""
@@ -298,9 +308,20 @@ class StoredOps(Ops):
     def lmul(self, F, E):
         return (self.with_values(E).T @ F.T).T
 
+    def gradient(self, loss, A, B):
+        if loss != "frobenius":
+            return super().gradient(loss, A, B)
+        # The residual W*(A B - X) in the private work vector (no other vector of nnz): the products
+        # with it are those of the Gram form, (W*(A B)) B^T - (W*X) B^T, to rounding.
+        R = self.sample(A, B, self._work())
+        R -= self.x
+        return self.rmul(R, B.T), self.lmul(A.T, R)
+
     # losses
     def frobenius(self, A, B):
-        return frobenius(self.x, self.sample(A, B, self._work()))
+        R = self.sample(A, B, self._work())
+        np.subtract(self.x, R, out=R)  # the same numbers as frobenius(x, R), without a vector of nnz
+        return float(np.linalg.norm(R))
 
     def residual_norm(self, WAB):
         return frobenius(self.x, WAB)
