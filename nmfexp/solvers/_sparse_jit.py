@@ -43,7 +43,11 @@ def sampled_product(indptr, indices, A, Bt, out):  # pragma: no cover - compiled
 
 @njit(**_OPTS)
 def _line_gram(indptr, indices, x, Ft, q, G, N):  # pragma: no cover - compiled
-    """``G = F_S F_S^T`` and ``N = F_S x_S`` over the stored entries S of line q (upper triangle summed, then mirrored)."""
+    """``G = F_S F_S^T`` and ``N = F_S x_S`` over the stored entries S of line q.
+
+    Every entry of ``G`` is summed (not only a triangle): the inner loop is then contiguous and vectorises,
+    and ``G`` is still exactly symmetric (each product is the same in either order).
+    """
     r = Ft.shape[1]
     G[:, :] = 0.0
     N[:] = 0.0
@@ -53,11 +57,9 @@ def _line_gram(indptr, indices, x, Ft, q, G, N):  # pragma: no cover - compiled
         for a in range(r):
             fa = f[a]
             N[a] += v * fa
-            for b in range(a, r):
-                G[a, b] += fa * f[b]
-    for a in range(r):
-        for b in range(a + 1, r):
-            G[b, a] = G[a, b]
+            Ga = G[a]
+            for b in range(r):
+                Ga[b] += fa * f[b]
 
 
 @njit(**_OPTS)
