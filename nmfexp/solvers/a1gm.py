@@ -152,8 +152,8 @@ def _lost_lines(f: np.ndarray, blocks, axis: int) -> bool:
               "package's pure-NumPy path, ``auto`` the compiled kernel when numba is installed and not disabled "
               "by ``NMFEXP_DISABLE_NUMBA``. The kernel loads on first use, in about half a second; a one-shot "
               "script that wants no numba asks for ``numpy``. The two agree to rounding. The compiled kernel "
-              "splits a large ``X`` across as many threads as BLAS may use (an experiment job pins it to "
-              "``timing.blas_threads``, default 1)."),
+              "splits an ``X`` of at least 2**25 entries across as many threads as BLAS may use (an experiment "
+              "job pins it to ``timing.blas_threads``, default 1)."),
     ),
     rank1_only=True,
     iterative=False,
@@ -184,9 +184,10 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None, backend: str) -> Fac
         ``NMFEXP_DISABLE_NUMBA``. The kernel loads on first use, in about half
         a second; a one-shot script that wants no numba asks for ``"numpy"``.
         The two agree to rounding (:mod:`nmfexp.solvers._a1gm_kernel`). The
-        compiled kernel splits a large ``X`` across as many threads as BLAS
-        may use (threadpoolctl; an experiment job pins it to
-        ``timing.blas_threads``, default 1).
+        compiled kernel splits an ``X`` of at least 2**25 entries
+        (``PARALLEL_MIN``) across as many threads as BLAS may use
+        (threadpoolctl; an experiment job pins it to ``timing.blas_threads``,
+        default 1); smaller inputs are read by one thread, which is faster.
 
     Returns
     -------
