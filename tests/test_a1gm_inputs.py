@@ -280,3 +280,24 @@ def test_kernel_threads_follow_the_blas_limit():
         assert _a1gm_kernel.blas_thread_limit() == 1
     with threadpoolctl.threadpool_limits(2):
         assert _a1gm_kernel.blas_thread_limit() in (1, 2)  # 1 where BLAS has a single thread
+
+
+def test_inputs_below_the_split_threshold_are_read_by_one_thread(monkeypatch):
+    """Two threads were slower than one below 2**25 entries (the passes are bound by memory bandwidth), so
+    A1GM reads such an input serially whatever the BLAS limit, and gives the serial bits."""
+    pytest.importorskip("numba")
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    X = np.random.default_rng(8).random((2048, 1024))  # 2**21 entries: split before, serial now
+    X[5, :7] = np.nan
+    serial = _fit(X, None)
+
+    def no_threads(func, blocks):
+        raise AssertionError(f"split into {len(blocks)} blocks")
+
+    monkeypatch.setattr(_a1gm_kernel, "_in_threads", no_threads)
+    with threadpoolctl.threadpool_limits(2):
+        if _a1gm_kernel.blas_thread_limit() < 2:
+            pytest.skip("BLAS runs a single thread here")
+        res = _fit(X, None)
+    np.testing.assert_array_equal(res.A, serial.A)
+    np.testing.assert_array_equal(res.B, serial.B)

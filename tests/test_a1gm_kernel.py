@@ -329,3 +329,39 @@ def test_compiled_kernels_load_or_fall_back(monkeypatch):
         _compiled.compiled_module("numba", "_no_such_kernel")  # asked for explicitly: the error, not a fallback
     monkeypatch.setenv("NMFEXP_DISABLE_NUMBA", "1")
     assert _compiled.compiled_module("auto", "_a1gm_jit") is None
+
+
+_IMPORTS_OF_ONE_CALL = """
+import sys
+import numpy as np
+HEAVY = ("numba", "llvmlite", "hydra", "omegaconf", "pandas", "h5py", "matplotlib")
+def loaded():
+    return sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
+import nmfexp
+print(loaded())
+X = np.random.default_rng(0).random((30, 20)); X[2, 3] = np.nan
+nmfexp.factorize(X, solver="a1gm", backend="numpy")
+print(loaded())
+nmfexp.factorize(X, solver="a1gm")
+print(loaded())
+"""
+
+
+def test_import_and_one_a1gm_call_stay_light():
+    """``import nmfexp`` and an A1GM call load none of the experiment layer's libraries (Hydra, pandas, h5py,
+    matplotlib); numba and llvmlite are loaded by the first call that uses the compiled kernel, not before."""
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _IMPORTS_OF_ONE_CALL], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "NMFEXP_DISABLE_NUMBA": "0"})
+    assert out.returncode == 0, out.stderr
+    after_import, after_numpy_call, after_auto_call = out.stdout.splitlines()[-3:]
+    assert after_import == "[]" and after_numpy_call == "[]"
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        assert after_auto_call == "[]"
+    else:
+        assert after_auto_call == "['llvmlite', 'numba']"

@@ -79,3 +79,42 @@ def test_sparse_path_memory_scales_with_the_observed_entries(name):
     # The copies of the stored entries (CSR, its transpose, patterns: ~100 bytes per entry) and (n + m) x rank
     # factors and Gram matrices (rank^2 per row); nothing of size n x n.
     assert peak <= 200 * nnz + 2 * n * 4 * 4 * 8 * 4, peak
+
+
+def _kl_gradient_two_blocks(ops, A, B):
+    """The KL stationarity gradient as it was computed before (a block of ones beside each block of ratios)."""
+    from nmfexp.solvers.losses import row_blocks
+
+    n, m = ops.shape
+    GA, GB = np.empty((n, A.shape[1])), np.zeros((A.shape[1], m))
+    for rows in row_blocks(n, m):
+        E = A[rows] @ B
+        np.divide(ops.WX[rows], E, out=E)
+        np.subtract(ops.W.apply_rows(np.ones_like(E), rows), E, out=E)
+        GA[rows] = E @ B.T
+        GB += A[rows].T @ E
+    return GA, GB
+
+
+@pytest.mark.parametrize("kind", ["full", "sparse", "dense"])
+def test_kl_gradient_holds_one_block_and_keeps_its_bits(kind):
+    """The KL gradient (stop_on='stationarity') needs one block of rows, not a block of ratios and one of ones;
+    its numbers are those of W - (W*X) / (A B) computed with the block of ones, bit for bit."""
+    from nmfexp._validation import masked_data
+    from nmfexp.solvers._dense import DenseOps
+    from nmfexp.solvers.losses import BLOCK_BYTES
+
+    rng = np.random.default_rng(4)
+    X = rng.random((1200, 1000))  # 9.6 MB: five blocks of rows
+    missing = {"full": 0.0, "sparse": 0.01, "dense": 0.4}[kind]
+    obs = None if kind == "full" else rng.random(X.shape) >= missing
+    ops = DenseOps(masked_data(X, obs))
+    assert ops.W.kind == kind
+    A, B = rng.random((1200, 3)) + 0.1, rng.random((3, 1000)) + 0.1
+    GA, GB = ops.gradient("kl", A, B)
+    GA0, GB0 = _kl_gradient_two_blocks(ops, A, B)
+    np.testing.assert_array_equal(GA, GA0)
+    np.testing.assert_array_equal(GB, GB0)
+    outputs = GA.nbytes + GB.nbytes
+    peak = peak_extra_bytes(lambda: ops.gradient("kl", A, B))
+    assert peak <= 1.5 * BLOCK_BYTES + 2 * outputs, (peak, BLOCK_BYTES)

@@ -125,7 +125,9 @@ def bench_a1gm_threads(n: int, repeats: int) -> list[str]:
         return ["A1GM threads: skipped (numba not available; the NumPy path follows BLAS's own threads)"]
     controller = ThreadpoolController()
     lines = [f"A1GM compiled kernel split across threads (the BLAS limit in force), {n}x{n}, 5% grid-like "
-             f"missing entries, interleaved {repeats} times; {os.cpu_count()} CPUs"]
+             f"missing entries, interleaved {repeats} times; {os.cpu_count()} CPUs; load average "
+             f"{os.getloadavg()[0]:.2f}" + ("" if n * n >= kernel.PARALLEL_MIN else
+                                           f" (below PARALLEL_MIN = {kernel.PARALLEL_MIN}: both run one thread)")]
     for case in ("a", "b"):
         X, observed = _a1gm_case(case, n)
         samples = {1: [], 2: []}
@@ -243,7 +245,7 @@ def core_suite(quick: bool) -> list[str]:
     threads = min((i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"), default=1)
     if quick:
         return (bench_a1gm_vs_read((1000,), 5) + bench_a1gm_small((10, 100, 1000), 5)
-                + bench_a1gm_threads(2000, 5) + bench_a1gm_vs_read_haswell(1000, 5, threads)
+                + bench_a1gm_threads(6000, 5) + bench_a1gm_vs_read_haswell(1000, 5, threads)
                 + bench_a1gm_first_call(200, 2) + bench_a1gm_vs_wnmf(204, 3)
                 + bench_peers(300, 10, 10, 3) + bench_sparse(1000, 0.99, 10, 10, 3, 300, 5)
                 + bench_memory(600, 10, 0.3, 2))

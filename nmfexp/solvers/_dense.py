@@ -266,8 +266,11 @@ class DenseOps(Ops):
                 np.subtract(E, self.WX[rows], out=E)
             else:
                 np.divide(self.WX[rows], E, out=E)  # (W*X) / (A B): 0 at missing entries (needs A B > 0)
-                ones = self.W.apply_rows(np.ones_like(E), rows)
-                np.subtract(ones, E, out=E)
+                # W - E as (1 - E) * W, in place: the same bits (0 - 0 and (1 - 0) * 0 are both +0 at missing
+                # entries) without a second block of ones
+                np.subtract(1.0, E, out=E)
+                self.W.apply_rows(E, rows)
             GA[rows] = E @ B.T
             GB += A[rows].T @ E
+            del E  # freed before the next block's product is made, so that one block is alive at a time
         return GA, GB

@@ -150,10 +150,10 @@ def _lost_lines(f: np.ndarray, blocks, axis: int) -> bool:
         Param("backend", "auto", Options(BACKENDS),
               "Which implementation reads ``X``: ``numba`` the compiled one-pass kernel, ``numpy`` the "
               "package's pure-NumPy path, ``auto`` the compiled kernel when numba is installed and not disabled "
-              "by ``NMFEXP_DISABLE_NUMBA``. The kernel loads on first use, in about half a second; a one-shot "
+              "by ``NMFEXP_DISABLE_NUMBA``. The kernel loads on first use, in about 0.3 s; a one-shot "
               "script that wants no numba asks for ``numpy``. The two agree to rounding. The compiled kernel "
-              "splits a large ``X`` across as many threads as BLAS may use (an experiment job pins it to "
-              "``timing.blas_threads``, default 1)."),
+              "splits an ``X`` of at least 2**25 entries across as many threads as BLAS may use (an experiment "
+              "job pins it to ``timing.blas_threads``, default 1)."),
     ),
     rank1_only=True,
     iterative=False,
@@ -181,12 +181,13 @@ def a1gm(X, mask=None, *, rank: int = 1, random_state=None, backend: str) -> Fac
         Which implementation reads ``X``: ``"numba"`` the compiled one-pass
         kernel, ``"numpy"`` the package's pure-NumPy path, ``"auto"`` the
         compiled kernel when numba is installed and not disabled by
-        ``NMFEXP_DISABLE_NUMBA``. The kernel loads on first use, in about half
-        a second; a one-shot script that wants no numba asks for ``"numpy"``.
+        ``NMFEXP_DISABLE_NUMBA``. The kernel loads on first use, in about
+        0.3 s; a one-shot script that wants no numba asks for ``"numpy"``.
         The two agree to rounding (:mod:`nmfexp.solvers._a1gm_kernel`). The
-        compiled kernel splits a large ``X`` across as many threads as BLAS
-        may use (threadpoolctl; an experiment job pins it to
-        ``timing.blas_threads``, default 1).
+        compiled kernel splits an ``X`` of at least 2**25 entries
+        (``PARALLEL_MIN``) across as many threads as BLAS may use
+        (threadpoolctl; an experiment job pins it to ``timing.blas_threads``,
+        default 1); smaller inputs are read by one thread, which is faster.
 
     Returns
     -------
