@@ -163,7 +163,8 @@ def compute(job: Job, rec: Record) -> tuple[str, str]:
         undeclared = [p for p in opened if p not in after]
         if undeclared and "_target_" in job.config["dataset"]:
             warnings.warn(f"the data set read {', '.join(undeclared)}, which its config does not name: a change to "
-                          "it cannot be detected (a record is reused); name it under any key of the dataset config",
+                          "it cannot be detected (a record is reused); name it under any key of the dataset config, or "
+                          "declare it (or its folder) under dataset.inputs",
                           UndeclaredInputWarning, stacklevel=1)
         rec.attrs["dataset"] = data.dataset.name if not job.config["dataset"].get("name") else job.label
         rec.groups.update(data=_data_facts(data), dataset_meta=dict(data.dataset.meta))
