@@ -112,10 +112,24 @@ def existing_record(job: Job, header: dict | None = None) -> tuple[bool, str] | 
 
 
 def existing_records(jobs: list[Job]) -> tuple[list[tuple[bool, str] | None], list[dict]]:
-    """:func:`existing_record` of many jobs, their headers read in one bounded pass
-    (:func:`~nmfexp.record.read_record_headers`): a damaged or hostile record is ``None`` for its
-    job only. Returns the decisions and the headers (``{}`` where there is no usable record)."""
-    headers = read_record_headers([job.path for job in jobs])
+    """:func:`existing_record` of many jobs. Their headers come from the results catalogue where it
+    answers for the file as it is now (:func:`nmfexp.results.catalogued_headers`), the others are read in
+    one bounded pass (:func:`~nmfexp.record.read_record_headers`): a damaged or hostile record is
+    ``None`` for its job only. Returns the decisions and the headers (``{}`` where there is no usable
+    record)."""
+    from ..results import catalogued_headers
+
+    paths = [job.path for job in jobs]
+    headers = [{} for _ in paths]
+    try:
+        known = catalogued_headers(paths)
+    except (OSError, ValueError, RuntimeError):  # no catalogue to trust: read every file
+        known = {}
+    rest = [i for i, path in enumerate(paths) if path not in known]
+    for i, header in zip(rest, read_record_headers([paths[i] for i in rest]), strict=True):
+        headers[i] = header
+    for i, path in enumerate(paths):
+        headers[i] = known.get(path, headers[i])
     return [existing_record(job, header) for job, header in zip(jobs, headers, strict=True)], headers
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from ._format import _CHECKSUM_RE, USERBLOCK_SIZE, Record
 from .read import load_files, record_files
 
-__all__ = ["CATALOGUE_NAME", "scan_files", "catalogue_enabled"]
+__all__ = ["CATALOGUE_NAME", "catalogued_attrs", "scan_files", "catalogue_enabled"]
 
 CATALOGUE_NAME = ".nmfexp-catalogue"
 _FORMAT = "nmfexp-catalogue 1"
@@ -218,3 +218,33 @@ def scan_files(root: str | os.PathLike, summarise: Callable[[Record], dict], lay
     if use_catalogue and (changed or set(known) != set(fresh)):
         _write_catalogue(places, layout, fresh)
     return out, unreadable
+
+
+def catalogued_attrs(paths: list[Path], layout: str) -> dict[Path, dict]:
+    """What the catalogues of the folders of ``paths`` keep of each file's root attributes, where they
+    still answer: ``{path: attrs}`` for every path whose entry (made under ``layout``) matches the file
+    as it is now (size, times, inode, checksum block) and holds exactly one record with nothing wrong
+    in it. Other paths are left out: read them. Costs one catalogue read per folder and a ``stat``
+    and 512 bytes per path; nothing is written. Only the attributes the catalogue's ``summarise``
+    kept are there."""
+    if not catalogue_enabled():
+        return {}
+    by_folder: dict[Path, list[Path]] = {}
+    for path in paths:
+        by_folder.setdefault(Path(path).parent, []).append(Path(path))
+    out: dict[Path, dict] = {}
+    for folder, group in by_folder.items():
+        known: dict = {}
+        for place in _places(folder):
+            known = _read_catalogue(place, layout, len(group))
+            if known:
+                break
+        for path in group:
+            cached = known.get(path.name)
+            if cached is None or not _well_formed(cached[1]):
+                continue
+            records, problems = cached[1]["records"], cached[1]["problems"]
+            if len(records) != 1 or records[0]["suffix"] or problems or cached[0] != _identity(path):
+                continue
+            out[path] = dict(records[0]["attrs"])
+    return out
