@@ -141,7 +141,7 @@ def test_a_sweep_names_the_damaged_records_it_computes_again(tmp_path, caplog, m
 
 def test_a_rerun_takes_headers_from_an_up_to_date_catalogue_and_reads_only_what_it_cannot_vouch_for(tmp_path,
                                                                                                       monkeypatch):
-    from nmfexp.experiment.run import existing_records
+    from nmfexp.cli.sweep import _reusable
     from nmfexp.record import read as record_read
 
     jobs = [Job.from_config(conf(seed=s), tmp_path) for s in range(4)]
@@ -153,13 +153,12 @@ def test_a_rerun_takes_headers_from_an_up_to_date_catalogue_and_reads_only_what_
     monkeypatch.setattr(record_read._UnverifiedReader, "read_many",
                         lambda self, items, header_only=False: calls.append([p for p, _ in items])
                         or read_many(self, items, header_only))
-    decisions, headers = existing_records(jobs)
-    assert [d[1] if d else None for d in decisions] == ["ok", "ok", "ok", None] and calls == []
+    kept, headers = _reusable(jobs)
+    assert kept == ["ok", "ok", "ok", None] and calls == []
     assert all(json.loads(h["inputs"]) == {} for h in headers[:3])
     _damage(jobs[0].path)  # changed behind the catalogue's back: read again, and found damaged
     os.utime(jobs[1].path, ns=(time.time_ns(), time.time_ns() + 10**9))  # touched: read again
-    decisions, _ = existing_records(jobs)
-    assert [d[1] if d else None for d in decisions] == [None, "ok", "ok", None]
+    assert _reusable(jobs)[0] == [None, "ok", "ok", None]
     assert calls == [[str(jobs[1].path)]]  # the damaged file fails its checksum before any reader
 
 

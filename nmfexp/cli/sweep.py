@@ -205,8 +205,15 @@ def _plan(sweeper, arguments: list[str]) -> list[tuple[list[str], Job]]:
 
 def _reusable(jobs: list[Job]) -> tuple[list[str | None], list[dict]]:
     """For each job, the status its existing record keeps (``ok``, ``skipped``), or None when it is to run;
-    and the headers read, in one bounded pass over the jobs' record files."""
-    decisions, headers = existing_records(jobs)
+    and the headers: from the results catalogue where it still vouches for the file, the others read in
+    one bounded pass over the jobs' record files."""
+    from ..results import catalogued_headers
+
+    try:
+        known = catalogued_headers([job.path for job in jobs])
+    except (OSError, ValueError, RuntimeError):  # no catalogue to trust: read every file
+        known = {}
+    decisions, headers = existing_records(jobs, known)
     return [d[1] if d and d[0] else None for d in decisions], headers
 
 

@@ -111,25 +111,18 @@ def existing_record(job: Job, header: dict | None = None) -> tuple[bool, str] | 
     return job.reusable(header.get("status"), inputs)
 
 
-def existing_records(jobs: list[Job]) -> tuple[list[tuple[bool, str] | None], list[dict]]:
-    """:func:`existing_record` of many jobs. Their headers come from the results catalogue where it
-    answers for the file as it is now (:func:`nmfexp.results.catalogued_headers`), the others are read in
-    one bounded pass (:func:`~nmfexp.record.read_record_headers`): a damaged or hostile record is
-    ``None`` for its job only. Returns the decisions and the headers (``{}`` where there is no usable
-    record)."""
-    from ..results import catalogued_headers
-
+def existing_records(jobs: list[Job], known: dict | None = None) -> tuple[list[tuple[bool, str] | None], list[dict]]:
+    """:func:`existing_record` of many jobs. Headers are taken from ``known`` (``{path: header}``, e.g.
+    what the results catalogue still vouches for: :func:`nmfexp.results.catalogued_headers`) where it
+    has them; the others are read in one bounded pass (:func:`~nmfexp.record.read_record_headers`):
+    a damaged or hostile record is ``None`` for its job only. Returns the decisions and the headers
+    (``{}`` where there is no usable record)."""
+    known = known or {}
     paths = [job.path for job in jobs]
-    headers = [{} for _ in paths]
-    try:
-        known = catalogued_headers(paths)
-    except (OSError, ValueError, RuntimeError):  # no catalogue to trust: read every file
-        known = {}
-    rest = [i for i, path in enumerate(paths) if path not in known]
+    headers = [known.get(path) for path in paths]
+    rest = [i for i, header in enumerate(headers) if header is None]
     for i, header in zip(rest, read_record_headers([paths[i] for i in rest]), strict=True):
         headers[i] = header
-    for i, path in enumerate(paths):
-        headers[i] = known.get(path, headers[i])
     return [existing_record(job, header) for job, header in zip(jobs, headers, strict=True)], headers
 
 
