@@ -139,15 +139,18 @@ def test_a_sweep_names_the_damaged_records_it_computes_again(tmp_path, caplog, m
     assert f"{jobs[3].path} (" in caplog.text and f"{jobs[4].path} (not a regular file)" in caplog.text
 
 
+@pytest.mark.parametrize("above", [False, True])
 def test_a_rerun_takes_headers_from_an_up_to_date_catalogue_and_reads_only_what_it_cannot_vouch_for(tmp_path,
-                                                                                                      monkeypatch):
+                                                                                                      monkeypatch,
+                                                                                                      above):
     from nmfexp.cli.sweep import _reusable
     from nmfexp.record import read as record_read
 
-    jobs = [Job.from_config(conf(seed=s), tmp_path) for s in range(4)]
+    out = tmp_path / "fig" if above else tmp_path
+    jobs = [Job.from_config(conf(seed=s), out) for s in range(4)]
     for job in jobs[:3]:
-        run(job.config, tmp_path)
-    results.load(tmp_path)  # builds the catalogue beside the records
+        run(job.config, out)
+    results.load(tmp_path)  # builds the catalogue beside the records, or in the folder above them
     calls = []
     read_many = record_read._UnverifiedReader.read_many
     monkeypatch.setattr(record_read._UnverifiedReader, "read_many",
