@@ -259,6 +259,20 @@ def _layout() -> str:
 _VERSION_COLUMNS = (("nmfexp", "env.nmfexp"), ("git_commit", "env.git_commit"))
 
 
+#: The root attributes the catalogue keeps: what the tables need, and what resuming a job needs
+#: (:func:`catalogued_headers`).
+_HEADER_KEYS = ("job", "status", "created", "inputs")
+
+
+def catalogued_headers(paths) -> dict[Path, dict]:
+    """The headers (``job``, ``status``, ``created``, ``inputs``) the results catalogues of the folders of
+    ``paths`` still hold for them, verified against the files (:func:`nmfexp.record.catalogue.catalogued_attrs`):
+    ``{path: header}``, leaving out every path the catalogue cannot answer for."""
+    from .record.catalogue import catalogued_attrs
+
+    return catalogued_attrs([Path(p) for p in paths], _layout())
+
+
 def _summarise(rec: Record) -> dict:
     """What the tables need of one record, as plain data (what the catalogue keeps)."""
     versions = {}
@@ -267,7 +281,7 @@ def _summarise(rec: Record) -> dict:
         versions[key] = value if isinstance(value, str) and value else None
     row = record_row(rec)
     row.pop(schema.PATH_COLUMN, None)
-    return {"attrs": {k: rec.attrs.get(k) for k in ("job", "status", "created")}, "versions": versions,
+    return {"attrs": {k: rec.attrs.get(k) for k in _HEADER_KEYS}, "versions": versions,
             "row": {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}}
 
 
@@ -670,7 +684,7 @@ def sweep_progress(path: str | Path, statuses: dict | None = None) -> list[str]:
 
 def _plan_progress(plan_path: Path, label: str, plans: list[Path], statuses: dict | None = None) -> list[str]:
     from .cli.backends import read_plan
-    from .record import read_record_header
+    from .record import read_record_headers
 
     plan = read_plan(plan_path)  # read as untrusted data: a damaged plan is named, not a traceback
     jobs = plan.get("jobs") if plan else None
@@ -678,12 +692,16 @@ def _plan_progress(plan_path: Path, label: str, plans: list[Path], statuses: dic
         return [f"{label}: its plan {plan_path} is unreadable"]
     plan["jobs"] = jobs
     known = statuses or {}
-
-    def header(record_path: str) -> dict:
-        found = known.get(os.path.realpath(record_path))
-        return {"status": found[0], "job": found[1]} if found else read_record_header(record_path)
-
-    statuses = [_status_of(header(job["path"]), job.get("job")) for job in plan["jobs"]]
+    headers = [{"status": found[0], "job": found[1]} if (found := known.get(os.path.realpath(job["path"])))
+               else None for job in jobs]
+    unknown = [i for i, h in enumerate(headers) if h is None]  # read in one pass, the catalogue's help first
+    cached = catalogued_headers([jobs[i]["path"] for i in unknown])
+    rest = [i for i in unknown if Path(jobs[i]["path"]) not in cached]
+    for i in unknown:
+        headers[i] = cached.get(Path(jobs[i]["path"]), {})
+    for i, h in zip(rest, read_record_headers([jobs[i]["path"] for i in rest]), strict=True):
+        headers[i] = h
+    statuses = [_status_of(h, job.get("job")) for h, job in zip(headers, jobs, strict=True)]
     counts = {s: statuses.count(s) for s in ("ok", "skipped", "failed")}
     done = sum(counts.values())
     lines = [f"{label} (planned {plan.get('created', '?')}, {plan_path.parent.name}): {done} of {len(statuses)} jobs "

@@ -169,6 +169,64 @@ def test_a_loader_file_under_any_key_is_digested(tmp_path):
     assert sorted(job.inputs) == sorted([str(a.resolve()), str(b.resolve())])
 
 
+_H5_LOADER = '''
+import os
+import h5py
+
+def load(folder, rng=None):  # opens a file the config does not name, through HDF5's C library
+    with h5py.File(os.path.join(folder, "data.h5"), "r") as f:
+        return f["X"][()]
+
+
+def load_file(source, rng=None):  # the file named in the config, under a key of the loader's choosing
+    with h5py.File(source, "r") as f:
+        return f["X"][()]
+'''
+
+
+def _h5(path, seed=0):
+    with h5py.File(path, "w") as f:
+        f["X"] = np.random.default_rng(seed).random((6, 5)) + 0.1
+    return path
+
+
+def test_a_file_read_through_h5py_is_digested_when_named_or_declared_and_its_change_recomputes(tmp_path,
+                                                                                               monkeypatch):
+    from nmfexp.experiment.job import Job
+    from nmfexp.experiment.run import run
+
+    (tmp_path / "h5_loader.py").write_text(_H5_LOADER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "h5_loader", raising=False)
+    folder = tmp_path / "set"
+    folder.mkdir()
+    data = _h5(folder / "data.h5")
+    declared = {"_target_": "h5_loader.load", "folder": str(folder), "inputs": [str(folder)]}
+    job = Job.from_config(_cfg(tmp_path, dataset=declared))
+    assert list(job.inputs) == [str(data.resolve())]  # the folder stands for the files in it
+    first = run(_cfg(tmp_path, dataset=declared))
+    assert first["status"] == "ok", first["message"]
+    assert run(_cfg(tmp_path, dataset=declared))["existing"]
+    _h5(data, seed=1)  # the HDF5 file changes: the record no longer stands for the job
+    again = run(_cfg(tmp_path, dataset=declared))
+    assert again["status"] == "ok" and not again["existing"]
+    named = Job.from_config(_cfg(tmp_path, dataset={"_target_": "h5_loader.load_file", "source": str(data)}))
+    assert list(named.inputs) == [str(data.resolve())]
+    # A single declared file works too, and is never passed to the loader.
+    one = Job.from_config(_cfg(tmp_path, dataset={**declared, "inputs": str(data)}))
+    assert list(one.inputs) == [str(data.resolve())]
+    assert run(_cfg(tmp_path, dataset={**declared, "inputs": str(data)}))["status"] == "ok"
+
+
+@pytest.mark.parametrize("bad, says", [("/nonexistent/data.h5", "neither a file nor a folder"),
+                                       ({"a": 1}, "must be a path or a list of paths"), ([3], "a list of paths")])
+def test_a_bad_inputs_declaration_is_a_config_error(tmp_path, bad, says):
+    from nmfexp.experiment.job import ConfigError, Job
+
+    with pytest.raises(ConfigError, match=says):
+        Job.from_config(_cfg(tmp_path, dataset={"_target_": "numpy.zeros", "shape": [3, 3], "inputs": bad}))
+
+
 # --------------------------------------------------------------------------- files a record points at
 
 

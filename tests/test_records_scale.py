@@ -141,6 +141,29 @@ def test_a_damaged_heap_with_a_valid_checksum_is_named_and_never_hangs(damaged_h
     assert time.perf_counter() - t0 < 60
 
 
+def test_headers_of_many_files_are_read_in_one_pass_and_a_bad_file_costs_only_itself(damaged_heap, tmp_path,
+                                                                                       monkeypatch):
+    monkeypatch.setattr(record_read, "UNVERIFIED_TIMEOUT", 3.0)
+    for i in range(4):
+        write_record(tmp_path / f"ok{i}.h5", tiny(f"ok{i}"))
+    (tmp_path / "damaged.h5").write_bytes(damaged_heap.read_bytes())
+    (tmp_path / "junk.h5").write_bytes(b"not a record at all" * 50)
+    os.symlink(tmp_path / "loop2.h5", tmp_path / "loop1.h5")
+    os.symlink(tmp_path / "loop1.h5", tmp_path / "loop2.h5")
+    os.mkfifo(tmp_path / "fifo.h5")
+    names = ["ok0", "damaged", "ok1", "junk", "loop1", "fifo", "missing", "ok2", "ok3"]
+    calls = []
+    read_many = record_read._UnverifiedReader.read_many
+    monkeypatch.setattr(record_read._UnverifiedReader, "read_many",
+                        lambda self, items, header_only=False: calls.append(len(items)) or read_many(self, items,
+                                                                                                      header_only))
+    headers = record_read.read_record_headers([tmp_path / f"{n}.h5" for n in names])
+    assert [h.get("job") for h in headers] == ["ok0", None, "ok1", None, None, None, None, "ok2", "ok3"]
+    assert [h.get("status") for h in headers if h] == ["ok"] * 4
+    assert calls == [5]  # one pass over the five records, the hanging one included (not HDF5: refused before)
+    assert headers == [read_record_header(tmp_path / f"{n}.h5") for n in names]  # the same as one by one
+
+
 # --------------------------------------------------------------------------- unreadable entries
 
 def test_symlink_loops_in_place_of_records_are_named(tmp_path):

@@ -115,16 +115,54 @@ def test_a_damaged_record_is_recomputed_with_a_word(tmp_path, caplog):
         in warned[0]
 
 
-def test_a_sweep_names_the_damaged_records_it_computes_again(tmp_path, caplog):
-    from nmfexp.cli.sweep import _warn_damaged
+def test_a_sweep_names_the_damaged_records_it_computes_again(tmp_path, caplog, monkeypatch):
+    from nmfexp.cli.sweep import _name_unusable, _reusable
+    from nmfexp.record import read as record_read
 
-    jobs = [Job.from_config(conf(seed=s), tmp_path) for s in range(3)]
+    jobs = [Job.from_config(conf(seed=s), tmp_path) for s in range(5)]
     for job in jobs[:2]:
         run(job.config, tmp_path)
     _damage(jobs[0].path)
+    os.symlink(jobs[3].path, jobs[3].path)  # a symlink loop in place of a record
+    os.mkfifo(jobs[4].path)
+    calls = []
+    read_many = record_read._UnverifiedReader.read_many
+    monkeypatch.setattr(record_read._UnverifiedReader, "read_many",
+                        lambda self, items, header_only=False: calls.append(len(items)) or read_many(self, items,
+                                                                                                      header_only))
+    kept, headers = _reusable(jobs)
+    assert kept == [None, "ok", None, None, None] and calls == [1]  # one reader pass (the damaged one fails its checksum first)
     with caplog.at_level(logging.WARNING):
-        assert _warn_damaged(jobs) == [jobs[0].path]  # the good record and the missing one are not named
+        assert _name_unusable(jobs, headers) == [jobs[0].path]  # the good record and the missing one are not named
     assert f"1 damaged or unreadable record(s) will be computed again: {jobs[0].path}" in caplog.text
+    assert "2 record path(s) hold something that cannot be read as a record" in caplog.text
+    assert f"{jobs[3].path} (" in caplog.text and f"{jobs[4].path} (not a regular file)" in caplog.text
+
+
+@pytest.mark.parametrize("above", [False, True])
+def test_a_rerun_takes_headers_from_an_up_to_date_catalogue_and_reads_only_what_it_cannot_vouch_for(tmp_path,
+                                                                                                      monkeypatch,
+                                                                                                      above):
+    from nmfexp.cli.sweep import _reusable
+    from nmfexp.record import read as record_read
+
+    out = tmp_path / "fig" if above else tmp_path
+    jobs = [Job.from_config(conf(seed=s), out) for s in range(4)]
+    for job in jobs[:3]:
+        run(job.config, out)
+    results.load(tmp_path)  # builds the catalogue beside the records, or in the folder above them
+    calls = []
+    read_many = record_read._UnverifiedReader.read_many
+    monkeypatch.setattr(record_read._UnverifiedReader, "read_many",
+                        lambda self, items, header_only=False: calls.append([p for p, _ in items])
+                        or read_many(self, items, header_only))
+    kept, headers = _reusable(jobs)
+    assert kept == ["ok", "ok", "ok", None] and calls == []
+    assert all(json.loads(h["inputs"]) == {} for h in headers[:3])
+    _damage(jobs[0].path)  # changed behind the catalogue's back: read again, and found damaged
+    os.utime(jobs[1].path, ns=(time.time_ns(), time.time_ns() + 10**9))  # touched: read again
+    assert _reusable(jobs)[0] == [None, "ok", "ok", None]
+    assert calls == [[str(jobs[1].path)]]  # the damaged file fails its checksum before any reader
 
 
 def test_a_dataframe_in_gives_labelled_dataframes_out():

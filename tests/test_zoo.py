@@ -357,9 +357,10 @@ def test_kaczmarz_rank1_noisy_stays_bounded_and_decreases():
     obj = nmfexp.factorize(X, obs, solver="kaczmarz", rank=1, max_iter=100, random_state=1).history["objective"]
     assert np.all(np.isfinite(obj))
     assert obj.max() <= 10 * obj[0] and obj[-1] < 0.5 * obj[0], (obj.max() / obj[0], obj[-1] / obj[0])
-    # The seed's uniform rule is the one that blows up here (kept as an option, see the docstring).
+    # The seed's uniform rule is the one that jumps far off here (kept as an option, see the docstring):
+    # its first, full-size steps; the diminishing steps then bring it back.
     uni = nmfexp.factorize(X, obs, solver="kaczmarz", rank=1, max_iter=100, random_state=1, sampling="uniform")
-    assert uni.history["objective"].max() > 1e6 * obj[0]
+    assert uni.history["objective"].max() > 100 * obj[0]
 
 
 @pytest.mark.parametrize("masked", [True, False])
@@ -468,3 +469,21 @@ def test_exact_start_has_zero_loss_and_stops_at_once(name):
     res = run(name, A0 @ B0, None, rank=8, init=(A0, B0), max_iter=5, tol=1e-4)
     assert res.history["objective"][0] == 0.0
     assert res.converged and res.n_iter == 1
+
+
+def test_kaczmarz_default_fit_is_stable_over_seeds_and_scales_and_beats_zero_factors():
+    # Uniform random data is far from rank 2-3: the systems are inconsistent, where RK with a constant
+    # step hovers (0.2: relative errors 0.70-1.06 here, i.e. sometimes worse than all-zero factors).
+    rng = np.random.default_rng(0)
+    for shape, rank in (((30, 20), 2), ((50, 40), 3)):
+        X0, obs = rng.random(shape), rng.random(shape) > 0.2
+        ref = nmfexp.factorize(X0, obs, solver="hals", rank=rank, random_state=0)
+        best = np.linalg.norm(obs * (X0 - ref.A @ ref.B)) / np.linalg.norm(obs * X0)  # an independent yardstick
+        for scale in (1e-6, 1e-3, 1.0, 1e3, 1e6):
+            X = X0 * scale
+            errors = []
+            for seed in range(3):
+                res = nmfexp.factorize(X, obs, solver="kaczmarz", rank=rank, random_state=seed)
+                errors.append(np.linalg.norm(obs * (X - res.A @ res.B)) / np.linalg.norm(obs * X))
+            assert max(errors) < 1.0, (shape, scale, errors)  # all-zero factors give 1
+            assert max(errors) < 1.35 * best and max(errors) - min(errors) < 0.1, (shape, scale, best, errors)

@@ -49,7 +49,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..experiment import ConfigError, Job, run_job
-from ..experiment.run import existing_record
+from ..experiment.run import existing_records
 from ..record import read_record_header
 from .progress import Progress
 from .tasks import LOG_FORMAT, TaskSpec, add_import_path, note_compiling
@@ -203,10 +203,18 @@ def _plan(sweeper, arguments: list[str]) -> list[tuple[list[str], Job]]:
     return planned
 
 
-def _reusable(job: Job) -> str | None:
-    """The status an existing record keeps for ``job`` (``ok``, ``skipped``), or None when it is to run."""
-    existing = existing_record(job)
-    return existing[1] if existing and existing[0] else None
+def _reusable(jobs: list[Job]) -> tuple[list[str | None], list[dict]]:
+    """For each job, the status its existing record keeps (``ok``, ``skipped``), or None when it is to run;
+    and the headers: from the results catalogue where it still vouches for the file, the others read in
+    one bounded pass over the jobs' record files."""
+    from ..results import catalogued_headers
+
+    try:
+        known = catalogued_headers([job.path for job in jobs])
+    except (OSError, ValueError, RuntimeError):  # no catalogue to trust: read every file
+        known = {}
+    decisions, headers = existing_records(jobs, known)
+    return [d[1] if d and d[0] else None for d in decisions], headers
 
 
 #: Statuses that make a sweep end with a non-zero status: the job has no usable record from this sweep.
@@ -510,37 +518,41 @@ def _wait_elsewhere(outcomes: _Outcomes, poll: float = 2.0) -> None:
             time.sleep(poll)
 
 
-def _warn_damaged(todo: list[Job], shown: int = 5) -> list[Path]:
-    """Name the files of ``todo`` that exist but are no usable record (damaged, truncated,
-    unreadable): the sweep computes those jobs again, and says so. Returns their paths."""
+def _name_unusable(jobs: list[Job], headers: list[dict], shown: int = 10) -> list[Path]:
+    """Name the jobs to run whose record path holds something that is no usable record, in one pass over
+    their files (``headers``: what :func:`_reusable` read of them): a damaged, truncated or unreadable
+    record, or something that cannot be read as a file at all (a symlink loop, a dangling link, a FIFO).
+    The sweep computes those jobs again and their records replace it, and says so. Returns the damaged
+    records' paths."""
+    damaged, odd = [], []
+    for job, header in zip(jobs, headers, strict=True):
+        if header or not os.path.lexists(job.path):
+            continue
+        try:
+            regular = stat.S_ISREG(os.stat(job.path).st_mode)
+        except OSError as exc:
+            odd.append(f"{job.path} ({exc.strerror or exc})")
+            continue
+        if regular:
+            damaged.append(job.path)
+        else:
+            odd.append(f"{job.path} (not a regular file)")
 
-    damaged = [job.path for job in todo if job.path.is_file() and not read_record_header(job.path)]
+    def more(items: list) -> str:
+        return f" and {len(items) - shown} more" if len(items) > shown else ""
+
     if damaged:
-        names = ", ".join(str(p) for p in damaged[:shown]) + (f" and {len(damaged) - shown} more"
-                                                               if len(damaged) > shown else "")
-        log.warning("%d damaged or unreadable record(s) will be computed again: %s", len(damaged), names)
+        log.warning("%d damaged or unreadable record(s) will be computed again: %s%s", len(damaged),
+                    ", ".join(map(str, damaged[:shown])), more(damaged))
+    if odd:
+        log.warning("%d record path(s) hold something that cannot be read as a record; those jobs are computed "
+                    "again and their records replace it: %s%s", len(odd), "; ".join(odd[:shown]),
+                    f";{more(odd)}" if more(odd) else "")
     return damaged
 
 
-def _name_unreadable(jobs: list[Job], show: int = 10) -> None:
-    """Say which jobs to run have, in place of their record, something that cannot be read as a file
-    (a symlink loop, a dangling link, a FIFO): the job is computed again and its record replaces it."""
-    found = []
-    for job in jobs:
-        if os.path.lexists(job.path):
-            try:
-                if not stat.S_ISREG(os.stat(job.path).st_mode):
-                    found.append(f"{job.path} (not a regular file)")
-            except OSError as exc:
-                found.append(f"{job.path} ({exc.strerror or exc})")
-    if found:
-        log.warning("%d record path(s) hold something that cannot be read as a record; those jobs are computed "
-                    "again and their records replace it: %s%s", len(found), "; ".join(found[:show]),
-                    f"; ... and {len(found) - show} more" if len(found) > show else "")
-
-
 def _recorded(jobs: list[Job]) -> int:
-    return sum(1 for job in jobs if _reusable(job))
+    return sum(1 for kept in _reusable(jobs)[0] if kept)
 
 
 def sweep(sweeper, arguments: list[str]) -> Any:
@@ -551,16 +563,15 @@ def sweep(sweeper, arguments: list[str]) -> Any:
     planned = _plan(sweeper, arguments)  # an invalid job stops the sweep here, before anything is written
     sweep_dir = Path(config.hydra.sweep.dir)
     report = SweepReport()
-    todo = []
-    for ov, job in planned:
-        kept = _reusable(job)
+    todo, todo_headers = [], []
+    for (ov, job), kept, header in zip(planned, *_reusable([job for _, job in planned]), strict=True):
         if kept:
             report.jobs.append({"job": job.key, "path": str(job.path), "status": kept, "message": "",
                                 "existing": True, "overrides": ov})
         else:
             todo.append((ov, job))
-    _warn_damaged([job for _, job in todo])
-    _name_unreadable([job for _, job in todo])
+            todo_headers.append(header)
+    _name_unusable([job for _, job in todo], todo_headers)
     results_dirs = sorted({job.path.parent for _, job in planned})
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)

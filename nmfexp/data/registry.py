@@ -28,9 +28,15 @@ They are the ``path`` of ``kind: file``, the user's file of a ``kind:
 real`` set when one is given or placed (offline copies inside packages are
 pinned by release and SHA-256 instead), and for ``_target_`` configs every string
 value of its keyword arguments (any key: ``path``, ``filename``, ``labels``, ...;
-inside lists and mappings too) that names an existing regular file. A loader
-declares the files it reads by taking them from its config: a file it opens
-that the config does not name (a path written in its code) is not digested.
+inside lists and mappings too) that names an existing regular file; and, for
+any config, the files declared under ``inputs`` (a path or a list of paths;
+a folder stands for every file beneath it), which is not passed to the
+loader. A loader declares the files it reads by taking them from its config
+or by listing them under ``inputs``: that is the only way for files opened by
+C libraries (HDF5 through h5py, netCDF), which Python cannot see being opened.
+A file opened through Python that neither names is reported
+(:class:`~nmfexp.data.digests.UndeclaredInputWarning`); one opened by a C
+library and not declared is not digested.
 A job takes the digests again just before and just after its data set is
 built, and records those (the bytes it read); when they differ, the file
 changed while it was read and the job fails, to be retried.
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,7 +127,9 @@ DATASET_KINDS: dict[str, DatasetKind] = {
 }
 
 _TARGET = "_target_"
-_NOT_PASSED = (_TARGET, "name")
+#: Key of a dataset config declaring the files its loader reads (not passed to the loader).
+INPUTS = "inputs"
+_NOT_PASSED = (_TARGET, "name", INPUTS)
 
 
 def import_target(path: str, what: str) -> Any:
@@ -217,11 +226,41 @@ def _named_files(value) -> list[Path]:
     return []
 
 
+def declared_inputs(dcfg: dict) -> list[Path]:
+    """The files a dataset config declares under ``inputs``: a path or a list of paths, each a file or a
+    folder (which stands for every regular file beneath it, symbolic links to folders not followed).
+
+    Raises
+    ------
+    ValueError
+        ``inputs`` is not a path or a list of paths, or names something that is neither a file nor a folder.
+    """
+    value = dcfg.get(INPUTS)
+    if value is None:
+        return []
+    items = [value] if isinstance(value, (str, os.PathLike)) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, (str, os.PathLike)) and str(i) for i in items):
+        raise ValueError(f"dataset.{INPUTS} must be a path or a list of paths (the files or folders the loader "
+                         f"reads), got {value!r}.")
+    out: list[Path] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_file():
+            out.append(path)
+        elif path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.is_file())
+        else:
+            raise ValueError(f"dataset.{INPUTS} names {str(item)!r}, which is neither a file nor a folder: give "
+                             "the files the loader reads (or their folder), or remove the entry.")
+    return out
+
+
 def dataset_inputs(dcfg: dict) -> list[Path]:
     """The files a data set is read from (see the module docstring), existing ones only, resolved.
 
     For a ``_target_`` config: every value of its keyword arguments (under any key, inside lists
-    and mappings too) that names an existing regular file.
+    and mappings too) that names an existing regular file. For any config: the files declared
+    under ``inputs`` (:func:`declared_inputs`; raises ``ValueError`` for a bad declaration).
     """
     if dcfg.get(_TARGET) is not None:
         paths = [p for k, v in dcfg.items() if k not in _NOT_PASSED for p in _named_files(v)]
@@ -229,7 +268,7 @@ def dataset_inputs(dcfg: dict) -> list[Path]:
         paths = DATASET_KINDS[dcfg["kind"]].inputs(dcfg)
     else:
         paths = []
-    return [p.resolve() for p in paths if p.is_file()]
+    return [p.resolve() for p in [*paths, *declared_inputs(dcfg)] if p.is_file()]
 
 
 def dataset_label(dcfg: dict) -> str:

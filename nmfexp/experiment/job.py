@@ -403,7 +403,11 @@ class Job:
         key = hashlib.sha256(_canonical(_identity(conf))).hexdigest()[:16]
         out = Path(conf["results_dir"] if results_dir is None else results_dir)
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec.name)
-        return cls(config=conf, solver=spec, key=key, inputs=input_digests(dataset_inputs(conf["dataset"])),
+        try:
+            inputs = input_digests(dataset_inputs(conf["dataset"]))
+        except ValueError as exc:  # a bad ``inputs`` declaration: the config is invalid
+            raise ConfigError(str(exc)) from None
+        return cls(config=conf, solver=spec, key=key, inputs=inputs,
                    seeds=Seeds.from_config(conf), path=out / f"{name}-{key}.h5")
 
     # ------------------------------------------------------------------ facts

@@ -38,6 +38,7 @@ from ..record import (
     claim,
     claim_holder,
     read_record_header,
+    read_record_headers,
     remove_stale_temp_files,
     schema,
     write_record,
@@ -48,7 +49,7 @@ from .evaluate import a1gm_certificate, evaluate
 from .job import Job, JobData
 from .provenance import concurrent_jobs, static_environment, thread_info
 
-__all__ = ["InputChangedError", "run_job", "run", "compute", "existing_record"]
+__all__ = ["InputChangedError", "run_job", "run", "compute", "existing_record", "existing_records"]
 
 log = logging.getLogger("nmfexp")
 
@@ -91,11 +92,13 @@ def _data_facts(data: JobData) -> dict:
     })
 
 
-def existing_record(job: Job) -> tuple[bool, str] | None:
+def existing_record(job: Job, header: dict | None = None) -> tuple[bool, str] | None:
     """Whether the record at ``job.path`` stands for ``job``, and why (:meth:`Job.reusable`); None without
-    a readable record. Reads the record's header only. A record whose ``job`` attribute is not
+    a readable record. Reads the record's header only, unless ``header`` (the header of ``job.path``
+    already read, e.g. by :func:`existing_records`) is given. A record whose ``job`` attribute is not
     ``job.key`` (a record renamed or copied to this job's file name) never stands for it."""
-    header = read_record_header(job.path)
+    if header is None:
+        header = read_record_header(job.path)
     if not header:
         return None
     if header.get("job") != job.key:  # a record is a job's only if it says so (a renamed or copied file)
@@ -106,6 +109,21 @@ def existing_record(job: Job) -> tuple[bool, str] | None:
     except ValueError:
         inputs = {}
     return job.reusable(header.get("status"), inputs)
+
+
+def existing_records(jobs: list[Job], known: dict | None = None) -> tuple[list[tuple[bool, str] | None], list[dict]]:
+    """:func:`existing_record` of many jobs. Headers are taken from ``known`` (``{path: header}``, e.g.
+    what the results catalogue still vouches for: :func:`nmfexp.results.catalogued_headers`) where it
+    has them; the others are read in one bounded pass (:func:`~nmfexp.record.read_record_headers`):
+    a damaged or hostile record is ``None`` for its job only. Returns the decisions and the headers
+    (``{}`` where there is no usable record)."""
+    known = known or {}
+    paths = [job.path for job in jobs]
+    headers = [known.get(path) for path in paths]
+    rest = [i for i, header in enumerate(headers) if header is None]
+    for i, header in zip(rest, read_record_headers([paths[i] for i in rest]), strict=True):
+        headers[i] = header
+    return [existing_record(job, header) for job, header in zip(jobs, headers, strict=True)], headers
 
 
 def _kept(job: Job, progress: str, *, again: bool = False) -> dict | None:
@@ -152,7 +170,8 @@ def compute(job: Job, rec: Record) -> tuple[str, str]:
         undeclared = [p for p in opened if p not in after]
         if undeclared and "_target_" in job.config["dataset"]:
             warnings.warn(f"the data set read {', '.join(undeclared)}, which its config does not name: a change to "
-                          "it cannot be detected (a record is reused); name it under any key of the dataset config",
+                          "it cannot be detected (a record is reused); name it under any key of the dataset config, or "
+                          "declare it (or its folder) under dataset.inputs",
                           UndeclaredInputWarning, stacklevel=1)
         rec.attrs["dataset"] = data.dataset.name if not job.config["dataset"].get("name") else job.label
         rec.groups.update(data=_data_facts(data), dataset_meta=dict(data.dataset.meta))

@@ -52,7 +52,7 @@ from ._format import (
 )
 from .claims import Claim, ClaimInfo, claim, claim_holder, lock_path
 from .merge import Duplicate, MergeReport, merge_records, resolve_duplicates
-from .read import is_valid_record, iter_records, read_record, read_record_header, record_status
+from .read import is_valid_record, iter_records, read_record, read_record_header, read_record_headers, record_status
 from .write import STALE_SECONDS, RecordWriteError, ignore_sigxfsz, remove_stale_temp_files, temp_path, write_record
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "record_status",
     "is_valid_record",
     "read_record_header",
+    "read_record_headers",
     "temp_path",
     "remove_stale_temp_files",
     "Claim",

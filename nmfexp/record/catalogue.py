@@ -30,7 +30,7 @@ from pathlib import Path
 from ._format import _CHECKSUM_RE, USERBLOCK_SIZE, Record
 from .read import load_files, record_files
 
-__all__ = ["CATALOGUE_NAME", "scan_files", "catalogue_enabled"]
+__all__ = ["CATALOGUE_NAME", "catalogued_attrs", "scan_files", "catalogue_enabled"]
 
 CATALOGUE_NAME = ".nmfexp-catalogue"
 _FORMAT = "nmfexp-catalogue 1"
@@ -218,3 +218,46 @@ def scan_files(root: str | os.PathLike, summarise: Callable[[Record], dict], lay
     if use_catalogue and (changed or set(known) != set(fresh)):
         _write_catalogue(places, layout, fresh)
     return out, unreadable
+
+
+#: Folders above a record whose catalogue may answer for it (a catalogue made by ``load`` on a parent folder).
+_ANCESTORS = 3
+
+
+def catalogued_attrs(paths: list[Path], layout: str) -> dict[Path, dict]:
+    """What the catalogues of the folders of ``paths`` (or of up to :data:`_ANCESTORS` folders above
+    them) keep of each file's root attributes, where they still answer: ``{path: attrs}`` for every
+    path whose entry (made under ``layout``) matches the file as it is now (size, times, inode,
+    checksum block) and holds exactly one record with nothing wrong in it. Other paths are left out:
+    read them. Costs one catalogue read per folder and a ``stat`` and 512 bytes per path; nothing is
+    written. Only the attributes the catalogue's ``summarise`` kept are there."""
+    if not catalogue_enabled():
+        return {}
+    by_folder: dict[Path, list[Path]] = {}
+    for path in paths:
+        by_folder.setdefault(Path(path).parent, []).append(Path(path))
+    catalogues: dict[Path, dict] = {}
+
+    def catalogue_of(root: Path) -> dict:
+        if root not in catalogues:
+            known: dict = {}
+            for place in _places(root):
+                known = _read_catalogue(place, layout, len(paths))
+                if known:
+                    break
+            catalogues[root] = known
+        return catalogues[root]
+
+    out: dict[Path, dict] = {}
+    for folder, group in by_folder.items():
+        roots = [folder, *list(folder.parents)[:_ANCESTORS]]
+        for path in group:
+            for root in roots:
+                cached = catalogue_of(root).get(path.relative_to(root).as_posix())
+                if cached is None or not _well_formed(cached[1]):
+                    continue
+                records, problems = cached[1]["records"], cached[1]["problems"]
+                if len(records) == 1 and not records[0]["suffix"] and not problems and cached[0] == _identity(path):
+                    out[path] = dict(records[0]["attrs"])
+                break
+    return out
