@@ -709,7 +709,27 @@ def _plan_progress(plan_path: Path, label: str, plans: list[Path], statuses: dic
     if running:
         lines.append(f"  running: {sum(running.values())} of them queued or running in Slurm ("
                      + ", ".join(f"{n} in task {t}" for t, n in sorted(running.items())) + ")")
+    missing = [job for job, s in zip(jobs, statuses, strict=True) if s is None]
+    if missing and plan.get("finished") and not running:
+        lines.append(f"  lost (the sweep ended without their record; the same command completes exactly them): "
+                     f"{len(missing)}")
+    elif missing:
+        lines.append(f"  without a record yet: {len(missing)}")
+    lines += [f"    {_job_words(job)}" for job in missing[:_SHOW_MISSING]]
+    if len(missing) > _SHOW_MISSING:
+        lines.append(f"    ... and {len(missing) - _SHOW_MISSING} more")
     return lines
+
+
+#: Jobs without a record that the summary names, per sweep.
+_SHOW_MISSING = 10
+
+
+def _job_words(job: dict) -> str:
+    """A planned job as its overrides (or key), printable text only: a plan is untrusted data."""
+    words = job.get("overrides")
+    text = " ".join(str(w) for w in words) if isinstance(words, list) and words else f"job {job.get('job')}"
+    return "".join(c if c.isprintable() else "?" for c in text[:300])
 
 
 def archive(path: str | Path, out: str | Path) -> dict:

@@ -145,3 +145,15 @@ def test_the_plan_of_a_sweep_names_its_submitter(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     plan = plans.read_plan(next((tmp_path / "r").glob("logs/*/plan.json")))
     assert plan["submitter"] == plans.submitter() and plans.submitted_here(plan)
+
+
+def test_the_summary_names_the_jobs_a_finished_sweep_lost_as_plain_text(tmp_path):
+    root = tmp_path / "results"
+    write_record(root / f"x-{JOB_A}.h5", _record(JOB_A))
+    _plan(root, {"finished": True, "jobs": [
+        {"job": JOB_A, "path": f"x-{JOB_A}.h5", "overrides": ["solver=wnmf_kl", "seed=0"]},
+        {"job": JOB_B, "path": f"x-{JOB_B}.h5", "overrides": ["solver=a1gm", "seed=1\x1b[2J"]}]})
+    lines = results_mod.sweep_progress(root)
+    assert lines[1].startswith("  lost (the sweep ended without their record; the same command completes exactly "
+                               "them): 1")
+    assert lines[2:] == ["    solver=a1gm seed=1?[2J"]  # no terminal escape from a plan reaches the screen
