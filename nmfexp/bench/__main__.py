@@ -21,6 +21,8 @@ def main(argv=None) -> None:
     parser.add_argument("--workloads", default="tiny,long,reproduce",
                         help="launchers suite: comma-separated workloads among tiny, long, reproduce "
                              "(default: all three)")
+    parser.add_argument("--launchers", help="launchers suite: comma-separated launchers to compare with basic "
+                                            "(default: every one available)")
     args = parser.parse_args(argv)
     if args.job_seconds <= 0:
         parser.error(f"--job-seconds must be positive, got {args.job_seconds}")
@@ -50,7 +52,8 @@ def main(argv=None) -> None:
             from .runner import launcher_suite
 
             try:
-                lines = launcher_suite(args.quick, args.job_seconds, tuple(w for w in args.workloads.split(",") if w))
+                lines = launcher_suite(args.quick, args.job_seconds, tuple(w for w in args.workloads.split(",") if w),
+                                       tuple(n for n in args.launchers.split(",") if n) if args.launchers else None)
             except ValueError as exc:
                 parser.error(str(exc))
             for line in lines:

@@ -170,7 +170,8 @@ def _timed(cmd: list[str], cwd: Path) -> float:
     return time.perf_counter() - t0
 
 
-def launcher_suite(quick: bool, job_seconds: float = 20.0, workloads: tuple[str, ...] = WORKLOADS) -> list[str]:
+def launcher_suite(quick: bool, job_seconds: float = 20.0, workloads: tuple[str, ...] = WORKLOADS,
+                   launchers: tuple[str, ...] | None = None) -> list[str]:
     """Wall time of whole commands per launcher, side by side in one run, as ratios to the basic launcher.
 
     Workloads (``workloads``, in this order): ``tiny`` (:data:`TINY_JOBS`, 200 jobs of milliseconds:
@@ -178,15 +179,19 @@ def launcher_suite(quick: bool, job_seconds: float = 20.0, workloads: tuple[str,
     :data:`LONG_JOBS`) and ``reproduce`` (``nmfexp-reproduce --quick``, figures included). ``quick``
     runs the tiny workload with 20 jobs and the long one with 2-s jobs (a smoke check). The launchers of
     one workload run in turn, each command in a fresh process; Slurm when ``sinfo`` answers, Ray when
-    it is installed.
+    it is installed; ``launchers`` (names of :data:`LAUNCHERS`, ``basic`` always included) limits them.
     """
     unknown = sorted(set(workloads) - set(WORKLOADS))
     if unknown:
         raise ValueError(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
     if quick:
         job_seconds = min(job_seconds, 2.0)
-    names = [n for n in LAUNCHERS if _available(n)]
-    missing = [n for n in LAUNCHERS if n not in names]
+    if launchers is not None and set(launchers) - set(LAUNCHERS):
+        raise ValueError(f"unknown launcher(s) {', '.join(sorted(set(launchers) - set(LAUNCHERS)))}; choose from "
+                         f"{', '.join(LAUNCHERS)}")
+    wanted = [n for n in LAUNCHERS if launchers is None or n in launchers or n == "basic"]
+    names = [n for n in wanted if _available(n)]
+    missing = [n for n in wanted if n not in names]
     lines = [f"Launchers, whole commands, wall time (one round, launchers in turn; {os.cpu_count()} cores, "
              f"load average {os.getloadavg()[0]:.2f} at the start)"
              + (f"; not available here: {', '.join(missing)}" if missing else "")]
