@@ -6,7 +6,10 @@
 
 An archive holds ``MANIFEST.json`` (first), every record (``*.h5``) and every
 sweep plan (``logs/multirun_*/plan.json``) under the results folder, in sorted
-order, with their paths relative to that folder. The manifest lists each
+order, with their paths relative to that folder. A plan is stored with its
+record paths relative to its own results folder and marked ``archived``
+(:func:`nmfexp.plans.portable_plan`): whoever extracts it reads the records
+beside it, and no tool asks a scheduler about its Slurm job ids. The manifest lists each
 member's SHA-256 and size, the nmfexp version that wrote the archive, the git
 commits (and how many records came from a working tree with uncommitted
 changes) and the BLAS builds found in the records, and the date.
@@ -135,10 +138,13 @@ def write_archive(results: str | Path, out: str | Path, *, facts: dict | None = 
     members = _members_of(results)
     if not any(rel.endswith(".h5") for rel, _ in members):
         raise ValueError(f"no record (*.h5) under {results}: nothing to archive.")
+    plans = {rel: _portable_plan(path) for rel, path in members if _PLAN.match(rel)}
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "nmfexp_version": __version__,
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 **(facts or {}),
-                "members": [{"path": rel, "sha256": _sha256(path), "size": path.stat().st_size}
+                "members": [{"path": rel, "sha256": hashlib.sha256(plans[rel]).hexdigest(), "size": len(plans[rel])}
+                            if plans.get(rel) is not None else
+                            {"path": rel, "sha256": _sha256(path), "size": path.stat().st_size}
                             for rel, path in members]}
     blob = (json.dumps(manifest, indent=1, sort_keys=False) + "\n").encode("utf-8")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +154,9 @@ def write_archive(results: str | Path, out: str | Path, *, facts: dict | None = 
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
                 zf.writestr(_zip_info(MANIFEST_NAME), blob)
                 for rel, path in members:
+                    if plans.get(rel) is not None:
+                        zf.writestr(_zip_info(rel), plans[rel])
+                        continue
                     with open(path, "rb") as src, zf.open(_zip_info(rel), "w", force_zip64=True) as dst:
                         for chunk in iter(lambda: src.read(_CHUNK), b""):  # noqa: B023 (src of this iteration)
                             dst.write(chunk)
@@ -155,6 +164,9 @@ def write_archive(results: str | Path, out: str | Path, *, facts: dict | None = 
             with tarfile.open(tmp, "w:" + kind.split(":")[1], format=tarfile.PAX_FORMAT) as tf:
                 tf.addfile(_tar_info(MANIFEST_NAME, len(blob)), io.BytesIO(blob))
                 for rel, path in members:
+                    if plans.get(rel) is not None:
+                        tf.addfile(_tar_info(rel, len(plans[rel])), io.BytesIO(plans[rel]))
+                        continue
                     with open(path, "rb") as src:
                         tf.addfile(_tar_info(rel, os.fstat(src.fileno()).st_size), src)
         # a record that changed while it was packed would not match its checksum: check before publishing
@@ -163,6 +175,18 @@ def write_archive(results: str | Path, out: str | Path, *, facts: dict | None = 
     finally:
         tmp.unlink(missing_ok=True)
     return manifest
+
+
+def _portable_plan(path: Path) -> bytes | None:
+    """A sweep plan as the archive stores it (record paths relative to its results folder, marked
+    ``archived``: :func:`nmfexp.plans.portable_plan`); None for a file that is not a plan (packed as
+    found)."""
+    from .plans import portable_plan, read_plan
+
+    plan = read_plan(path)
+    if plan is None:
+        return None
+    return (json.dumps(portable_plan(plan, path), indent=1) + "\n").encode("utf-8")
 
 
 def _zip_info(name: str) -> zipfile.ZipInfo:

@@ -622,7 +622,7 @@ def _write_table(df: pd.DataFrame, output: str, kind: str) -> None:
                           f"({exc})") from None
 
 
-def _summary(path: str, duplicates: str, catalogue: bool = True) -> list[str]:
+def _summary(path: str, duplicates: str, catalogue: bool = True, *, ask_scheduler: bool = False) -> list[str]:
     rows, found, everything = _scan_rows(path, duplicates, catalogue)
     df = _table(found.records, rows)
     lines = [f"{len(df)} record(s) in {path}"]
@@ -647,7 +647,7 @@ def _summary(path: str, duplicates: str, catalogue: bool = True) -> list[str]:
     for rec in everything:  # every record file found, before duplicates were resolved
         if "::" not in rec.location:
             statuses[os.path.realpath(rec.location)] = (rec.attrs.get("status"), rec.attrs.get("job"))
-    return lines + sweep_progress(path, statuses)
+    return lines + sweep_progress(path, statuses, ask_scheduler=ask_scheduler)
 
 
 def _status_of(header: dict, job: str | None) -> str | None:
@@ -655,7 +655,7 @@ def _status_of(header: dict, job: str | None) -> str | None:
     return header.get("status") if job is not None and header.get("job") == job else None
 
 
-def sweep_progress(path: str | Path, statuses: dict | None = None) -> list[str]:
+def sweep_progress(path: str | Path, statuses: dict | None = None, *, ask_scheduler: bool = False) -> list[str]:
     """Progress of the latest sweep into each results folder under ``path``, from its plan and the records.
 
     Every sweep leaves ``logs/multirun_*/plan.json`` (each planned job's
@@ -666,6 +666,11 @@ def sweep_progress(path: str | Path, statuses: dict | None = None) -> list[str]:
     The folders come newest sweep first; only the newest of all is called
     the latest. ``statuses`` (resolved record path -> ``(status, job)``, from
     a scan that just read the folder) spares reading those records again.
+
+    A plan is data: only its record paths inside its own results folder are
+    read (the others are named), and Slurm is asked about its tasks only
+    when this host and user submitted them, or with ``ask_scheduler``
+    (:mod:`nmfexp.plans`).
     """
     root = Path(path)
     if not root.is_dir():
@@ -678,42 +683,70 @@ def sweep_progress(path: str | Path, statuses: dict | None = None) -> list[str]:
     lines = []
     for k, (folder, plans) in enumerate(sorted(by_folder.items(), key=lambda kv: -kv[1][-1].stat().st_mtime)):
         where = "" if folder == root else f" into {folder.relative_to(root)}"
-        lines += _plan_progress(plans[-1], ("latest sweep" if k == 0 else "earlier sweep") + where, plans, statuses)
+        lines += _plan_progress(plans[-1], ("latest sweep" if k == 0 else "earlier sweep") + where, plans, statuses,
+                                ask_scheduler=ask_scheduler)
     return lines
 
 
-def _plan_progress(plan_path: Path, label: str, plans: list[Path], statuses: dict | None = None) -> list[str]:
-    from .cli.backends import read_plan
+def _plan_progress(plan_path: Path, label: str, plans: list[Path], statuses: dict | None = None, *,
+                   ask_scheduler: bool = False) -> list[str]:
+    from .cli.backends import running_in_scheduler
+    from .plans import plan_root, read_plan, record_paths
     from .record import read_record_headers
 
     plan = read_plan(plan_path)  # read as untrusted data: a damaged plan is named, not a traceback
     jobs = plan.get("jobs") if plan else None
-    if not isinstance(jobs, list) or not all(isinstance(j, dict) and isinstance(j.get("path"), str) for j in jobs):
+    if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
         return [f"{label}: its plan {plan_path} is unreadable"]
-    plan["jobs"] = jobs
+    # only paths inside the plan's own results folder are read: a plan from elsewhere is data
+    paths, ignored = record_paths(plan_path, jobs)
     known = statuses or {}
-    headers = [{"status": found[0], "job": found[1]} if (found := known.get(os.path.realpath(job["path"])))
-               else None for job in jobs]
-    unknown = [i for i, h in enumerate(headers) if h is None]  # read in one pass, the catalogue's help first
-    cached = catalogued_headers([jobs[i]["path"] for i in unknown])
-    rest = [i for i in unknown if Path(jobs[i]["path"]) not in cached]
+    headers: list[dict | None] = [None if path is None else
+                                  ({"status": found[0], "job": found[1]} if (found := known.get(path)) else None)
+                                  for path in paths]
+    unknown = [i for i, h in enumerate(headers) if h is None and paths[i] is not None]
+    cached = catalogued_headers([paths[i] for i in unknown])  # read in one pass, the catalogue's help first
+    rest = [i for i in unknown if Path(paths[i]) not in cached]
     for i in unknown:
-        headers[i] = cached.get(Path(jobs[i]["path"]), {})
-    for i, h in zip(rest, read_record_headers([jobs[i]["path"] for i in rest]), strict=True):
+        headers[i] = cached.get(Path(paths[i]), {})
+    for i, h in zip(rest, read_record_headers([paths[i] for i in rest]), strict=True):
         headers[i] = h
-    statuses = [_status_of(h, job.get("job")) for h, job in zip(headers, jobs, strict=True)]
+    statuses = [_status_of(h or {}, job.get("job")) for h, job in zip(headers, jobs, strict=True)]
     counts = {s: statuses.count(s) for s in ("ok", "skipped", "failed")}
     done = sum(counts.values())
     lines = [f"{label} (planned {plan.get('created', '?')}, {plan_path.parent.name}): {done} of {len(statuses)} jobs "
              f"recorded ({counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed), "
              f"{len(statuses) - done} without a record yet"]
-    from .cli.backends import running_in_scheduler
-
-    running = running_in_scheduler(plans, [job.get("job") for job, s in zip(jobs, statuses, strict=True) if s is None])
+    if ignored:
+        lines.append(f"  ignored {len(ignored)} record path(s) of the plan that leave {plan_root(plan_path)} "
+                     "(not read; counted as without a record): " + ", ".join(ignored[:3])
+                     + (f", ... ({len(ignored) - 3} more)" if len(ignored) > 3 else ""))
+    running = running_in_scheduler(plans, [job.get("job") for job, s in zip(jobs, statuses, strict=True) if s is None],
+                                   any_submitter=ask_scheduler)
     if running:
         lines.append(f"  running: {sum(running.values())} of them queued or running in Slurm ("
                      + ", ".join(f"{n} in task {t}" for t, n in sorted(running.items())) + ")")
+    missing = [job for job, s in zip(jobs, statuses, strict=True) if s is None]
+    if missing and plan.get("finished") and not running:
+        lines.append(f"  lost (the sweep ended without their record; the same command completes exactly them): "
+                     f"{len(missing)}")
+    elif missing:
+        lines.append(f"  without a record yet: {len(missing)}")
+    lines += [f"    {_job_words(job)}" for job in missing[:_SHOW_MISSING]]
+    if len(missing) > _SHOW_MISSING:
+        lines.append(f"    ... and {len(missing) - _SHOW_MISSING} more")
     return lines
+
+
+#: Jobs without a record that the summary names, per sweep.
+_SHOW_MISSING = 10
+
+
+def _job_words(job: dict) -> str:
+    """A planned job as its overrides (or key), printable text only: a plan is untrusted data."""
+    words = job.get("overrides")
+    text = " ".join(str(w) for w in words) if isinstance(words, list) and words else f"job {job.get('job')}"
+    return "".join(c if c.isprintable() else "?" for c in text[:300])
 
 
 def archive(path: str | Path, out: str | Path) -> dict:
@@ -776,6 +809,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nmfexp-results", description="Tables and merged files from nmfexp records.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_summary = sub.add_parser("summary", help="jobs per solver and status, damaged files, duplicates, versions")
+    p_summary.add_argument("--ask-scheduler", action="store_true",
+                           help="ask Slurm (squeue) about the tasks of every unfinished sweep plan found, also "
+                                "plans another host or user submitted (default: only this host's and user's; a "
+                                "plan from an archive or another machine names another scheduler's job ids)")
     p_merge = sub.add_parser("merge", help="copy every record under PATH into one HDF5 file")
     p_merge.add_argument("-o", "--output", required=True)
     p_csv = sub.add_parser("csv", help="write the one-row-per-job table as CSV")
@@ -881,7 +918,7 @@ def main(argv: list[str] | None = None) -> int:
             found = verify_archive(args.archive, **limits)
             print("\n".join(_archive_lines(found.manifest, f"{args.archive}: every member matches its manifest")))
         else:
-            print("\n".join(_summary(args.path, duplicates)))
+            print("\n".join(_summary(args.path, duplicates, ask_scheduler=args.ask_scheduler)))
     except ImportError as exc:
         note(str(exc))
         return 2

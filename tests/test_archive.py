@@ -17,6 +17,7 @@ from conftest import run_here
 from nmfexp import results as results_mod
 from nmfexp.archive import MANIFEST_NAME, extract_archive, verify_archive
 from nmfexp.figures import cli as plot_cli
+from nmfexp.plans import portable_plan, read_plan
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,13 @@ def test_archive_holds_every_record_and_plan_with_their_checksums(sweep, tmp_pat
     assert any(p.endswith("plan.json") for p in on_disk)
     assert [m["path"] for m in manifest["members"]] == on_disk  # every one, in sorted order
     for m in manifest["members"]:
-        assert m["sha256"] == _sha(sweep / m["path"]) and m["size"] == (sweep / m["path"]).stat().st_size
+        if m["path"].endswith(".h5"):
+            assert m["sha256"] == _sha(sweep / m["path"]) and m["size"] == (sweep / m["path"]).stat().st_size
+        else:  # a plan is stored portable: its record paths relative to its results folder
+            stored = (json.dumps(portable_plan(read_plan(sweep / m["path"]), sweep / m["path"]), indent=1)
+                      + "\n").encode()
+            assert m["sha256"] == hashlib.sha256(stored).hexdigest() and m["size"] == len(stored)
+            assert all(not Path(j["path"]).is_absolute() for j in json.loads(stored)["jobs"])
     assert manifest["records"] == 4 and sum(manifest["blas"].values()) == 4
     table = results_mod.load(sweep)
     assert manifest["git_commits"] == table["env.git_commit"].value_counts().to_dict()

@@ -114,10 +114,37 @@ LAUNCHERS = {
     "ray_local": (["hydra/launcher=ray_local"], "hydra_plugins.hydra_ray_launcher"),
 }
 
-#: Eight jobs of about 20 s of solver time each on one core (WNMF-KL, 600 x 600, rank 5, 8000 iterations).
+#: The long workload: eight CPU-bound jobs (WNMF-KL, 600 x 600, rank 5, 5% missing at random, tol 0),
+#: their iteration count chosen by :func:`calibrated_iterations` for ``job_seconds`` of solver time each.
 LONG_JOBS = ["-m", "solver=wnmf_kl", "seed=range(0,8)", "dataset.n_rows=600", "rank=5", "mask=random",
-             "mask.rate=0.05", "solver.params.max_iter=8000", "solver.params.tol=0", "timing=quick",
-             "timing.warmup=0"]
+             "mask.rate=0.05", "solver.params.tol=0", "timing=quick", "timing.warmup=0"]
+#: The tiny workload: jobs of A1GM on 10 x 10 (one timed call each; 200 of them, seeds added by the
+#: suite): what start-up and dispatch cost.
+TINY_JOBS = ["-m", "solver=a1gm", "dataset.n_rows=10", "timing=quick", "timing.warmup=0"]
+WORKLOADS = ("tiny", "long", "reproduce")
+
+
+def calibrated_iterations(job_seconds: float) -> int:
+    """WNMF-KL iterations that make one job of :data:`LONG_JOBS` take about ``job_seconds`` here (one
+    core): two jobs of 20 and 120 iterations, run in this process, give the cost per iteration and the
+    fixed cost of a job (data, mask, metrics, record)."""
+    from ..experiment import Job, run_job
+
+    def one(iters: int, folder: Path) -> float:
+        job = Job.from_config({"dataset": {"kind": "uniform", "n_rows": 600}, "mask": {"kind": "random", "rate": 0.05},
+                               "rank": 5, "solver": {"name": "wnmf_kl", "params": {"max_iter": iters, "tol": 0}},
+                               "seed": 0, "timing": {"warmup": 0, "repeats": 1, "min_time": 0, "max_repeats": 1}},
+                              folder)
+        t0 = time.perf_counter()
+        run_job(job)
+        return time.perf_counter() - t0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        one(5, Path(tmp) / "warm")  # imports and kernels off the clock
+        short, long_ = one(20, Path(tmp) / "a"), one(120, Path(tmp) / "b")
+    per_iter = max((long_ - short) / 100, 1e-6)
+    fixed = max(short - 20 * per_iter, 0.0)
+    return max(1, int(round((job_seconds - fixed) / per_iter)))
 
 
 def _available(name: str) -> bool:
@@ -143,28 +170,55 @@ def _timed(cmd: list[str], cwd: Path) -> float:
     return time.perf_counter() - t0
 
 
-def launcher_suite(quick: bool) -> list[str]:
-    """Wall time of whole commands per launcher, side by side in one run, as ratios to the basic launcher:
-    ``nmfexp-reproduce --quick`` (496 small jobs, figures included) and eight ~20-s jobs."""
-    names = [n for n in LAUNCHERS if _available(n)]
-    missing = [n for n in LAUNCHERS if n not in names]
+def launcher_suite(quick: bool, job_seconds: float = 20.0, workloads: tuple[str, ...] = WORKLOADS,
+                   launchers: tuple[str, ...] | None = None) -> list[str]:
+    """Wall time of whole commands per launcher, side by side in one run, as ratios to the basic launcher.
+
+    Workloads (``workloads``, in this order): ``tiny`` (:data:`TINY_JOBS`, 200 jobs of milliseconds:
+    what start-up and dispatch cost), ``long`` (eight jobs of about ``job_seconds`` of solver time each,
+    :data:`LONG_JOBS`) and ``reproduce`` (``nmfexp-reproduce --quick``, figures included). ``quick``
+    runs the tiny workload with 20 jobs and the long one with 2-s jobs (a smoke check). The launchers of
+    one workload run in turn, each command in a fresh process; Slurm when ``sinfo`` answers, Ray when
+    it is installed; ``launchers`` (names of :data:`LAUNCHERS`, ``basic`` always included) limits them.
+    """
+    unknown = sorted(set(workloads) - set(WORKLOADS))
+    if unknown:
+        raise ValueError(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+    if quick:
+        job_seconds = min(job_seconds, 2.0)
+    if launchers is not None and set(launchers) - set(LAUNCHERS):
+        raise ValueError(f"unknown launcher(s) {', '.join(sorted(set(launchers) - set(LAUNCHERS)))}; choose from "
+                         f"{', '.join(LAUNCHERS)}")
+    wanted = [n for n in LAUNCHERS if launchers is None or n in launchers or n == "basic"]
+    names = [n for n in wanted if _available(n)]
+    missing = [n for n in wanted if n not in names]
     lines = [f"Launchers, whole commands, wall time (one round, launchers in turn; {os.cpu_count()} cores, "
              f"load average {os.getloadavg()[0]:.2f} at the start)"
              + (f"; not available here: {', '.join(missing)}" if missing else "")]
-    workloads = [("nmfexp-reproduce --quick", lambda extra, out: [sys.executable, "-m", "nmfexp.reproduce", "--quick",
-                                                                  "--results-dir", str(out / "r"), "--plots-dir",
-                                                                  str(out / "p"), "--", *extra])]
-    if not quick:
-        workloads.append(("8 jobs of ~20 s (WNMF-KL 600x600)", lambda extra, out: [
-            sys.executable, "-m", "nmfexp.cli.run", *LONG_JOBS, f"results_dir={out / 'r'}", *extra]))
+    n_tiny = 20 if quick else 200
+    run = [sys.executable, "-m", "nmfexp.cli.run"]
+    table = {
+        "tiny": (f"{n_tiny} tiny jobs (A1GM 10x10)",
+                 lambda extra, out: [*run, *TINY_JOBS, f"seed=range(0,{n_tiny})", f"results_dir={out / 'r'}", *extra]),
+        "reproduce": ("nmfexp-reproduce --quick", lambda extra, out: [
+            sys.executable, "-m", "nmfexp.reproduce", "--quick", "--results-dir", str(out / "r"), "--plots-dir",
+            str(out / "p"), "--", *extra]),
+    }
+    if "long" in workloads:
+        iters = calibrated_iterations(job_seconds)
+        table["long"] = (f"8 jobs of ~{job_seconds:g} s (WNMF-KL 600x600, {iters} iterations)",
+                         lambda extra, out: [*run, *LONG_JOBS, f"solver.params.max_iter={iters}",
+                                             f"results_dir={out / 'r'}", *extra])
     with tempfile.TemporaryDirectory() as tmp:
-        for what, make in workloads:
+        for key in [w for w in WORKLOADS if w in workloads]:
+            what, make = table[key]
             walls = {}
             for name in names:
-                out = Path(tmp) / f"{what[:5]}-{name}"
+                out = Path(tmp) / f"{key}-{name}"
                 out.mkdir()
                 walls[name] = _timed(make(LAUNCHERS[name][0], out), out)
             base = walls["basic"]
-            lines.append(f"  {what}: " + " / ".join(f"{n} {w:.0f} s" for n, w in walls.items()))
+            lines.append(f"  {what}: " + " / ".join(f"{n} {w:.0f} s" for n, w in walls.items())
+                         + f"   (load average {os.getloadavg()[0]:.2f} at the end)")
             lines += [f"    {n} / basic: {w / base:5.2f}x" for n, w in walls.items() if n != "basic"]
     return lines

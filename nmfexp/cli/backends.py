@@ -25,7 +25,6 @@ Any other launcher (a third-party Hydra plugin) goes through Hydra's own
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import shutil
@@ -38,6 +37,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from ..experiment.config import usable_cores
+from ..plans import read_plan, submitted_here
 from .launch import MAX_JOBS_PER_TASK, jobs_per_task
 from .tasks import TaskSpec, add_import_path, job_payload, run_task, worker_init
 
@@ -403,24 +403,16 @@ def submissions_record(submitted) -> list[dict]:
             for job, task, limit in submitted]
 
 
-def read_plan(path: Path) -> dict | None:
-    """A ``plan.json`` as a dict, or None when it is not one (these files are read as untrusted data)."""
-    try:
-        if path.stat().st_size > 50_000_000:
-            return None
-        plan = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return plan if isinstance(plan, dict) else None
+def active_tasks(plans: list[dict], *, any_submitter: bool = False) -> dict[str, dict]:
+    """``{job key: task entry}`` for jobs of unfinished plans whose Slurm task is still pending or running.
 
-
-def active_tasks(plans: list[dict]) -> dict[str, dict]:
-    """``{job key: task entry}`` for jobs of unfinished plans whose Slurm task is still pending or running."""
+    Only plans this host and user submitted are asked about (a plan from an archive, or from another
+    machine, names job ids of another scheduler); ``any_submitter`` asks about every plan."""
     from ..record.claims import SLURM_ACTIVE_STATES
 
     entries = []
     for plan in plans:
-        if plan.get("finished"):
+        if plan.get("finished") or not (any_submitter or submitted_here(plan)):
             continue
         for t in plan.get("tasks") or []:
             if isinstance(t, dict) and t.get("scheduler") == "slurm" and isinstance(t.get("jobs"), list):
@@ -439,12 +431,13 @@ def active_tasks(plans: list[dict]) -> dict[str, dict]:
     return out
 
 
-def running_in_scheduler(plan_files: list[Path], keys: list[str]) -> dict[str, int]:
+def running_in_scheduler(plan_files: list[Path], keys: list[str], *,
+                         any_submitter: bool = False) -> dict[str, int]:
     """``{Slurm task id: number of jobs}`` for the jobs ``keys`` that an unfinished sweep (any of
     ``plan_files``) submitted and that Slurm still lists as queued or running (for ``nmfexp-results
-    summary``)."""
+    summary``); plans of another host or user only with ``any_submitter``."""
     plans = [plan for path in plan_files if (plan := read_plan(Path(path))) and not plan.get("finished")]
-    active = active_tasks(plans) if plans else {}
+    active = active_tasks(plans, any_submitter=any_submitter) if plans else {}
     out: dict[str, int] = {}
     for key in keys:
         if key in active:

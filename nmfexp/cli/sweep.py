@@ -656,8 +656,10 @@ def _write_plan(sweep_dir: Path, planned: list, todo: list) -> dict:
     (``nmfexp-results summary`` counts how many of them exist while the sweep runs); once submitted, the
     Slurm task of each job (``tasks``), so that a rerun after a crash of this process waits for them."""
     submitted = {job.key for _, job in todo}
+    from ..plans import submitter
+
     plan = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
-            "finished": False,
+            "submitter": submitter(), "finished": False,
             "jobs": [{"job": job.key, "path": _absolute(job.path), "submitted": job.key in submitted,
                       "overrides": ov} for ov, job in planned]}
     _write_json(sweep_dir / "plan.json", plan)
