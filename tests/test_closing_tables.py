@@ -46,7 +46,7 @@ def test_zoo_table_suboptimality_is_zero_for_the_best_run_of_each_problem():
 def test_the_budget_is_read_from_the_records():
     df, _ = zoo_records()
     assert budget_of(df) == "not recorded"
-    assert budget_of(df.assign(**{"budget.kind": "iterations"})) == "iterations"
+    assert budget_of(df.assign(**{"budget.kind": "iterations"})).startswith("iterations (each solver's own")
     timed = df.assign(**{"budget.kind": "time", "budget.seconds": 2.0})
     assert budget_of(timed) == "time (2 s of update time per run)"
     mixed = pd.concat([timed, df.assign(**{"budget.kind": "converged", "budget.tol": 1e-5})])
@@ -64,3 +64,17 @@ def test_tables_command_refuses_a_missing_path_and_bad_ranks(tmp_path, capsys):
 def test_a_folder_without_records_is_a_clear_error(tmp_path, capsys, command):
     assert main([command, str(tmp_path)]) == 2
     assert f"no records under {tmp_path}" in capsys.readouterr().err
+
+
+def test_the_report_states_each_artifacts_budget_from_its_records(tmp_path):
+    from nmfexp.figures.report import write_report
+
+    df, hist = zoo_records()
+    df = df.assign(**{"budget.kind": "time", "budget.seconds": 0.25})
+    (tmp_path / "zoo_table.csv").write_text("a\n1\n")
+    (tmp_path / "zoo_table.md").write_text("| a |\n|---|\n| 1 |\n")
+    outcome = type("Outcome", (), {"df": df, "written": {"solver_comparison": [tmp_path / "zoo_table.csv"]},
+                                   "errors": {}})()
+    page = write_report(outcome, tmp_path).read_text(encoding="utf-8")
+    assert page.count("Budget of these records: time (0.25 s of update time per run).") >= 2  # section + caption
+    assert "budget=time, 0.5 s" not in page

@@ -52,7 +52,7 @@ def budget_of(records: pd.DataFrame) -> str:
     Returns
     -------
     str
-        ``"iterations"`` (the paper's rule), ``"time (S s)"``, ``"converged (tol T)"``, several joined by
+        ``"iterations (...)"`` (the paper's rule), ``"time (S s ...)"``, ``"converged (tol T)"``, several joined by
         ``" + "`` when the records mix budgets, or ``"not recorded"``.
     """
     if "budget.kind" not in records.columns:
@@ -65,6 +65,8 @@ def budget_of(records: pd.DataFrame) -> str:
         elif kind == "converged" and "budget.tol" in g:
             tols = sorted({float(s) for s in pd.to_numeric(g["budget.tol"], errors="coerce").dropna()})
             said.append(f"converged (stationarity tol {', '.join(f'{t:g}' for t in tols)})")
+        elif kind == "iterations":
+            said.append("iterations (each solver's own max_iter and tol: the paper's rule)")
         else:
             said.append(str(kind))
     return " + ".join(said) or "not recorded"
