@@ -788,10 +788,18 @@ def _closing_tables(path: Path, ranks: str, name: str | None) -> str:
     out = []
     if name is not None:
         found = closing.table_rows(df, hist, name)
-        if found["corpus"].empty and found["solvers"].empty:
-            return (f"{name}: no record names this table (not in the corpus of these records: dropped by the "
-                    "corpus rules, or not run)\n")
         out.append(f"## {name}\n")
+        cat = found["catalogue"]
+        if cat.empty:
+            out.append("Not in the current corpus (nmfexp.data.corpus_tables()).\n")
+        else:
+            r = cat.iloc[0]
+            out.append(f"In the corpus (version {r.get('corpus_version', '?')}): {r['n_rows']} x {r['n_cols']} after "
+                       f"the corpus rules, from {r.get('source_rows', '?')} x {r.get('source_cols', '?')} in the "
+                       "source (columns dropped as identifiers, codes, dates, text or constants; docs/datasets.md); "
+                       f"{r['n_missing']} missing entries.\n")
+        if found["corpus"].empty and found["solvers"].empty:
+            out.append("No record of these results names this table.\n")
         if len(found["corpus"]):
             out.append("In the corpus (A1GM vs WNMF-KL):\n\n" + found["corpus"].T.reset_index().to_markdown(
                 index=False, headers=["column", "value"]) + "\n")

@@ -78,3 +78,33 @@ def test_the_report_states_each_artifacts_budget_from_its_records(tmp_path):
     page = write_report(outcome, tmp_path).read_text(encoding="utf-8")
     assert page.count("Budget of these records: time (0.25 s of update time per run).") >= 2  # section + caption
     assert "budget=time, 0.5 s" not in page
+
+
+def test_one_table_by_name_says_whether_it_is_in_the_corpus():
+    from nmfexp.data.corpus import corpus_tables
+    from nmfexp.figures.closing import table_rows
+
+    empty = pd.DataFrame({"dataset": pd.Series(dtype=str), "tag": pd.Series(dtype=str)})
+    listed = corpus_tables()
+    name = listed["table"].iloc[0]
+    found = table_rows(empty, None, name)
+    assert found["catalogue"]["n_cols"].tolist() == [listed["n_cols"].iloc[0]]
+    assert found["corpus"].empty and found["solvers"].empty
+    assert table_rows(empty, None, "no_package/no_table")["catalogue"].empty
+
+
+def test_one_table_by_name_scores_its_solvers_against_the_tables_best(tmp_path):
+    from nmfexp.figures.closing import table_rows
+
+    df, _ = zoo_records()
+    one = df[(df["rank"] == 1) & (df["mask_rate"] == 0.1) & (df["seed"] == 0)].assign(
+        tag="real_data_corpus_zoo", dataset="pkg/t")
+    solvers = table_rows(one, None, "pkg/t")["solvers"]
+    feasible = one[one["solver"] != "soft_impute"]
+    for loss, measure in (("frobenius", "weighted_frobenius"), ("kl", "weighted_kl")):
+        mine = solvers[solvers["loss"] == loss].set_index("solver")
+        fstar = feasible[measure].min()
+        for solver, row in mine.iterrows():
+            value = one.loc[one["solver"] == solver, measure].iloc[0]
+            assert row["value"] == value and row["fstar"] == fstar
+            assert row["suboptimality"] == pytest.approx((value - fstar) / fstar)

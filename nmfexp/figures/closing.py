@@ -156,13 +156,23 @@ def table_rows(df: pd.DataFrame, hist: pd.DataFrame | None, name: str) -> dict[s
     Returns
     -------
     dict of str to pandas.DataFrame
-        ``"corpus"``: its row of the corpus table (A1GM vs WNMF, grid-like,
+        ``"catalogue"``: its entry in the current corpus list (shape after
+        the corpus rules beside the source's shape: columns dropped as
+        identifiers, codes, dates or constants), empty when the table is not
+        in the corpus; ``"corpus"``: its row of the corpus table (A1GM vs WNMF, grid-like,
         certificate), ``"solvers"``: per corpus-zoo solver and seed its own
         loss, value, f*, suboptimality, held-out error, iterations and stop
         reason. Both empty when no record names the table.
     """
+    from ..data.corpus import corpus_tables
+
+    listed = corpus_tables()
+    listed = listed[listed["table"] == name]
+    keep = ["table", "n_rows", "n_cols", "source_rows", "source_cols", "n_missing", "missing_rate", "complete_rows",
+            "complete_cols", "corpus_version"]
+    catalogue = listed[[c for c in keep if c in listed]].reset_index(drop=True)
     if "dataset" not in df.columns:
-        return {"corpus": pd.DataFrame(), "solvers": pd.DataFrame()}
+        return {"catalogue": catalogue, "corpus": pd.DataFrame(), "solvers": pd.DataFrame()}
     mine = df[df["dataset"].astype(str) == name]
     table = corpus.corpus_table(mine)
     row = table[table["dataset"] == name] if not table.empty else table
@@ -172,11 +182,10 @@ def table_rows(df: pd.DataFrame, hist: pd.DataFrame | None, name: str) -> dict[s
         h = hist[hist["job"].isin(zoo_sel["job"])] if hist is not None and len(hist) else None
         fstar = best_known(zoo_sel, h, exclude=("soft_impute",))
         sub = suboptimality(zoo_sel, fstar)
-        keep = ["solver", "seed", "rank", "loss", "value", "fstar", "suboptimality"]
-        solvers = sub[[c for c in keep if c in sub]].copy()
-        extra = zoo_sel.set_index("job").reindex(sub["job"])
-        for c in ("heldout_relative_error", "n_iter", "stop_reason"):
+        solvers = sub[["solver", "loss", "value", "fstar", "suboptimality"]].copy()
+        extra = zoo_sel.drop_duplicates("job").set_index("job").reindex(sub["job"])
+        for c in ("seed", "rank", "heldout_relative_error", "n_iter", "stop_reason"):
             if c in extra:
                 solvers[c] = extra[c].to_numpy()
         solvers = solvers.sort_values(["seed", "suboptimality", "solver"], kind="stable").reset_index(drop=True)
-    return {"corpus": row.reset_index(drop=True), "solvers": solvers}
+    return {"catalogue": catalogue, "corpus": row.reset_index(drop=True), "solvers": solvers}
