@@ -22,8 +22,10 @@ sentence states, spelled as the claim spells it. Claim ids and values:
 ``zoo-rank{r}-baseline``
     The same among the baselines (:data:`BASELINES`) only.
 ``zoo-rank{r}-converged-{solver}``
-    ``"k/n"``: how many of the solver's n runs at rank r say converged
-    (records with status ok; a closed-form solver always converges).
+    ``"k/n"``: how many of the solver's n runs at rank r met their stopping
+    rule (:func:`~nmfexp.analysis.problems.converged`: ``stop_reason`` tol
+    or closed_form when recorded, else the record's ``converged``; records
+    with status ok).
 ``corpus-{solver}-vs-{baseline}``
     ``"better"``, ``"worse"`` or ``"no clear difference"``: from the paired
     comparison over the corpus tables (:func:`~nmfexp.analysis.compare_solvers`,
@@ -43,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from .paired import DEFAULT_TIE, compare_solvers
+from .problems import converged
 
 __all__ = ["BASELINES", "CLAIM_COLUMNS", "MARKER", "check_claims", "compute_claims", "corpus_claims",
            "read_markers", "zoo_claims"]
@@ -131,11 +134,11 @@ def zoo_claims(df: pd.DataFrame, *, tag: str | None = "solver_comparison", tie: 
                 best = _lowest(part, tie)
                 if best is not None:
                     rows.append((f"zoo-rank{rank}-{suffix}", *best))
-        if "converged" in g.columns:
+        if "converged" in g.columns or "stop_reason" in g.columns:
+            conv = converged(g)
             for solver, s in g.groupby("solver"):
-                conv = s["converged"].map(lambda v: v is True or v == 1 or v == "True")
-                rows.append((f"zoo-rank{rank}-converged-{solver}", f"{int(conv.sum())}/{len(s)}",
-                             "runs with status ok that say converged"))
+                rows.append((f"zoo-rank{rank}-converged-{solver}", f"{int(conv[s.index].sum())}/{len(s)}",
+                             "runs with status ok that met their stopping rule (stop_reason tol or closed_form)"))
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
