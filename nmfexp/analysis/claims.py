@@ -28,7 +28,7 @@ sentence states, spelled as the claim spells it. Claim ids and values:
     with status ok).
 ``corpus-{solver}-vs-{baseline}``
     ``"better"``, ``"worse"`` or ``"no clear difference"``: from the paired
-    comparison over the corpus tables (:func:`~nmfexp.analysis.compare_solvers`,
+    comparison over the corpus problems, one per table and seed (:func:`~nmfexp.analysis.compare_solvers`,
     held-out relative error, ratio effect): better when the confidence
     interval of the median ratio lies below 1 and the Holm-adjusted Wilcoxon
     p-value is below ``alpha``; worse when it lies above 1 likewise.
@@ -183,7 +183,7 @@ def corpus_claims(df: pd.DataFrame, *, tag: str | None = "real_data_corpus_zoo",
             verdict = "no clear difference"
         cid = f"corpus-{r['solver']}-vs-{baseline}"
         detail = (f"median ratio {float(r['median']):.4g} [{low:.4g}, {high:.4g}] ({1 - alpha:.0%} bootstrap CI), "
-                  f"Holm-adjusted Wilcoxon p = {p:.3g}, over {int(r['pairs'])} tables")
+                  f"Holm-adjusted Wilcoxon p = {p:.3g}, over {int(r['pairs'])} paired problems (table, seed)")
         rows.append((cid, verdict, detail))
         rows.append((f"{cid}-wtl", f"{int(r['wins'])}/{int(r['ties'])}/{int(r['losses'])}",
                      f"wins/ties/losses on held-out error, tie within {tie:.0%}"))
