@@ -26,6 +26,7 @@ temporary files of running or killed jobs (``*.tmp``) are never read.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -803,6 +804,79 @@ def _archive_lines(manifest: dict, first: str) -> list[str]:
     return lines
 
 
+@contextlib.contextmanager
+def _readable(path: str | Path):
+    """A results path to read: an archive (by its suffix) verified and extracted to a temporary folder."""
+    from .archive import archive_kind, opened_archive
+
+    if not Path(path).exists():
+        raise ValueError(f"{path} does not exist; give a results folder, a record, a merged file or an archive.")
+    try:
+        is_archive = Path(path).is_file() and bool(archive_kind(path))
+    except ValueError:  # not an archive's name: a record or a merged file
+        is_archive = False
+    if is_archive:
+        with opened_archive(path) as found:
+            yield found.extracted
+    else:
+        yield Path(path)
+
+
+def _closing_tables(path: Path, ranks: str, name: str | None) -> str:
+    """The text of ``nmfexp-results tables``."""
+    from .analysis import comparison_report
+    from .figures import closing
+
+    try:
+        wanted = [int(r) for r in ranks.split(",") if r.strip()]
+    except ValueError:
+        raise ValueError(f"--ranks takes comma-separated integers, got {ranks!r}.") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RecordsWarning)
+        df, hist = load_all(path)
+    if df.empty:
+        raise ValueError(f"no records under {path}: nothing to tabulate.")
+    out = []
+    if name is not None:
+        found = closing.table_rows(df, hist, name)
+        out.append(f"## {name}\n")
+        cat = found["catalogue"]
+        if cat.empty:
+            out.append("Not in the current corpus (nmfexp.data.corpus_tables()).\n")
+        else:
+            r = cat.iloc[0]
+            out.append(f"In the corpus (version {r.get('corpus_version', '?')}): {r['n_rows']} x {r['n_cols']} after "
+                       f"the corpus rules, from {r.get('source_rows', '?')} x {r.get('source_cols', '?')} in the "
+                       "source (columns dropped as identifiers, codes, dates, text or constants; docs/datasets.md); "
+                       f"{r['n_missing']} missing entries.\n")
+        if found["corpus"].empty and found["solvers"].empty:
+            out.append("No record of these results names this table.\n")
+        if len(found["corpus"]):
+            out.append("In the corpus (A1GM vs WNMF-KL):\n\n" + found["corpus"].T.reset_index().to_markdown(
+                index=False, headers=["column", "value"]) + "\n")
+        if len(found["solvers"]):
+            out.append("Corpus zoo: each solver on its own loss against the best-known optimum f* of the table:\n\n"
+                       + found["solvers"].to_markdown(index=False, floatfmt=".6g") + "\n")
+        return "\n".join(out)
+    zoo = closing.zoo_closing_table(df, hist, wanted)
+    out.append(f"## Synthetic zoo, ranks {', '.join(map(str, wanted))} (budget: {zoo.attrs.get('budget', '-')})\n")
+    out.append((zoo.to_markdown(index=False) if len(zoo) else "(no solver_comparison records at these ranks)")
+               + "\n\nmedian [q25, q75] over the runs of the rank (seeds and missing rates); objective on the "
+               "solver's own loss; f* the best-known optimum of each problem.\n")
+    head = closing.corpus_headline_tables(df)
+    for label in ("other", "grid-like"):
+        if label in head:
+            out.append(f"## Corpus headline, {label} tables (A1GM vs WNMF-KL)\n\n"
+                       + head[label].to_markdown(index=False) + "\n")
+    zsel = df[df["tag"].isin(["real_data_corpus_zoo", "real_data_corpus_zoo_quick"])] if "tag" in df else df.iloc[:0]
+    if len(zsel) and "column_mean" in set(zsel["solver"]):
+        zsel = zsel[zsel["tag"] == ("real_data_corpus_zoo" if (zsel["tag"] == "real_data_corpus_zoo").any()
+                                    else "real_data_corpus_zoo_quick")]
+        out.append("## Corpus zoo against column_mean (held-out relative error)\n\n"
+                   + comparison_report(zsel, "heldout_relative_error", "column_mean"))
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console script ``nmfexp-results``."""
     ignore_sigxfsz()
@@ -841,6 +915,18 @@ def main(argv: list[str] | None = None) -> int:
     p_solvers.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p_solvers.add_argument("--format", choices=["md", "csv"], default="md",
                            help="md: what was compared and a Markdown table; csv: the full table")
+    p_tables = sub.add_parser("tables", help="the closing tables of a solver comparison: the synthetic zoo per "
+                                             "solver and baseline, the corpus headline split into grid-like and "
+                                             "other tables, the corpus zoo against column_mean; or one table by name")
+    p_tables.add_argument("path", help="a results folder, a record, a merged file or an archive")
+    p_tables.add_argument("--ranks", default="5,10", help="ranks of the zoo table (comma-separated; default 5,10)")
+    p_tables.add_argument("--table", metavar="NAME", help="only this corpus table (e.g. "
+                                                         "openintro/ucla_textbooks_f18): its row and its solvers vs f*")
+    p_claims = sub.add_parser("claims", help="the comparative claims the records support (nmfexp.analysis.claims); "
+                                             "with --check, the claim markers of a document they do not")
+    p_claims.add_argument("path", help="a results folder, a record, a merged file or an archive")
+    p_claims.add_argument("--check", metavar="FILE", help="a document with <!-- claim: ID = VALUE --> markers; "
+                                                         "exit 1 when one does not hold")
     p_archive = sub.add_parser("archive", help="pack every record and sweep plan under PATH with a manifest of "
                                                "checksums, commits and BLAS builds (nmfexp.archive)")
     p_archive.add_argument("path", help="a results folder (or a record)")
@@ -897,6 +983,26 @@ def main(argv: list[str] | None = None) -> int:
             tie = {} if args.tie is None else {"tie": args.tie}
             print(comparison_report(df, args.metric, args.baseline, fmt=args.format, by=by, effect=args.effect,
                                     seed=args.seed, **tie), end="")
+        elif args.command == "tables":
+            with _readable(args.path) as where:
+                print(_closing_tables(where, args.ranks, args.table), end="")
+        elif args.command == "claims":
+            from .analysis.claims import check_claims, compute_claims
+
+            with _readable(args.path) as where:
+                records = load(where)
+                if records.empty:
+                    raise ValueError(f"no records under {args.path}: no claim to compute.")
+                claims = compute_claims(records)
+            if args.check:
+                problems = check_claims(Path(args.check).read_text(encoding="utf-8"), claims)
+                for line in problems:
+                    print(f"{args.check}: {line}")
+                if problems:
+                    return 1
+                print(f"{args.check}: every marked claim holds")
+            else:
+                print(claims.to_markdown(index=False) if len(claims) else "(no claim: no zoo or corpus-zoo records)")
         elif args.command in ("csv", "parquet"):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RecordsWarning)

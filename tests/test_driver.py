@@ -47,6 +47,16 @@ def test_an_increase_counts_as_converged_only_for_the_one_sided_rule(monkeypatch
     assert two.converged and two.n_iter == 4  # |5 - 6| / 10 = 0.1 is not small; |4 - 3.99| / 10 is
 
 
+def test_with_tol_0_no_increase_or_plateau_counts_as_converged(monkeypatch):
+    # The equal-time budget (tol 0): a rise at rounding level or a flat step must not end the run as "tol".
+    values = [10, 5, 5 + 1e-15, 5, 4, 4, 3]
+    run = Toy(values, monkeypatch).run(tol=0.0)
+    assert not run.converged and run.reason == "max_iter" and run.n_iter == len(values) - 1
+    assert run.history.objective == values
+    timed = Toy(values, monkeypatch).run(tol=0.0, max_time=3.0)
+    assert not timed.converged and timed.reason == "max_time" and timed.n_iter == 3
+
+
 def test_max_iter_ends_a_run_without_convergence(monkeypatch):
     run = Toy([5, 4, 3, 2, 1], monkeypatch).run(max_iter=3, tol=1e-6)
     assert not run.converged and run.n_iter == 3

@@ -215,3 +215,19 @@ def test_the_default_stop_on_keeps_job_keys_from_before_it_existed():
     assert job.config["solver"]["params"]["stop_on"] == "decrease"  # the job's own config is untouched
     other = Job.from_config({**base, "solver": {"name": "hals", "params": {"stop_on": "stationarity"}}})
     assert other.key != job.key
+
+
+@pytest.mark.parametrize("solver", ITERATIVE)
+@pytest.mark.parametrize("storage", ["dense", "sparse"])
+def test_tol_0_runs_to_the_cap_and_never_claims_convergence(solver, storage):
+    # budget=time sets tol 0: an iteration that fails to lower the objective (rounding level, or an
+    # increase) is not convergence, so every iterative solver runs until its cap and says so.
+    rng = np.random.default_rng(0)
+    X = rng.random((30, 4)) @ rng.random((4, 20)) + 0.05 * rng.random((30, 20))
+    M = rng.random(X.shape) > 0.2
+    rows, cols = np.nonzero(M)
+    sparse = sp.csr_array((X[rows, cols], (rows, cols)), shape=X.shape)
+    data = sparse if storage == "sparse" else np.where(M, X, np.nan)
+    kw = {} if storage == "dense" else {"mask": "stored"}
+    res = nmfexp.factorize(data, solver=solver, rank=4, random_state=0, tol=0.0, max_iter=400, **kw)
+    assert res.stop_reason == "max_iter" and not res.converged and res.n_iter == 400

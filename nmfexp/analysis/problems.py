@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["PROBLEM_COLUMNS", "PROBLEM_PREFIXES", "LOSS_MEASURES", "problem_columns", "problem_key", "own_loss",
-           "best_known", "suboptimality"]
+           "best_known", "suboptimality", "CONVERGED_REASONS", "converged"]
 
 #: Short columns of :func:`nmfexp.results.load` that belong to the problem a job solves.
 PROBLEM_COLUMNS = ("dataset", "n_rows", "n_cols", "mask", "mask_rate", "holdout", "seed", "rank")
@@ -318,3 +318,31 @@ def suboptimality(df: pd.DataFrame, fstar: pd.DataFrame, history: pd.DataFrame |
     h["gap"] = objective - h["fstar"]
     h["suboptimality"] = _relative_gap(objective, h["fstar"])
     return h
+
+
+#: Stop reasons that mean the run met its stopping rule (or needs none).
+CONVERGED_REASONS = ("tol", "closed_form")
+
+
+def converged(df: pd.DataFrame) -> pd.Series:
+    """Whether each job met its stopping rule: from ``stop_reason`` when recorded (``tol`` or
+    ``closed_form``), else from ``converged``; a record that says neither counts as not converged.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A table from :func:`nmfexp.results.load`.
+
+    Returns
+    -------
+    pandas.Series of bool
+        Aligned with ``df``, named ``converged``.
+    """
+    out = pd.Series(False, index=df.index, name="converged")
+    if "converged" in df:
+        out = df["converged"].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else v is True)
+    if "stop_reason" in df:
+        reason = df["stop_reason"]
+        known = reason.map(lambda v: isinstance(v, str) and v != "")
+        out = out.where(~known, reason.isin(CONVERGED_REASONS))
+    return out.astype(bool).rename("converged")

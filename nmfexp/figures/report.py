@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..record import schema
 from .bib import format_reference, parse_bibtex
+from .closing import budget_of
 from .registry import ARTIFACTS, CAPTIONS
 from .stats import GENERIC_STATISTIC_NOTES, STATISTIC_NOTES, concurrent_note
 from .style import FIGURE_FORMATS, TABLE_FORMATS
@@ -319,9 +320,14 @@ def write_report(outcome: PlotOutcome, plots_dir, *, results=None, statistic: st
         tags = sorted(set(df.loc[df["tag"].isin([name, f"{name}_quick"]), "tag"])) if art and len(df) else []
         err = (f"<p class='error'>This artifact could not be made:</p><pre>{_esc(outcome.errors[name])}</pre>"
                if name in outcome.errors else "")
+        captions = CAPTIONS
+        budget = budget_of(df[df["tag"].isin(tags)]) if tags else "not recorded"
+        if budget != "not recorded":  # every caption says the budget its records were run under
+            captions = {stem: f"{c} Budget of these records: {budget}." for stem, c in CAPTIONS.items()}
+            text = f"{text} Budget of these records: {budget}."
         sections.append(f"<section id='{_esc(name)}'><h2>{_esc(heading)}</h2><p>{_esc(text)}"
                         + (f" Records: preset {_esc(', '.join(tags))}." if tags else "") + "</p>"
-                        + err + _files_section(plots_dir, paths, CAPTIONS) + "</section>")
+                        + err + _files_section(plots_dir, paths, captions) + "</section>")
     # A report of one's own sweep says nothing about the paper (no deviations, no missing presets).
     paper = any(outcome.written.get(n) or n in outcome.errors for n in ARTIFACTS)
     missing = [a for n, a in ARTIFACTS.items() if not outcome.written.get(n) and n not in outcome.errors]

@@ -30,6 +30,7 @@ from matplotlib.markers import MarkerStyle
 from matplotlib.ticker import NullFormatter
 
 from ..analysis import best_known, suboptimality
+from ..analysis.problems import CONVERGED_REASONS, converged
 from .stats import jobs_note, ok, step_quantiles
 from .style import footer, save_figure, solver_order, solver_style, styled, subplots, write_table
 
@@ -43,35 +44,11 @@ INFEASIBLE = ("soft_impute",)
 FLOOR = 1e-9
 #: The band and the line: 10th, 50th and 90th percentile over runs.
 QUANTILES = (10, 50, 90)
-#: Stop reasons that mean the run met its stopping rule (or needs none).
-CONVERGED_REASONS = ("tol", "closed_form")
 #: What the x axis can be.
 X_AXES = ("time", "iteration")
 _LOSS_TITLE = {"kl": "KL divergence", "frobenius": "Frobenius norm"}
 
 
-def converged(df: pd.DataFrame) -> pd.Series:
-    """Whether each job met its stopping rule: from ``stop_reason`` when recorded (``tol`` or
-    ``closed_form``), else from ``converged``; a record that says neither counts as not converged.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        A table from :func:`nmfexp.results.load`.
-
-    Returns
-    -------
-    pandas.Series of bool
-        Aligned with ``df``, named ``converged``.
-    """
-    out = pd.Series(False, index=df.index, name="converged")
-    if "converged" in df:
-        out = df["converged"].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else v is True)
-    if "stop_reason" in df:
-        reason = df["stop_reason"]
-        known = reason.map(lambda v: isinstance(v, str) and v != "")
-        out = out.where(~known, reason.isin(CONVERGED_REASONS))
-    return out.astype(bool).rename("converged")
 
 
 def _check_x(x: str) -> None:

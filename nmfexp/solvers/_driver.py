@@ -25,7 +25,10 @@ changes the factors in place or rebinds them) and its loss as
      iterations with ``tol``. Solvers whose loss may rise (GD-CLS, Kaczmarz) ask for the
      two-sided rule ``|previous - current| / initial < tol``, so that an
      increase does not count as convergence. An initial objective of 0 is
-     already exact and counts as converged.
+     already exact and counts as converged. With ``tol = 0`` (the equal-time
+     budget) the rule never fires otherwise: a decrease below 0 is an
+     increase or a rounding-level wobble, not convergence, so such a run
+     goes on until ``max_time`` or ``max_iter`` and says so.
   3. ``max_time``: the updates have used that many seconds or more; stop,
      not converged (the objective is then evaluated once more if this
      iteration was not an evaluated one).
@@ -146,9 +149,15 @@ class Run(NamedTuple):
 
 
 def paper_rule(objective: list[float], tol: float, two_sided: bool = False) -> bool:
-    """``(previous - current) / initial < tol`` (``|...|`` when ``two_sided``); True if the start was exact."""
+    """``(previous - current) / initial < tol`` (``|...|`` when ``two_sided``); True if the start was exact.
+
+    With ``tol <= 0`` only an exact start counts: no change, however small
+    or negative, is convergence then.
+    """
     if objective[0] == 0:
         return True
+    if tol <= 0:
+        return False
     change = objective[-2] - objective[-1]
     if two_sided:
         change = abs(change)
