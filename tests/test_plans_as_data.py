@@ -34,12 +34,20 @@ def _plan(root: Path, plan: dict, name: str = "multirun_1") -> Path:
 
 @pytest.fixture
 def opened(monkeypatch):
-    """Every path whose record header is read (the summary's only way to open a planned record)."""
+    """Every path whose record header is read, one by one or in a batch (the summary's only way to open a
+    planned record)."""
     import nmfexp.record as record_pkg
 
     seen: list[str] = []
-    real = record_pkg.read_record_header
+    real, real_batch = record_pkg.read_record_header, record_pkg.read_record_headers
+
+    def batch(paths):
+        paths = list(paths)
+        seen.extend(str(p) for p in paths)
+        return real_batch(paths)
+
     monkeypatch.setattr(record_pkg, "read_record_header", lambda p: seen.append(str(p)) or real(p))
+    monkeypatch.setattr(record_pkg, "read_record_headers", batch)
     return seen
 
 
