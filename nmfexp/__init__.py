@@ -8,10 +8,10 @@
 """
 
 from . import metrics
-from .api import factorize
+from .api import factorize, solver_spec
 from .solvers import SOLVERS, A1GMCertificate, FactorizationResult, SolverRefused, certify_a1gm, rank1_nmmf
 
-__all__ = ["factorize", "rank1_nmmf", "metrics", "cite", "SOLVERS", "FactorizationResult", "SolverRefused",
+__all__ = ["factorize", "solver_spec", "rank1_nmmf", "metrics", "cite", "SOLVERS", "FactorizationResult", "SolverRefused",
            "certify_a1gm", "A1GMCertificate", "__version__"]
 __version__ = "0.2.0"
 

@@ -34,7 +34,7 @@ from ._validation import as_mask, check_number, check_rank, check_sparse, is_spa
 from .solvers import SOLVERS, FactorizationResult, SolverRefused, SolverSpec
 from .solvers._init import rng_from
 
-__all__ = ["factorize", "resolve_solver", "solver_spec", "accepted_parameters", "entry_point_solvers",
+__all__ = ["factorize", "resolve_solver", "solver_spec", "target_solver", "accepted_parameters", "entry_point_solvers",
            "ENTRY_POINT_GROUP"]
 
 #: Entry-point group through which installed packages add solvers.
@@ -107,6 +107,31 @@ def resolve_solver(solver) -> SolverSpec:
     if callable(solver):
         return solver_spec(solver)
     raise ValueError(f"solver must be a name, a SolverSpec or a callable, got {solver!r}.")
+
+
+#: What a ``_target_`` solver's config may declare as its ``loss``.
+TARGET_LOSSES = ("", "kl", "frobenius")
+
+
+def target_solver(scfg: dict) -> SolverSpec:
+    """The :class:`SolverSpec` of a ``_target_`` solver config (``solver: {_target_: mylab.solvers.f, ...}``).
+
+    ``_target_`` names a callable with the solver contract (or a
+    :class:`SolverSpec`, used as it is); ``name`` labels it (default: the
+    callable's name); ``loss`` (``kl`` or ``frobenius``, optional) declares
+    what its ``history["objective"]`` measures, so that the comparison
+    figures score it against the best-known optimum of that loss.
+    """
+    from .data.registry import import_target
+
+    loss = scfg.get("loss") or ""
+    if loss not in TARGET_LOSSES:
+        raise ValueError(f"solver.loss must be kl or frobenius (what the solver's objective measures), got {loss!r}; "
+                         "leave it out when the solver minimises neither.")
+    obj = import_target(scfg["_target_"], "solver")
+    if isinstance(obj, SolverSpec):
+        return dataclasses.replace(obj, loss=loss) if loss and loss != obj.loss else obj
+    return solver_spec(obj, scfg.get("name") or scfg["_target_"].rsplit(".", 1)[-1], loss=loss)
 
 
 def accepted_parameters(spec: SolverSpec) -> frozenset[str] | None:

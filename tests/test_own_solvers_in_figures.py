@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
@@ -110,3 +112,78 @@ def test_convergence_names_the_solvers_without_a_history(records):
     colours = [ln.get_color() for f in (fig, sweep_fig) for ln in f.axes[0].get_lines()
                if ln.get_label().startswith("with_history")]
     assert len(colours) == 2 and len(set(colours)) == 1
+
+
+def declared(X, mask, *, rank, random_state, max_iter=20, squared=False):
+    """Masked multiplicative Frobenius updates whose history is the declared loss (or, wrongly, its square)."""
+    W = np.ones(X.shape, bool) if mask is None else mask
+    Xo = np.where(W, X, 0.0)
+    rng = np.random.default_rng(random_state)
+    A, B = rng.random((X.shape[0], rank)) + 0.1, rng.random((rank, X.shape[1])) + 0.1
+
+    def loss():
+        value = nmfexp.metrics.weighted_frobenius(Xo, A @ B, W)
+        return value**2 if squared else value
+
+    objective = [loss()]
+    for _ in range(max_iter):
+        A *= (Xo @ B.T) / np.maximum((W * (A @ B)) @ B.T, 1e-12)
+        B *= (A.T @ Xo) / np.maximum(A.T @ (W * (A @ B)), 1e-12)
+        objective.append(loss())
+    return nmfexp.FactorizationResult(A=A, B=B, n_iter=max_iter, solver="declared",
+                                      history={"objective": np.array(objective),
+                                               "time": np.linspace(0.0, 1e-3, max_iter + 1)})
+
+
+def _warnings(w) -> list[str]:
+    """A job's recorded warnings as the table holds them (a JSON list, NaN for none)."""
+    return json.loads(w) if isinstance(w, str) else []
+
+
+def _own_run(root, solver: dict, seed: int = 0) -> dict:
+    return run({"dataset": {"kind": "uniform", "n_rows": 12}, "mask": {"kind": "random", "rate": 0.1},
+                "solver": solver, "rank": 2, "timing": dict(QUICK), "seed": seed, "tag": "own"}, root)
+
+
+def _suboptimality_figure(df, hist, tmp_path, monkeypatch):
+    from nmfexp.figures import suboptimality as S
+
+    saved = {}
+    monkeypatch.setattr(S, "save_figure", lambda fig, d, stem: saved.setdefault(stem, fig) and [d / stem])
+    S.plot_suboptimality(df, hist, tmp_path, x="time", hue="solver")
+    return saved["suboptimality_vs_time"]
+
+
+def test_a_target_solver_declares_its_loss_and_is_scored_beside_the_builtins(tmp_path, monkeypatch):
+    root = tmp_path / "results"
+    for seed in (0, 1):
+        _own_run(root, {**target(declared), "loss": "frobenius"}, seed)
+        _own_run(root, target(with_history), seed)  # declares nothing
+        _own_run(root, {"name": "hals", "params": {"max_iter": 20}}, seed)
+    df, hist = results.load_all(root)
+    assert dict(zip(df["solver"], df["info.loss"], strict=True)) == {
+        "declared": "frobenius", "with_history": "", "hals": "frobenius"}
+    assert not df.loc[df["solver"] == "declared", "warnings"].map(_warnings).map(len).any()  # its history is the loss
+    fig = _suboptimality_figure(df, hist, tmp_path, monkeypatch)
+    (ax,) = fig.axes  # one loss: the Frobenius axis, the own solver beside HALS
+    assert ax.get_title() == "Frobenius norm solvers" and len(ax.get_lines()) == 2
+    assert {"HALS", "declared"} <= set(legend_texts(fig))
+    assert "with_history: not drawn,\nno declared loss" in legend_texts(fig)
+    assert "Not drawn, no declared loss: with_history (2 jobs); declare what its objective measures: loss: " \
+        "frobenius (or kl)" in fig.get_supxlabel().replace("\n", " ")
+
+
+def test_a_history_on_another_scale_than_the_declared_loss_is_recorded_with_a_warning(tmp_path):
+    root = tmp_path / "results"
+    bad = {**target(declared), "loss": "frobenius", "params": {"squared": True}}
+    assert _own_run(root, bad)["status"] == "ok"
+    df, _ = results.load_all(root)
+    warned = _warnings(df["warnings"].iloc[0])
+    assert len(warned) == 1 and warned[0].startswith("HistoryScaleWarning: solver 'declared' declares loss "
+                                                     "'frobenius', but its history's last objective")
+
+
+def test_a_target_solver_with_an_unknown_loss_is_refused_before_it_runs(tmp_path):
+    with pytest.raises(ValueError, match="solver.loss must be kl or frobenius"):
+        _own_run(tmp_path / "results", {**target(declared), "loss": "l1"})
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.h5"))

@@ -54,15 +54,14 @@ def job_payload(overrides: list[str], job) -> dict:
 def rebuild_job(payload: dict):
     """The :class:`~nmfexp.experiment.Job` of ``payload``, as the driver validated it (no second validation:
     the solver is looked up, the seeds recomputed from the config)."""
-    from ..api import resolve_solver, solver_spec
-    from ..data.registry import import_target
+    from ..api import resolve_solver, target_solver
     from ..experiment import Job
     from ..experiment.job import Seeds
 
     conf = payload["config"]
     scfg = conf["solver"]
     if "_target_" in scfg:
-        spec = solver_spec(import_target(scfg["_target_"], "solver"), scfg.get("name") or scfg["_target_"].rsplit(".", 1)[-1])
+        spec = target_solver(scfg)
     else:
         spec = resolve_solver(scfg.get("name"))
     return Job(config=conf, solver=spec, key=payload["key"], inputs=payload["inputs"], seeds=Seeds.from_config(conf),

@@ -302,7 +302,7 @@ def unknown_keys(conf: dict) -> list[str]:
         msgs += _unknown(dataset, _schema_keys(DatasetConfig), "dataset.")
     solver = conf.get("solver")
     if isinstance(solver, dict):
-        msgs += _unknown(solver, ("_target_", "name", "params", "n_restarts") if "_target_" in solver
+        msgs += _unknown(solver, ("_target_", "name", "loss", "params", "n_restarts") if "_target_" in solver
                          else ("name", "params", "n_restarts"), "solver.")
         if "_target_" not in solver:
             from ..api import resolve_solver

@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from omegaconf import DictConfig, OmegaConf
 
 from .._validation import check_number
-from ..api import factorize, resolve_solver, solver_spec
+from ..api import factorize, resolve_solver, target_solver
 from ..data import Dataset
 from ..data.digests import input_digests
 from ..data.masks import (
@@ -52,7 +52,7 @@ from ..data.masks import (
     holdout_split,
     rows_counts,
 )
-from ..data.registry import build_dataset, dataset_inputs, dataset_label, import_target
+from ..data.registry import build_dataset, dataset_inputs, dataset_label
 from ..solvers import FactorizationResult, SolverSpec
 from .config import BUDGET_KINDS, RUN_CONTROL_KEYS, DatasetConfig, ExperimentConfig, solver_schema, unknown_keys
 
@@ -354,8 +354,7 @@ def _validate(conf: dict) -> None:
 def _solver_spec(scfg: dict) -> SolverSpec:
     try:
         if "_target_" in scfg:
-            func = import_target(scfg["_target_"], "solver")
-            return solver_spec(func, scfg.get("name") or scfg["_target_"].rsplit(".", 1)[-1])
+            return target_solver(scfg)
         return resolve_solver(scfg.get("name"))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

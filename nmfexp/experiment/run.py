@@ -188,6 +188,7 @@ def compute(job: Job, rec: Record) -> tuple[str, str]:
             **static_environment(), "threadpools": threads, "blas_threads": job.timing["blas_threads"]})
         stage = "metrics"
         rec.groups["metrics"] = evaluate(data, result, job.solver)
+        _check_own_history(job.solver, result, rec.groups["metrics"])
         times = (result.history or {}).get("time")
         update = {"update_seconds": float(times[-1])} if times is not None and np.size(times) else {}
         rec.groups["info"] = schema.attrs("info", {**result.info, "n_iter": int(result.n_iter),
@@ -203,6 +204,36 @@ def compute(job: Job, rec: Record) -> tuple[str, str]:
         rec.attrs.update(message=str(exc) if status == "skipped" else f"{type(exc).__name__}: {exc}",
                          error_type=type(exc).__name__, traceback=traceback.format_exc(), error_stage=stage)
         return status, stage
+
+
+#: The metric that measures each declared loss, as a history's ``objective`` must (see docs/extending.md).
+_LOSS_METRIC = {"frobenius": ("weighted_frobenius", "||W * (X - AB)||_F (nmfexp.metrics.weighted_frobenius; not its square)"),
+                "kl": ("weighted_kl", "the KL divergence (nmfexp.metrics.weighted_kl)")}
+
+
+class HistoryScaleWarning(UserWarning):
+    """A user's solver declares a loss but its history's last objective is not that loss of its final factors."""
+
+
+def _check_own_history(spec, result, metrics: dict) -> None:
+    """Warn when a solver of the user's (not registered with nmfexp) declares a loss and its history's last
+    objective differs from that loss of its final factors: the comparison figures would score its curve on
+    another scale than every other solver's. Built-in solvers are checked by the test suite instead."""
+    from ..solvers import SOLVERS
+
+    if not spec.loss or SOLVERS.get(spec.name) is spec or not result.history:
+        return
+    objective = np.asarray(result.history.get("objective", ()), dtype=float)
+    metric, formula = _LOSS_METRIC.get(spec.loss, (None, ""))
+    value = metrics.get(metric, np.nan) if metric else np.nan
+    if objective.size == 0 or not (np.isfinite(objective[-1]) and np.isfinite(value)):
+        return
+    if abs(objective[-1] - value) > 1e-6 * max(abs(value), abs(objective[-1]), 1e-300):
+        warnings.warn(f"solver {spec.name!r} declares loss {spec.loss!r}, but its history's last objective "
+                      f"({objective[-1]:.6g}) is not that loss of its final factors ({value:.6g}): the figures would "
+                      f"compare its curve on another scale. Its history['objective'] must hold {formula} on the "
+                      "entries it saw.",
+                      HistoryScaleWarning, stacklevel=1)
 
 
 def run_job(job: Job, *, overrides=(), context: dict | None = None, progress: str = "") -> dict:

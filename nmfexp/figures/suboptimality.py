@@ -61,6 +61,22 @@ def _check_column(df: pd.DataFrame, name: str | None, what: str) -> None:
         raise ValueError(f"--{what} {name!r} is not a column of the records; try solver, rank, mask_rate, tag.")
 
 
+#: How a user's solver says what its objective measures.
+DECLARE_LOSS = ("declare what its objective measures: loss: frobenius (or kl) in its _target_ solver config, "
+                "or nmfexp.solver_spec(func, loss=...)")
+
+
+def _undeclared(ends: pd.DataFrame, meta: pd.DataFrame) -> dict[str, int]:
+    """Solvers with jobs that cannot be scored because their loss is unknown: name -> number of jobs."""
+    lost = ends.loc[ends["loss"].isna(), "job"]
+    return {str(k): int(v) for k, v in meta.loc[lost, "solver"].value_counts().sort_index().items()} if len(lost) else {}
+
+
+def _undeclared_note(undeclared: dict[str, int]) -> str:
+    named = ", ".join(f"{name} ({n} job{'s' if n != 1 else ''})" for name, n in undeclared.items())
+    return f"Not drawn, no declared loss: {named}; {DECLARE_LOSS}."
+
+
 def suboptimality_runs(df: pd.DataFrame, hist: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-iterate and per-job suboptimality of the records with status ok, on each job's own loss.
 
@@ -217,6 +233,7 @@ def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: s
     if ends.empty or ends["loss"].isna().all():
         return []
     meta = good.drop_duplicates("job").set_index("job")
+    undeclared = _undeclared(ends, meta)
     ends = ends[ends["loss"].notna()].assign(hue=lambda e: e["job"].map(meta[hue]) if hue else "all",
                                              col=lambda e: e["job"].map(meta[col]) if col else "all")
     bands = suboptimality_bands(good, hist, x=x, hue=hue, col=col) if not curves.empty else pd.DataFrame()
@@ -267,6 +284,7 @@ def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: s
     handles += [Line2D([], [], color="0.3", marker="x", linestyle="none", label="stopped by a cap\n(not converged)"),
                 Line2D([], [], color="0.3", marker="o", markerfacecolor="none", linestyle="none",
                        label="closed form:\nfinal value")]
+    handles += [Line2D([], [], linestyle="none", label=f"{name}: not drawn,\nno declared loss") for name in undeclared]
     fig.legend(handles=handles, loc="outside right center", fontsize=7)
     fig.suptitle(title or "Suboptimality against the best-known optimum f* of each problem, on each solver's own loss",
                  fontsize=8)
@@ -275,6 +293,7 @@ def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: s
                 f"f*: lowest value of that loss any feasible record or iterate reached on the same problem "
                 f"({', '.join(INFEASIBLE)} not counted); values below {FLOOR:g} drawn at {FLOOR:g}. "
                 f"{n_capped} of {int(ends['has_curve'].sum())} iterative runs stopped by a cap.{' ' + note if note else ''}"
+                f"{' ' + _undeclared_note(undeclared) if undeclared else ''}"
                 f"\n{jobs_note(df)}.")
     return save_figure(fig, plots_dir, stem or f"suboptimality_vs_{x}")
 
@@ -293,7 +312,7 @@ def write_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: 
     written = plot_suboptimality(df, hist, plots_dir, x=x, hue=hue, col=col, stem=stem)
     if not written:
         raise ValueError("no record with status ok has a value of its own loss (weighted_kl or weighted_frobenius) "
-                         "to compare with a best-known optimum.")
+                         f"to compare with a best-known optimum; for a solver of your own, {DECLARE_LOSS}.")
     bands = suboptimality_bands(df, hist, x=x, hue=hue, col=col)
     written += write_table(bands, Path(plots_dir), stem,
                            note="Quantiles over runs of (f - f*) / f* on each solver's own loss, per grid point.")
