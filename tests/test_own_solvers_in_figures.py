@@ -187,3 +187,14 @@ def test_a_target_solver_with_an_unknown_loss_is_refused_before_it_runs(tmp_path
     with pytest.raises(ValueError, match="solver.loss must be kl or frobenius"):
         _own_run(tmp_path / "results", {**target(declared), "loss": "l1"})
     assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.h5"))
+
+
+def test_the_convergence_figure_splits_solvers_unless_told_otherwise(tmp_path):
+    from nmfexp import plotting
+
+    root = tmp_path / "results"
+    for solver in (target(declared), {"name": "hals", "params": {"max_iter": 20}}):
+        _own_run(root, solver)
+    assert plotting.main([str(root), "--plots-dir", str(tmp_path / "p"), "--convergence"]) == 0
+    assert (tmp_path / "p" / "convergence_time_by_solver.png").is_file()  # not one band pooling both
+    assert not (tmp_path / "p" / "convergence_time.png").exists()

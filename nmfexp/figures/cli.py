@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--logy", action=argparse.BooleanOptionalAction, default=None, help="force a log (or linear) y axis")
     g.add_argument("--name", help="file stem of the figure (default from the columns)")
     g.add_argument("--convergence", action="store_true",
-                   help="objective vs update time (or --iterations) with quantile bands, per --hue and --col")
+                   help="objective vs update time (or --iterations) with quantile bands, per --hue (default solver when "
+                        "the records hold several) and --col")
     g.add_argument("--iterations", action="store_true", help="with --convergence: iterations on the x axis")
     g.add_argument("--suboptimality", action="store_true",
                    help="(f(t) - f*) / f* against the best-known optimum of each problem, on each solver's own loss "
@@ -92,7 +93,9 @@ def _one_figure(args, parser) -> int:
             written = write_suboptimality(df, hist, args.plots_dir, x=args.x or "time", hue=args.hue or "solver",
                                           col=args.col, stem=args.name)
         elif args.convergence:
-            written = write_convergence(hist, args.plots_dir, hue=args.hue, col=args.col,
+            several = "solver" in df and df["solver"].nunique() > 1  # never pool two solvers into one band
+            written = write_convergence(hist, args.plots_dir, hue=args.hue or ("solver" if several else None),
+                                        col=args.col,
                                         x="iteration" if args.iterations else "time", stem=args.name,
                                         records=df)
         else:
