@@ -168,6 +168,13 @@ def test_a_target_solver_declares_its_loss_and_is_scored_beside_the_builtins(tmp
     (ax,) = fig.axes  # one loss: the Frobenius axis, the own solver beside HALS
     assert ax.get_title() == "Frobenius norm solvers" and len(ax.get_lines()) == 2
     assert {"HALS", "declared"} <= set(legend_texts(fig))
+    # The own solver looks as it does in the convergence figure of the same records.
+    conv = sweep.plot_convergence(hist, hue="solver", x="time", records=df)
+    style = {ln.get_label().split(" (")[0]: (to_rgba(ln.get_color()), ln.get_linestyle())
+             for ln in conv.axes[0].get_lines()}
+    handles = {h.get_label(): (to_rgba(h.get_color()), h.get_linestyle()) for lg in fig.legends
+               for h in lg.legend_handles if h.get_label() in ("HALS", "declared")}
+    assert handles == {k: style[k] for k in ("HALS", "declared")}
     assert "with_history: not drawn,\nno declared loss" in legend_texts(fig)
     assert "Not drawn, no declared loss: with_history (2 jobs); declare what its objective measures: loss: " \
         "frobenius (or kl)" in fig.get_supxlabel().replace("\n", " ")

@@ -32,7 +32,7 @@ from matplotlib.ticker import NullFormatter
 from ..analysis import best_known, suboptimality
 from ..analysis.problems import CONVERGED_REASONS, converged
 from .stats import jobs_note, ok, step_quantiles
-from .style import footer, save_figure, solver_order, solver_style, styled, subplots, write_table
+from .style import footer, level_style, save_figure, solver_order, solver_style, styled, subplots, write_table
 
 __all__ = ["INFEASIBLE", "FLOOR", "QUANTILES", "CONVERGED_REASONS", "X_AXES", "converged", "suboptimality_runs",
            "suboptimality_bands", "plot_suboptimality", "write_suboptimality"]
@@ -180,9 +180,9 @@ def _label(value, hue: str | None) -> str:
     return f"{hue}={value}" if hue else "all runs"
 
 
-def _style(value, hue: str | None, k: int) -> dict:
-    if hue == "solver":
-        return solver_style(value)
+def _style(value, hue: str | None, k: int, levels: list) -> dict:
+    if hue == "solver":  # outside solvers numbered among the figure's, as every figure of a sweep does
+        return level_style(value, k, hue, levels)
     palette = ["C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9"]
     return {"color": palette[k % len(palette)], "linestyle": "-", "marker": "o", "label": _label(value, hue)}
 
@@ -248,7 +248,7 @@ def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: s
         for j, cv in enumerate(colv):
             ax = axes[i][j]
             for k, hv in enumerate(hues):
-                st = _style(hv, hue, k)
+                st = _style(hv, hue, k, hues)
                 if not bands.empty:
                     b = bands[(bands["loss"] == loss) & (bands["hue"] == hv) & (bands["col"] == cv)]
                     if len(b):
@@ -279,7 +279,7 @@ def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: s
             ax.set_title(f"{_LOSS_TITLE.get(loss, loss)} solvers{where}", fontsize=8)
         axes[i][0].set_ylabel(f"(f - f*) / f*\nf: {_LOSS_TITLE.get(loss, loss)}")
     shown = set(ends["hue"])
-    handles = [Line2D([], [], color=_style(hv, hue, k)["color"], linestyle=_style(hv, hue, k)["linestyle"],
+    handles = [Line2D([], [], color=_style(hv, hue, k, hues)["color"], linestyle=_style(hv, hue, k, hues)["linestyle"],
                       label=_label(hv, hue)) for k, hv in enumerate(hues) if hv in shown]
     handles += [Line2D([], [], color="0.3", marker="x", linestyle="none", label="stopped by a cap\n(not converged)"),
                 Line2D([], [], color="0.3", marker="o", markerfacecolor="none", linestyle="none",
