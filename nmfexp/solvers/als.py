@@ -47,7 +47,6 @@ memory are then ``O(stored entries x r^2)`` and ``O(r^2)`` beyond the factors.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import nnls
 
 from ._base import register
 from ._init import start
@@ -60,6 +59,14 @@ __all__ = ["als"]
 # A Gram matrix whose Cholesky pivots fall below this fraction of its largest
 # diagonal entry is treated as singular (condition number above ~1e10).
 _RCOND = 1e-10
+
+
+def nnls(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
+    """``scipy.optimize.nnls``, imported at the first call: importing ``scipy.optimize`` costs about
+    0.15 s, which ``import nmfexp`` would otherwise pay for every user, ALS or not."""
+    from scipy.optimize import nnls as lawson_hanson
+
+    return lawson_hanson(A, b)
 
 
 def nnls_block(N: np.ndarray, G: np.ndarray, fallback) -> np.ndarray:
