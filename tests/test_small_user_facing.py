@@ -181,3 +181,20 @@ def test_a_dataframe_in_gives_labelled_dataframes_out():
     restarts = nmfexp.factorize(X, solver="hals", rank=2, random_state=0, n_restarts=2, max_iter=5)
     assert list(restarts.B.columns) == list("wxyz") and "best_restart" in restarts.info
     assert isinstance(nmfexp.factorize(X.to_numpy(), solver="a1gm").A, np.ndarray)
+
+
+def test_printed_summary_tables_stay_within_the_terminal_width(monkeypatch, capsys):
+    """The reproduction printed the real-data table 249 characters wide (notes and sources included)."""
+    import pandas as pd
+
+    from nmfexp.figures import artifacts, fig5, patterns, real_data
+
+    wide = pd.DataFrame({f"a long column name number {k}": [1.23456789e-5 * k, 2.0] for k in range(12)})
+    real = pd.DataFrame({c: ["x" * 40, "y"] for c in artifacts.REAL_DATA_PRINTED + ("note", "source")})
+    monkeypatch.setattr(fig5, "fig5_summary", lambda df, statistic: wide)
+    monkeypatch.setattr(patterns, "patterns_summary", lambda df, statistic: wide.assign(**{"skipped because": ""}))
+    monkeypatch.setattr(real_data, "real_data_table", lambda df, tag, statistic: real)
+    artifacts._print_tables(pd.DataFrame(), "median")
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= artifacts.PRINT_WIDTH
+    assert "a long column name number 11" in out and "source" not in out.split("Real-data table")[1].splitlines()[1]
