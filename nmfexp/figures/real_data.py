@@ -30,7 +30,7 @@ import pandas as pd
 from .stats import RUNTIME_STATISTICS, check_statistic, first_sentence, ok, paired, quartiles, select
 from .style import write_table
 
-__all__ = ["real_data_table", "REAL_DATA_NOTE", "make_real_data", "make_real_data_paper", "preset_datasets"]
+__all__ = ["real_data_table", "readme_real_data_table", "README_COLUMNS", "REAL_DATA_NOTE", "make_real_data", "make_real_data_paper", "preset_datasets"]
 
 NOT_AVAILABLE = "not available"
 #: The columns of :func:`real_data_table` (then ``source`` when asked for).
@@ -226,3 +226,31 @@ def make_real_data_paper(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, 
     """``real_data_paper_table`` (the entry of :data:`nmfexp.figures.ARTIFACTS`)."""
     return _write(df, plots_dir, "real_data_paper", "real_data_paper_table", statistic)
 
+
+
+#: The real-data table's columns in the README (all of them are in ``real_data_table.md``).
+README_COLUMNS = {"dataset": "data set", "shape": "shape", "missing": "missing",
+                  "missing after A1GM completion": "missing after A1GM's step 1",
+                  "relative KL (A1GM/WNMF)": "KL A1GM / WNMF", "relative runtime (A1GM/WNMF)": "time A1GM / WNMF",
+                  "source": "source"}
+
+
+def readme_real_data_table(df: pd.DataFrame, statistic: str = "median") -> str:
+    """The README's real-data table (Markdown) from the ``real_data`` records of ``df``: the columns of
+    :data:`README_COLUMNS`, ratios to three significant digits; rows as in ``real_data_table.md``.
+
+    ``tests/test_readme_real_data.py`` recomputes it from the committed records and compares it with the
+    README's block between ``<!-- real-data-table -->`` and ``<!-- /real-data-table -->``.
+    """
+    table = real_data_table(df, "real_data", statistic, expected=preset_datasets("real_data"), sources=True)
+    if table.empty:
+        raise ValueError("no real_data records: run nmfexp-reproduce --only real_data first.")
+    out = table[[c for c in README_COLUMNS if c in table.columns]].rename(columns=README_COLUMNS)
+    why = [f"{status}: {note}" if note else str(status)
+           for status, note in zip(table["status"], table.get("note", pd.Series("", index=table.index)), strict=True)]
+    for col in ("KL A1GM / WNMF", "time A1GM / WNMF"):
+        out[col] = [f"{v:.3f}" if pd.notna(v) else (w if col.startswith("KL") else "-")
+                    for v, w in zip(pd.to_numeric(out[col], errors="coerce"), why, strict=True)]
+    for col in ("missing", "missing after A1GM's step 1"):
+        out[col] = [str(int(v)) if pd.notna(v) else "-" for v in pd.to_numeric(out[col], errors="coerce")]
+    return out.astype(str).to_markdown(index=False)
