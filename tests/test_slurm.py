@@ -153,6 +153,34 @@ def test_a_cancelled_task_is_named_lost_and_the_rerun_completes_exactly_it(tmp_p
     assert len(list(results.glob("*.h5"))) == 4
 
 
+def _pending(task_ids: list[str]) -> list[str]:
+    out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T"], capture_output=True, text=True, timeout=20).stdout
+    states = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+    return [t for t in task_ids if states.get(t) == "PENDING"]
+
+
+def test_a_task_cancelled_while_pending_ends_the_wait_as_lost(tmp_path):
+    """Slurm 22.05 keeps no accounting line for an array task cancelled before it started: the driver
+    waited for it for ever (submitit's state stays UNKNOWN); now squeue's silence ends the wait."""
+    root = _project(tmp_path)
+    results = tmp_path / "r"
+    args = _sleep_sweep(results, 4, "0,1,2", "hydra.launcher.jobs_per_task=1", "hydra.launcher.array_parallelism=1")
+    driver = subprocess.Popen(_cmd(*args), cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        tasks = _wait_for(lambda: _submitted_tasks(results), 60, "the submission")
+        ids = [t["job_id"] for t in tasks]
+        victim = _wait_for(lambda: _pending(ids[1:]), 60, "a pending task")[-1]
+        subprocess.run(["scancel", victim], check=True, timeout=30)
+        log = driver.communicate(timeout=400)[0]
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 1, log
+    lost = [line for line in log.splitlines() if "lost (no record)" in line]
+    assert len(lost) == 1 and f"its Slurm task {victim} left the queue without a result" in lost[0], log
+    assert len(list(results.glob("*.h5"))) == 2
+
+
 def test_a_task_past_its_time_limit_is_reported_as_timed_out(tmp_path):
     root = _project(tmp_path)
     results = tmp_path / "r"

@@ -374,26 +374,67 @@ def submit_slurm(groups, lc: DictConfig, sweep_dir: Path, name: str) -> list[tup
     return submitted
 
 
-def wait_slurm(submitted, on_done: OnDone, tick: Callable[[], None], poll: float = 2.0) -> None:
-    """Wait for the submitted tasks; each ends with its summaries, or with the reason it left none."""
+#: How long a task may be missing from squeue while submitit (sacct) still does not call it done, before
+#: the sweep stops waiting for it: sacct can lag behind squeue by a few seconds after a task ends.
+GONE_GRACE_S = 60.0
+#: How often the waiting driver asks squeue (seconds).
+SQUEUE_EVERY_S = 15.0
+
+
+def wait_slurm(submitted, on_done: OnDone, tick: Callable[[], None], poll: float = 2.0, *,
+               grace: float = GONE_GRACE_S, squeue_every: float = SQUEUE_EVERY_S) -> None:
+    """Wait for the submitted tasks; each ends with its summaries, or with the reason it left none.
+
+    submitit asks ``sacct`` whether a task is done. A task that never ran (cancelled while pending) may
+    have no accounting line at all, and submitit would then wait for it forever; so ``squeue`` is asked
+    too, and a task it has stopped listing for ``grace`` seconds while sacct still says nothing ends the
+    wait for it: with its result when its result file exists, else as lost, with the reason."""
     waiting = list(submitted)
+    gone_since: dict[str, float] = {}
+    asked = -math.inf
     while waiting:
+        now = time.monotonic()
+        listed = None
+        if now - asked >= squeue_every:
+            asked = now
+            listed = slurm_states([str(job.job_id) for job, _, _ in waiting])
         still = []
         for job, task, limit in waiting:
-            if not job.done():
+            jid = str(job.job_id)
+            if listed is not None:
+                if jid in listed:
+                    gone_since.pop(jid, None)
+                else:
+                    gone_since.setdefault(jid, now)
+            done = job.done()
+            if not done and not (jid in gone_since and now - gone_since[jid] >= grace):
                 still.append((job, task, limit))
                 continue
             if job.paths.result_pickle.exists():
                 try:
-                    on_done(task, job.results()[0], None)
+                    on_done(task, job.results()[0] if done else _pickled_result(job), None)
                 except Exception as exc:  # run_task itself raised (it should not): say where to look
                     on_done(task, None, RuntimeError(f"{str(exc).splitlines()[0]} (log: {job.paths.stderr})"))
-            else:
+            elif done:
                 on_done(task, None, RuntimeError(_slurm_message(job, limit)))
+            else:
+                on_done(task, None, RuntimeError(
+                    f"its Slurm task {jid} left the queue without a result and Slurm's accounting has no state "
+                    f"for it (cancelled before it started?) (log: {job.paths.stderr}, {job.paths.stdout})"))
         waiting = still
         tick()
         if waiting:
             time.sleep(poll)
+
+
+def _pickled_result(job):
+    """The value a task returned, read from its result file (for a task sacct never reports done)."""
+    from submitit.core.utils import pickle_load
+
+    outcome, value = pickle_load(job.paths.result_pickle)
+    if outcome != "success":
+        raise RuntimeError(str(value))
+    return value
 
 
 def submissions_record(submitted) -> list[dict]:
