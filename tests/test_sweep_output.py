@@ -70,7 +70,10 @@ def test_ctrl_c_ends_with_what_is_recorded_and_how_to_finish(tmp_path):
     _project(tmp_path)
     args = ["-m", "hydra.searchpath=[file://conf]", "solver=slow", "solver.params.seed=range(0,8)",
             "solver.params.seconds=1.5", "dataset.n_rows=10", "timing=quick", "results_dir=r"]
-    proc = subprocess.Popen(_cmd(*args), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A process started in the background by a non-interactive shell (as CI may be) inherits SIGINT ignored,
+    # and Python then installs no handler in its children: give the command the default a terminal gives it.
+    proc = subprocess.Popen(_cmd(*args), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.monotonic()
     while not list((tmp_path / "r").glob("*.h5")) and time.monotonic() - t0 < 120:
         time.sleep(0.2)
@@ -171,3 +174,21 @@ def test_plan_json_is_marked_finished(tmp_path):
     assert out.returncode == 0
     plan = json.loads(next((tmp_path / "r").glob("logs/*/plan.json")).read_text())
     assert plan["finished"] is True and len(plan["jobs"]) == 1
+
+
+def test_joblib_with_one_worker_leaves_the_drivers_ctrl_c_alone(monkeypatch):
+    """joblib with n_jobs=1 runs its tasks in the driver's own process: the worker initialiser ignored
+    SIGINT there, so Ctrl-C did nothing for the rest of the sweep (and every process it started)."""
+    pytest.importorskip("joblib")
+    from omegaconf import OmegaConf
+
+    from nmfexp.cli import backends
+    from nmfexp.cli.tasks import TaskSpec
+
+    monkeypatch.setattr(backends, "run_task", lambda task: [{"job": task.jobs[0]["key"], "status": "ok"}])
+    before = signal.getsignal(signal.SIGINT)
+    assert before is not signal.SIG_IGN
+    done = []
+    tasks = [TaskSpec(jobs=[{"key": f"k{i}"}]) for i in range(2)]
+    backends.run_joblib(tasks, OmegaConf.create({"n_jobs": 1}), "", lambda t, s, e: done.append(s), lambda: None)
+    assert len(done) == 2 and signal.getsignal(signal.SIGINT) is before

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import subprocess
 import time
@@ -216,7 +217,7 @@ def run_joblib(tasks: list[TaskSpec], lc: DictConfig, cwd: str, on_done: OnDone,
         by_key = {t.jobs[0]["key"]: t for t in pending}
         reported: set[str] = set()
         try:
-            for summaries in Parallel(**options)(delayed(_run_in_joblib)(t, cwd) for t in pending):
+            for summaries in Parallel(**options)(delayed(_run_in_joblib)(t, cwd, os.getpid()) for t in pending):
                 task = by_key.get(summaries[0]["job"]) if summaries else None
                 if task is not None:
                     reported.add(task.jobs[0]["key"])
@@ -233,8 +234,8 @@ def run_joblib(tasks: list[TaskSpec], lc: DictConfig, cwd: str, on_done: OnDone,
             pending = again
 
 
-def _run_in_joblib(task: TaskSpec, cwd: str) -> list[dict]:
-    worker_init(cwd)
+def _run_in_joblib(task: TaskSpec, cwd: str, driver_pid: int) -> list[dict]:
+    worker_init(cwd, driver_pid)
     return run_task(task)
 
 

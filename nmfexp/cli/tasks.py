@@ -224,10 +224,14 @@ def _task_logs() -> str:
         return ""
 
 
-def worker_init(cwd: str = "") -> None:
+def worker_init(cwd: str = "", driver_pid: int | None = None) -> None:
     """Initializer of local worker processes: Ctrl-C is the driver's to handle (it stops the pool), and
-    ``_target_`` modules next to the command's folder are importable."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ``_target_`` modules next to the command's folder are importable.
+
+    In the driver's own process (``driver_pid``: joblib with ``n_jobs=1`` runs its tasks there) Ctrl-C is
+    left alone: ignoring it there made the rest of the sweep, and every process it started, deaf to it."""
+    if driver_pid is None or os.getpid() != driver_pid:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if cwd:
         add_import_path(cwd)
 
