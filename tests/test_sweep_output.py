@@ -186,9 +186,11 @@ def test_joblib_with_one_worker_leaves_the_drivers_ctrl_c_alone(monkeypatch):
     from nmfexp.cli.tasks import TaskSpec
 
     monkeypatch.setattr(backends, "run_task", lambda task: [{"job": task.jobs[0]["key"], "status": "ok"}])
-    before = signal.getsignal(signal.SIGINT)
-    assert before is not signal.SIG_IGN
-    done = []
-    tasks = [TaskSpec(jobs=[{"key": f"k{i}"}]) for i in range(2)]
-    backends.run_joblib(tasks, OmegaConf.create({"n_jobs": 1}), "", lambda t, s, e: done.append(s), lambda: None)
-    assert len(done) == 2 and signal.getsignal(signal.SIGINT) is before
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, whatever CI inherited
+    try:
+        done = []
+        tasks = [TaskSpec(jobs=[{"key": f"k{i}"}]) for i in range(2)]
+        backends.run_joblib(tasks, OmegaConf.create({"n_jobs": 1}), "", lambda t, s, e: done.append(s), lambda: None)
+        assert len(done) == 2 and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
