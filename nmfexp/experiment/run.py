@@ -206,9 +206,9 @@ def compute(job: Job, rec: Record) -> tuple[str, str]:
         return status, stage
 
 
-#: The metric that measures each declared loss, as a history's ``objective`` must (see docs/extending.md).
-_LOSS_METRIC = {"frobenius": ("weighted_frobenius", "||W * (X - AB)||_F (nmfexp.metrics.weighted_frobenius; not its square)"),
-                "kl": ("weighted_kl", "the KL divergence (nmfexp.metrics.weighted_kl)")}
+#: What a history's ``objective`` must hold for each declared loss (its metric: :data:`LOSS_METRICS`).
+_LOSS_FORMULA = {"frobenius": "||W * (X - AB)||_F (nmfexp.metrics.weighted_frobenius; not its square)",
+                 "kl": "the KL divergence (nmfexp.metrics.weighted_kl)"}
 
 
 class HistoryScaleWarning(UserWarning):
@@ -224,14 +224,14 @@ def _check_own_history(spec, result, metrics: dict) -> None:
     if not spec.loss or SOLVERS.get(spec.name) is spec or not result.history:
         return
     objective = np.asarray(result.history.get("objective", ()), dtype=float)
-    metric, formula = _LOSS_METRIC.get(spec.loss, (None, ""))
+    _, metric = LOSS_METRICS.get(spec.loss, ("", None))
     value = metrics.get(metric, np.nan) if metric else np.nan
     if objective.size == 0 or not (np.isfinite(objective[-1]) and np.isfinite(value)):
         return
     if abs(objective[-1] - value) > 1e-6 * max(abs(value), abs(objective[-1]), 1e-300):
         warnings.warn(f"solver {spec.name!r} declares loss {spec.loss!r}, but its history's last objective "
                       f"({objective[-1]:.6g}) is not that loss of its final factors ({value:.6g}): the figures would "
-                      f"compare its curve on another scale. Its history['objective'] must hold {formula} on the "
+                      f"compare its curve on another scale. Its history['objective'] must hold {_LOSS_FORMULA[spec.loss]} on the "
                       "entries it saw.",
                       HistoryScaleWarning, stacklevel=1)
 

@@ -227,7 +227,6 @@ def make_real_data_paper(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, 
     return _write(df, plots_dir, "real_data_paper", "real_data_paper_table", statistic)
 
 
-
 #: The real-data table's columns in the README (all of them are in ``real_data_table.md``).
 README_COLUMNS = {"dataset": "data set", "shape": "shape", "missing": "missing",
                   "missing after A1GM completion": "missing after A1GM's step 1",
@@ -237,7 +236,8 @@ README_COLUMNS = {"dataset": "data set", "shape": "shape", "missing": "missing",
 
 def readme_real_data_table(df: pd.DataFrame, statistic: str = "median") -> str:
     """The README's real-data table (Markdown) from the ``real_data`` records of ``df``: the columns of
-    :data:`README_COLUMNS`, ratios to three significant digits; rows as in ``real_data_table.md``.
+    :data:`README_COLUMNS`, ratios to three decimals, a dash and the reason where A1GM has none; rows as in
+    ``real_data_table.md``.
 
     ``tests/test_readme_real_data.py`` recomputes it from the committed records and compares it with the
     README's block between ``<!-- real-data-table -->`` and ``<!-- /real-data-table -->``.
