@@ -95,10 +95,31 @@ def _submitted_tasks(results: Path) -> list[dict]:
     return []
 
 
-def _running(task_ids: list[str]) -> list[str]:
+def _in_state(task_ids: list[str], state: str) -> list[str]:
     out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T"], capture_output=True, text=True, timeout=20).stdout
     states = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
-    return [t for t in task_ids if states.get(t) == "RUNNING"]
+    return [t for t in task_ids if states.get(t) == state]
+
+
+def _running(task_ids: list[str]) -> list[str]:
+    return _in_state(task_ids, "RUNNING")
+
+
+def _cancel_one_during(args: list[str], root: Path, results: Path, pick, what: str,
+                       timeout: float) -> tuple[int, str, str]:
+    """Start the sweep, ``scancel`` the task ``pick(task ids)`` names once it exists, and let the driver end:
+    its exit status, its log and the cancelled task's id."""
+    driver = subprocess.Popen(_cmd(*args), cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        tasks = _wait_for(lambda: _submitted_tasks(results), 60, "the submission")
+        ids = [t["job_id"] for t in tasks]
+        victim = _wait_for(lambda: pick(ids), 60, what)
+        subprocess.run(["scancel", victim], check=True, timeout=30)
+        log = driver.communicate(timeout=timeout)[0]
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    return driver.returncode, log, victim
 
 
 def _sacct(array: str) -> list[dict]:
@@ -131,17 +152,9 @@ def test_a_cancelled_task_is_named_lost_and_the_rerun_completes_exactly_it(tmp_p
     root = _project(tmp_path)
     results = tmp_path / "r"
     args = _sleep_sweep(results, 6, "0,1,2,3", "hydra.launcher.jobs_per_task=1")
-    driver = subprocess.Popen(_cmd(*args), cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        tasks = _wait_for(lambda: _submitted_tasks(results), 60, "the submission")
-        ids = [t["job_id"] for t in tasks]
-        victim = _wait_for(lambda: _running(ids), 60, "a running task")[0]
-        subprocess.run(["scancel", victim], check=True, timeout=30)
-        log = driver.communicate(timeout=300)[0]
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-    assert driver.returncode == 1, log
+    status, log, victim = _cancel_one_during(args, root, results, lambda ids: (_running(ids) or [None])[0],
+                                             "a running task", timeout=300)
+    assert status == 1, log
     lost = [line for line in log.splitlines() if "lost (no record)" in line]
     assert len(lost) == 1 and f"{victim}_0_log.err" in lost[0] and "_log.out" in lost[0], log
     assert "cancelled" in lost[0] or "terminated" in lost[0], lost
@@ -153,29 +166,16 @@ def test_a_cancelled_task_is_named_lost_and_the_rerun_completes_exactly_it(tmp_p
     assert len(list(results.glob("*.h5"))) == 4
 
 
-def _pending(task_ids: list[str]) -> list[str]:
-    out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T"], capture_output=True, text=True, timeout=20).stdout
-    states = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
-    return [t for t in task_ids if states.get(t) == "PENDING"]
-
-
 def test_a_task_cancelled_while_pending_ends_the_wait_as_lost(tmp_path):
     """Slurm 22.05 keeps no accounting line for an array task cancelled before it started: the driver
     waited for it for ever (submitit's state stays UNKNOWN); now squeue's silence ends the wait."""
     root = _project(tmp_path)
     results = tmp_path / "r"
     args = _sleep_sweep(results, 4, "0,1,2", "hydra.launcher.jobs_per_task=1", "hydra.launcher.array_parallelism=1")
-    driver = subprocess.Popen(_cmd(*args), cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        tasks = _wait_for(lambda: _submitted_tasks(results), 60, "the submission")
-        ids = [t["job_id"] for t in tasks]
-        victim = _wait_for(lambda: _pending(ids[1:]), 60, "a pending task")[-1]
-        subprocess.run(["scancel", victim], check=True, timeout=30)
-        log = driver.communicate(timeout=400)[0]
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-    assert driver.returncode == 1, log
+    status, log, victim = _cancel_one_during(args, root, results,
+                                             lambda ids: (_in_state(ids[1:], "PENDING") or [None])[-1],
+                                             "a pending task", timeout=400)
+    assert status == 1, log
     lost = [line for line in log.splitlines() if "lost (no record)" in line]
     assert len(lost) == 1 and f"its Slurm task {victim} left the queue without a result" in lost[0], log
     assert len(list(results.glob("*.h5"))) == 2
