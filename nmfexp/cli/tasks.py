@@ -127,7 +127,9 @@ class _Deadline:
 def kernels_need_compiling() -> bool:
     """True when no numba kernel has a compiled copy on disk yet (the first job then compiles them,
     which takes seconds). False when they are cached, numba is off or this cannot be told."""
-    if os.environ.get("NMFEXP_DISABLE_NUMBA", "0").strip() not in ("", "0"):
+    from ..solvers._compiled import numba_disabled
+
+    if numba_disabled():
         return False
     try:
         from numba.core.registry import CPUDispatcher
