@@ -567,6 +567,8 @@ def _describe(kind: str, low, high, closed: str, allow_none: bool) -> str:
 
 def check_rank(rank, shape: tuple[int, int]) -> int:
     """A positive integer (else ``ValueError``) no larger than ``min(shape)`` (else :class:`SolverRefused`)."""
+    if type(rank) is int and 1 <= rank <= shape[0] and rank <= shape[1]:  # the common case, cheaply
+        return rank
     rank = check_number(rank, "rank", kind="integer", low=1)
     if rank > min(shape):
         raise SolverRefused(

@@ -216,7 +216,7 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
         For malformed input or parameters, with a message saying what to do.
     """
     spec = resolve_solver(solver)
-    if is_sparse(X):  # passed on as it is: a solver may have a path for sparse data
+    if type(X) is not np.ndarray and is_sparse(X):  # passed on as it is: a solver may have a path for sparse data
         check_sparse(X, mask)
         Xa = X
     else:  # masked arrays and DataFrames become an array and a boolean mask once, here
@@ -225,9 +225,10 @@ def factorize(X, mask=None, *, solver="a1gm", rank: int = 1, random_state=None,
     if spec.rank1_only and rank != 1:
         raise SolverRefused(f"{spec.name} computes rank-1 factorizations only, got rank={rank}.")
     params = spec.check_params(params)  # names and values, from the solver's description
+    if n_restarts == 1 and type(n_restarts) is int or _check_restarts(n_restarts, spec) == 1:
+        result = spec.impl(Xa, mask, rank=rank, random_state=random_state, **params)
+        return result if type(X) is np.ndarray else _labelled(result, X)
     n_restarts = _check_restarts(n_restarts, spec)
-    if n_restarts == 1:
-        return _labelled(spec.impl(Xa, mask, rank=rank, random_state=random_state, **params), X)
     best, finals = None, []
     for k, child in enumerate(_child_seeds(random_state, n_restarts)):
         res = spec.impl(Xa, mask, rank=rank, random_state=child, **params)

@@ -186,19 +186,21 @@ class SolverSpec:
         description the result holds every parameter, defaults filled in;
         for one read from a signature, exactly the given ones.
         """
-        declared = self.parameters
-        if not self.open_params:
-            unknown = sorted(set(params) - set(declared))
-            if unknown:
-                raise ValueError(f"solver {self.name!r} does not take parameter(s) {', '.join(unknown)}; "
-                                 f"it accepts: {', '.join(sorted(declared)) or 'none'}.")
+        if not params and self.described:  # nothing given: every default (what the loop below gives, quickly)
+            return self.defaults()
+        declared = {p.name: p for p in self.params}
+        extra = [k for k in params if k not in declared]
+        if extra and not self.open_params:
+            raise ValueError(f"solver {self.name!r} does not take parameter(s) {', '.join(sorted(extra))}; "
+                             f"it accepts: {', '.join(sorted(declared)) or 'none'}.")
         out = {}
         for name, p in declared.items():
             if name in params:
                 out[name] = p.check(params[name], prefix + name)
             elif self.described and not p.required:
                 out[name] = p.default
-        out.update((k, v) for k, v in params.items() if k not in declared)
+        for k in extra:
+            out[k] = params[k]
         return out
 
     def signature(self) -> inspect.Signature:
