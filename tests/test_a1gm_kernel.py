@@ -285,6 +285,7 @@ def test_disabling_numba_by_environment_variable(monkeypatch):
     monkeypatch.setattr(_a1gm_kernel, "BACKEND", "auto")
     monkeypatch.setenv("NMFEXP_DISABLE_NUMBA", "1")
     assert not _a1gm_kernel.numba_enabled()
+    assert _a1gm_kernel.resolve_backend("auto") is None  # read on every call, also once the kernel is loaded
     X, observed = _case("grid", (20, 15), 0.05)
     np.testing.assert_allclose(_a1gm(np.where(observed, X, np.nan)).reconstruct(),
                                dense_a1gm_oracle(X, observed), rtol=1e-12)
@@ -365,3 +366,36 @@ def test_import_and_one_a1gm_call_stay_light():
         assert after_auto_call == "[]"
     else:
         assert after_auto_call == "['llvmlite', 'numba']"
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-300, 1e300])
+def test_fully_observed_calls_finish_from_the_pass_with_the_general_routes_bits(monkeypatch, scale):
+    """A fully observed C-ordered X is finished from the compiled pass alone (no A1GMSums, no further pass
+    over the factors), with exactly the numbers of the general route; inputs that need more (tiny rows next
+    to big ones, zeros, gaps) still go the general route."""
+    pytest.importorskip("numba")
+    from nmfexp.solvers import a1gm as a1gm_module
+
+    rng = np.random.default_rng(7)
+    inputs = [rng.random(shape) * scale for shape in ((1, 1), (1, 9), (9, 1), (8, 8), (17, 5), (100, 100), (61, 130))]
+    spread = rng.random((12, 7))
+    spread[3] *= 1e-310  # a row whose factor entry would be subnormal: the general route's spread path
+    zeros = np.zeros((6, 4))
+    gaps = rng.random((10, 6))
+    gaps[2, 3] = np.nan
+    general = {}
+    for X in [*inputs, spread, zeros, gaps]:
+        sums = _a1gm_kernel.a1gm_sums(X, None, "numba")
+        res = a1gm_module._from_sums(sums, X, None, "numba", 1)
+        general[id(X)] = (res.A, res.B, res.info)
+    calls = []
+    real = a1gm_module._from_sums
+    monkeypatch.setattr(a1gm_module, "_from_sums", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for X in [*inputs, spread, zeros, gaps]:
+        before = X.copy()
+        res = _a1gm(X)
+        A, B, info = general[id(X)]
+        assert res.A.tobytes() == A.tobytes() and res.B.tobytes() == B.tobytes() and res.info == info
+        assert res.A.shape == (X.shape[0], 1) and res.B.shape == (1, X.shape[1]) and res.stop_reason == "closed_form"
+        np.testing.assert_array_equal(X, before)
+    assert len(calls) == 3  # only the spread, zero and gapped inputs took the general route

@@ -263,7 +263,8 @@ def nan_pass(X, rc, P0, P1, Q, K):
 
     Returns ``(status, n_missing, rows with gaps, columns with gaps, Q finite,
     sum of P0 on complete rows, sum of P1 on incomplete rows, sums of Q on
-    complete and on incomplete columns)``. Status is -1 for a negative value or
+    complete and on incomplete columns, smallest entry of P0, smallest entry of Q)``
+    (the last two let a fully observed ``X`` skip a pass over its factors). Status is -1 for a negative value or
     a row without NaN whose sum is infinite (an inf, or an overflow), else 0.
     An inf in a row with a NaN shows as an infinite ``Q``.
     """
@@ -281,7 +282,7 @@ def nan_pass(X, rc, P0, P1, Q, K):
         if _group(rows, Q, S, True):
             for row in rows:
                 if _has_negative(row):
-                    return -1, 0, 0, 0, True, 0.0, 0.0, 0.0, 0.0
+                    return -1, 0, 0, 0, True, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
         for g in range(min(GROUP, n - i0)):
             i = i0 + g
             s = S[g]
@@ -289,7 +290,7 @@ def nan_pass(X, rc, P0, P1, Q, K):
             rc[i] = s == s
             if s == s:
                 if s == np.inf:
-                    return -1, 0, 0, 0, True, 0.0, 0.0, 0.0, 0.0
+                    return -1, 0, 0, 0, True, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
                 continue
             t, nan = _clear_sum(X[i], K)
             if t != t:  # a NaN in a column not known to be incomplete yet
@@ -309,7 +310,7 @@ def nan_pass(X, rc, P0, P1, Q, K):
         gap_rows += rc[i] == 0
     clear = K == 0
     return (0, n_missing, gap_rows, n_known, q_finite, _split(P0, rc)[0], _split(P1, rc)[1],
-            _split(Q, clear)[0], _split(Q, clear)[1])
+            _split(Q, clear)[0], _split(Q, clear)[1], P0.min(), Q.min())
 
 
 @njit(**_OPTS)

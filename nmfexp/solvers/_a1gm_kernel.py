@@ -61,7 +61,6 @@ thread is exactly the serial pass.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -69,7 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import mask_and_missing, raise_bad_observed
-from ._compiled import compiled_module
+from ._compiled import compiled_module, numba_disabled
 
 __all__ = ["A1GMSums", "a1gm_sums", "numba_enabled", "resolve_backend", "blas_thread_limit", "BACKEND",
            "BACKENDS", "PARALLEL_MIN"]
@@ -112,9 +111,9 @@ def resolve_backend(backend: str | None):
     without a look at the environment beyond ``NMFEXP_DISABLE_NUMBA``.
     """
     backend = BACKEND if backend is None else backend
-    if backend == "auto":
-        if os.environ.get("NMFEXP_DISABLE_NUMBA", "0").strip() not in ("", "0"):
-            return None
+    if backend == "auto" and numba_disabled():
+        return None
+    if backend != "numpy":
         jit = sys.modules.get(_JIT_NAME)
         if jit is not None:
             return jit
@@ -193,6 +192,29 @@ def a1gm_sums(X: np.ndarray, mask=None, backend: str | None = None, threads: int
 
 
 _ONE_BLOCK = ((0, -1),)  # the whole of X, read serially
+
+
+def nan_marked_pass(X: np.ndarray, backend: str | None):
+    """The compiled pass over a C-ordered ``X`` whose NaNs mark its gaps, for the common small call.
+
+    Returns ``(jit, passed)`` (``passed`` as :func:`_nan_pass` gives it, for
+    :func:`nan_marked_sums`), or None when this call takes the general route
+    (:func:`a1gm_sums`): another memory order, the NumPy path, or an input
+    large enough to split across threads. The caller can finish a fully
+    observed ``X`` from ``passed`` alone (``passed[5][1] == 0`` missing
+    entries) without building an :class:`A1GMSums`.
+    """
+    if not X.flags.c_contiguous or X.size >= PARALLEL_MIN:
+        return None
+    jit = resolve_backend(backend)
+    if jit is None:
+        return None
+    return jit, _nan_pass(jit, X, _ONE_BLOCK)
+
+
+def nan_marked_sums(X: np.ndarray, jit, passed) -> A1GMSums:
+    """:func:`a1gm_sums` of ``X`` (no mask) from the pass :func:`nan_marked_pass` made."""
+    return _nan_sums(jit, X, X, False, _ONE_BLOCK, passed)
 
 
 def _row_blocks(n: int, threads: int) -> list[tuple[int, int]]:
@@ -309,7 +331,7 @@ def _nan_pass(jit, Xs, blocks):
 
     parts = _in_threads(block, blocks)
     if min(p[0][0] for p in parts) < 0:
-        return rc, P0, P1, None, None, (-1, 0, 0, 0, True, 0.0, 0.0, 0.0, 0.0)
+        return rc, P0, P1, None, None, (-1, 0, 0, 0, True, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     Q = _added([p[1] for p in parts])
     K = np.bitwise_or.reduce([p[2] for p in parts])
     for (a, b), (_, _, k) in zip(blocks, parts, strict=True):
@@ -318,14 +340,15 @@ def _nan_pass(jit, Xs, blocks):
     clear = K == 0
     q_finite = bool(np.isfinite(Q).all())
     out = (0, sum(p[0][1] for p in parts), sum(p[0][2] for p in parts), int(np.count_nonzero(K)), q_finite,
-           jit._split(P0, rc)[0], jit._split(P1, rc)[1], *jit._split(Q, clear))
+           jit._split(P0, rc)[0], jit._split(P1, rc)[1], *jit._split(Q, clear), float(P0.min()), float(Q.min()))
     return rc, P0, P1, Q, K, out
 
 
-def _nan_sums(jit, X, Xs, transposed, blocks) -> A1GMSums:
+def _nan_sums(jit, X, Xs, transposed, blocks, passed=None) -> A1GMSums:
+    """The sums when NaN marks the missing entries; ``passed``: what :func:`_nan_pass` returned, if it ran."""
     n, m = Xs.shape
-    rc, P0, P1, Q, K, out = _nan_pass(jit, Xs, blocks)
-    status, n_missing, n_gap_rows, n_gap_cols, q_finite, SX_SZ, SY, SX_SY, SZ = out
+    rc, P0, P1, Q, K, out = _nan_pass(jit, Xs, blocks) if passed is None else passed
+    status, n_missing, n_gap_rows, n_gap_cols, q_finite, SX_SZ, SY, SX_SY, SZ = out[:9]
     if status < 0 or not q_finite:
         raise_bad_observed(X, ~np.isnan(X))
     if n_missing == 0:  # fully observed: every row and column is complete (the common small case, quickly)
