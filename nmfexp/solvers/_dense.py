@@ -247,30 +247,36 @@ class DenseOps(Ops):
         return kl_from_ratio(self.WX, Q, sum_x, mass)
 
     # derived
-    def gradient(self, loss, A, B):
-        """:meth:`Ops.gradient`, a block of rows at a time: no ``n x m`` work array.
+    def gradient_parts(self, loss, A, B):
+        """:meth:`Ops.gradient_parts`, a block of rows at a time: no ``n x m`` work array.
 
         With ``E = W*(A B) - W*X`` (Frobenius) or ``E = W - (W*X) / (A B)``
         (KL, 0 at missing entries) for each block of rows,
-        ``grad_A[rows] = E B^T`` and ``grad_B = sum over blocks A[rows]^T E``.
+        ``grad_A[rows] = E B^T`` and ``grad_B = sum over blocks A[rows]^T E``;
+        the data parts likewise from ``W*X`` or ``(W*X) / (A B)``.
         """
         if loss not in ("frobenius", "kl"):
             raise ValueError(f"loss must be 'frobenius' or 'kl', got {loss!r}.")
         n, m = self.shape
-        GA = np.empty((n, A.shape[1]))
-        GB = np.zeros((A.shape[1], m))
+        r = A.shape[1]
+        GA, DA = np.empty((n, r)), np.empty((n, r))
+        GB, DB = np.zeros((r, m)), np.zeros((r, m))
         for rows in row_blocks(n, m):
             E = A[rows] @ B
             if loss == "frobenius":
+                D = self.WX[rows]
                 self.W.apply_rows(E, rows)
-                np.subtract(E, self.WX[rows], out=E)
+                np.subtract(E, D, out=E)
             else:
                 np.divide(self.WX[rows], E, out=E)  # (W*X) / (A B): 0 at missing entries (needs A B > 0)
+                D = E.copy()
                 # W - E as (1 - E) * W, in place: the same bits (0 - 0 and (1 - 0) * 0 are both +0 at missing
                 # entries) without a second block of ones
                 np.subtract(1.0, E, out=E)
                 self.W.apply_rows(E, rows)
             GA[rows] = E @ B.T
             GB += A[rows].T @ E
-            del E  # freed before the next block's product is made, so that one block is alive at a time
-        return GA, GB
+            DA[rows] = D @ B.T
+            DB += A[rows].T @ D
+            del E, D  # freed before the next block's product is made, so that one block is alive at a time
+        return GA, GB, DA, DB

@@ -50,7 +50,8 @@ import scipy.sparse as sp
 from .._validation import MaskedData, SolverRefused, check_init_factors, check_number, check_rank, masked_data
 from ._base import FactorizationResult
 from ._dense import DenseOps
-from ._driver import Run, iterate, projected_gradient_norm
+from ._driver import Run, iterate
+from ._driver import stationarity as stationarity_measure
 from ._ops import Ops
 from ._params import INITS
 from ._sparse import SparseData, StoredOps, sparse_data
@@ -322,21 +323,21 @@ class Problem:
         ``loss`` (``"frobenius"`` or ``"kl"``) and ``factors()``, which
         returns the current ``(A, B)``, define the stationarity measure: the
         norm of the projected gradient of the loss on the observed entries
-        (:meth:`~._ops.Ops.gradient`), evaluated with the objective.
+        relative to the data's part of the gradient
+        (:meth:`~._ops.Ops.gradient_parts`), evaluated with the objective.
         """
         return iterate(update, objective, max_iter=self.max_iter, tol=self.tol, max_time=self.max_time,
                        two_sided=two_sided, goal=goal, eval_every=self.eval_every,
                        stationarity=self.stationarity(loss, factors), stop_on=self.stop_on)
 
     def stationarity(self, loss: str, factors):
-        """``() -> ||P[grad f]||_F`` at ``factors()`` for the masked ``loss`` (see :mod:`._driver`)."""
+        """``() -> ||P[grad f]||_F / ||D||_F`` at ``factors()`` for the masked ``loss`` (see :mod:`._driver`)."""
         ops = self.ops
 
         def measure() -> float:
             A, B = factors()
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                GA, GB = ops.gradient(loss, A, B)
-                return projected_gradient_norm(GA, GB, A, B)
+                return stationarity_measure(*ops.gradient_parts(loss, A, B), A, B)
 
         return measure
 

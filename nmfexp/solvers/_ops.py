@@ -208,13 +208,28 @@ class Ops(ABC):
         (needs ``A B > 0`` at the observed entries). Shapes (n, r) and
         (r, m); one masked product or ratio and four products with a factor.
         """
+        return self.gradient_parts(loss, A, B)[:2]
+
+    def gradient_parts(self, loss: str, A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``(grad_A, grad_B, D_A, D_B)``: the gradients of :meth:`gradient` and the data's part of them.
+
+        Each gradient is a model part minus a data part, both non-negative
+        for non-negative factors: ``grad_A = (W*(A B)) B^T - D_A`` with
+        ``D_A = (W*X) B^T`` (Frobenius) or ``grad_A = W B^T - D_A`` with
+        ``D_A = ((W*X) / (A B)) B^T`` (KL), and likewise for ``B``. At a
+        stationary point the two parts balance wherever a factor entry is
+        positive, so ``||D||`` is the scale the stationarity measure
+        (:mod:`._driver`) compares the projected gradient with.
+        """
         if loss == "frobenius":
             R = self.masked_product(A, B)
-            return self.rmul(R, B.T) - self.x_right(B.T), self.lmul(A.T, R) - self.xt_left(A.T)
+            DA, DB = self.x_right(B.T), self.xt_left(A.T)
+            return self.rmul(R, B.T) - DA, self.lmul(A.T, R) - DB, DA, DB
         if loss == "kl":
             Q = self.ratio(A, B)
             n, m = self.shape
-            gA = np.broadcast_to(self.right(B), (n, A.shape[1])) - self.rmul(Q, B.T)
-            gB = np.broadcast_to(self.left(A), (B.shape[0], m)) - self.lmul(A.T, Q)
-            return gA, gB
+            DA, DB = self.rmul(Q, B.T), self.lmul(A.T, Q)
+            gA = np.broadcast_to(self.right(B), (n, A.shape[1])) - DA
+            gB = np.broadcast_to(self.left(A), (B.shape[0], m)) - DB
+            return gA, gB, DA, DB
         raise ValueError(f"loss must be 'frobenius' or 'kl', got {loss!r}.")

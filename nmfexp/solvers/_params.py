@@ -205,8 +205,9 @@ def iterative_params(*, max_iter: int = 200, tol: float = 1e-4, tol_doc: str = "
               "the last one (see :mod:`nmfexp.solvers._driver`)."),
         Param("stop_on", "decrease", Options(("decrease", "stationarity")),
               "What ``tol`` bounds: 'decrease', the A1GM paper's relative decrease of the objective (the "
-              "default; the paper's numbers), or 'stationarity', the norm of the projected gradient relative "
-              "to its value at the start (``history['stationarity']``, see :mod:`nmfexp.solvers._driver`)."),
+              "default; the paper's numbers), or 'stationarity', the projected gradient relative to the data's "
+              "part of the gradient, for the worst component (``history['stationarity']``, see "
+              ":mod:`nmfexp.solvers._driver`)."),
     )
 
 

@@ -308,14 +308,14 @@ class StoredOps(Ops):
     def lmul(self, F, E):
         return (self.with_values(E).T @ F.T).T
 
-    def gradient(self, loss, A, B):
+    def gradient_parts(self, loss, A, B):
         if loss != "frobenius":
-            return super().gradient(loss, A, B)
+            return super().gradient_parts(loss, A, B)
         # The residual W*(A B - X) in the private work vector (no other vector of nnz): the products
         # with it are those of the Gram form, (W*(A B)) B^T - (W*X) B^T, to rounding.
         R = self.sample(A, B, self._work())
         R -= self.x
-        return self.rmul(R, B.T), self.lmul(A.T, R)
+        return self.rmul(R, B.T), self.lmul(A.T, R), self.x_right(B.T), self.xt_left(A.T)
 
     # losses
     def frobenius(self, A, B):

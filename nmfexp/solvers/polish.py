@@ -12,9 +12,8 @@ approximation of the rank-1 KL optimum under the original mask.
   ends above A1GM (the updates are monotone). It refuses the inputs A1GM
   refuses. When A1GM is exact (step 1 added nothing) and ``rank`` is 1 the
   start is already the optimum: the result is A1GM's, with ``n_iter = 0``,
-  a one-value history and ``stop_reason = "closed_form"``; the relative
-  stationarity (measured against the start's projected gradient, round-off
-  at an optimum) would otherwise never fall below ``tol``.
+  a one-value history (stationarity 0) and ``stop_reason = "closed_form"``,
+  without an iteration that could only move it by round-off.
 - :func:`certify_a1gm` measures A1GM's gap ``(f_A1GM - f*) / f*`` with
   ``f*`` the smaller of A1GM's KL and that of a tight polish (rank 1,
   ``stop_on="stationarity"``, small ``tol``, a generous cap), both evaluated
@@ -41,7 +40,7 @@ __all__ = ["A1GMCertificate", "a1gm_polish", "certify_a1gm"]
 
 _PARAMS = tuple(p for p in iterative_params(
     tol_doc="With ``stop_on='decrease'``, stop when ``(previous KL - KL) / initial KL < tol``; with "
-            "'stationarity', when the projected gradient relative to A1GM's start is at most ``tol``.")
+            "'stationarity', when the stationarity measure (:mod:`._driver`) is at most ``tol``.")
     if p.name != "init")
 
 
