@@ -13,7 +13,7 @@ from .solvers import SOLVERS, A1GMCertificate, FactorizationResult, SolverRefuse
 
 __all__ = ["factorize", "solver_spec", "rank1_nmmf", "metrics", "cite", "SOLVERS", "FactorizationResult", "SolverRefused",
            "certify_a1gm", "A1GMCertificate", "__version__"]
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 
 
 def __getattr__(name: str):
