@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import refuse_connections
 from omegaconf import OmegaConf
 
 import nmfexp
@@ -23,11 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Any attempt to open a connection fails the test: the corpus must load offline."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the corpus tried to open a network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+    refuse_connections(monkeypatch, "the corpus tried to open a network connection")
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@ corpus zoo's profiles (baselines in, each solver on its own loss, ratios that ca
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import capture_figures, corpus_records
 
 from nmfexp.figures import corpus
 
@@ -15,32 +14,16 @@ from nmfexp.figures import corpus
 def a1gm_rows(certificate: dict | None):
     """Three tables: 'G/cert' grid-like and certified, 'G/ucla' grid-like where A1GM's KL is far below
     WNMF's (WNMF stopped early) and the certificate says no, 'O/far' not grid-like."""
-    rows = []
     tables = {"G/cert": (0, 1.0), "G/ucla": (0, 1e-5), "O/far": (50, 1.2)}
-    for name, (added, rel) in tables.items():
-        for seed in range(2):
-            key = dict(tag="real_data_corpus", dataset=name, n_rows=100, n_cols=10, n_missing=20, seed=seed,
-                       message="")
-            rows.append(dict(key, solver="wnmf_kl", status="ok", weighted_kl=1000.0, runtime_median=4e-3,
-                             n_missing_added=np.nan, job=f"w{name}{seed}"))
-            extra = {}
-            if certificate is not None:
-                extra = {"a1gm_certified": certificate[name][0], "a1gm_gap": certificate[name][1]}
-            rows.append(dict(key, solver="a1gm", status="ok", weighted_kl=1000.0 * rel, runtime_median=1e-3,
-                             n_missing_added=added, job=f"a{name}{seed}", **extra))
-    return pd.DataFrame(rows)
+    if certificate is None:
+        return corpus_records(tables)
+    return corpus_records(tables, {name: {"a1gm_certified": certificate[name][0], "a1gm_gap": certificate[name][1]}
+                                   for name in tables})
 
 
 @pytest.fixture
 def saved(monkeypatch):
-    figs = {}
-
-    def capture(fig, plots_dir, stem):
-        figs[stem] = fig
-        return [Path(plots_dir) / f"{stem}.png"]
-
-    monkeypatch.setattr(corpus, "save_figure", capture)
-    return figs
+    return capture_figures(monkeypatch, corpus)
 
 
 def markers(fig) -> dict:

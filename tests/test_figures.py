@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from _helpers import capture_figures, corpus_records
 
 from nmfexp import plotting, results
 from nmfexp.data.real import PAPER_DATASETS
@@ -191,15 +192,7 @@ def test_zoo_gap_curves_use_the_best_of_all_solvers():
 @pytest.fixture
 def figures(monkeypatch):
     """Every Figure saved by the figure modules, by file stem (nothing written)."""
-    saved = {}
-
-    def capture(fig, plots_dir, stem):
-        saved[stem] = fig
-        return [Path(plots_dir) / f"{stem}.png"]
-
-    for module in (fig5, patterns, zoo, corpus):
-        monkeypatch.setattr(module, "save_figure", capture)
-    return saved
+    return capture_figures(monkeypatch, fig5, patterns, zoo, corpus)
 
 
 def texts(fig) -> str:
@@ -311,22 +304,7 @@ def patterns_dodge(pattern, present=("random", "rows", "mnar", "corner")):
 
 
 def corpus_rows():
-    rows = []
-    tables = {"P/exact": (0, 1.0 - 1e-9), "P/close": (10, 1.0005), "P/far": (50, 1.2), "P/none": (None, None)}
-    for name, (added, rel) in tables.items():
-        for seed in range(2):
-            key = dict(tag="real_data_corpus", dataset=name, n_rows=100, n_cols=10, n_missing=20, seed=seed,
-                       message="")
-            rows.append(dict(key, solver="wnmf_kl", status="ok", weighted_kl=1000.0, runtime_median=4e-3,
-                             n_missing_added=np.nan, job=f"w{name}{seed}"))
-            if added is None:
-                rows.append(dict(key, solver="a1gm", status="skipped", weighted_kl=np.nan, runtime_median=np.nan,
-                                 n_missing_added=np.nan, job=f"a{name}{seed}",
-                                 message="A1GM needs at least one complete column (a column with no missing entry)"))
-            else:
-                rows.append(dict(key, solver="a1gm", status="ok", weighted_kl=1000.0 * rel, runtime_median=1e-3,
-                                 n_missing_added=added, job=f"a{name}{seed}"))
-    return pd.DataFrame(rows)
+    return corpus_records({"P/exact": (0, 1.0 - 1e-9), "P/close": (10, 1.0005), "P/far": (50, 1.2), "P/none": None})
 
 
 def test_corpus_table_summary_and_figure(figures, tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import socket
 import subprocess
 import zipfile
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import refuse_connections
 
 from nmfexp.data import cli, offline, real
 from nmfexp.data.offline import DataUnavailable, PackageFile
@@ -28,10 +28,7 @@ from nmfexp.data.real import (
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a data loader tried to open a network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+    refuse_connections(monkeypatch, "a data loader tried to open a network connection")
 
 
 @pytest.fixture

@@ -10,31 +10,17 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from _helpers import nmfexp_run, write_killer_lab
 
 from nmfexp.record import read_record
 
 pytest.importorskip("ray", reason="Ray is optional: pip install -e '.[test,ray]' to run the Ray tests")
 pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="hydra-ray-launcher is not installed")
 pytestmark = pytest.mark.slow
-
-# Kills its own worker process (SIGKILL) the first time it meets seed 1; Ray retries the task.
-KILLER = textwrap.dedent("""
-    import os, signal
-    from pathlib import Path
-    import nmfexp
-
-    def killer(X, mask, *, rank, random_state, seed=0, marker=""):
-        if seed == 1 and not Path(marker).exists():
-            Path(marker).touch()
-            os.kill(os.getpid(), signal.SIGKILL)
-        return nmfexp.factorize(X, mask, solver="a1gm", rank=rank)
-""")
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -88,18 +74,13 @@ def ray_head():
 
 
 def test_ray_cluster_runs_a_sweep_on_an_existing_head_and_survives_a_killed_worker(tmp_path, ray_head):
-    (tmp_path / "lab").mkdir()
-    (tmp_path / "lab" / "__init__.py").write_text("")
-    (tmp_path / "lab" / "solvers.py").write_text(KILLER)
-    (tmp_path / "conf" / "solver").mkdir(parents=True)
-    (tmp_path / "conf" / "solver" / "killer.yaml").write_text(
-        f"name: killer\n_target_: lab.solvers.killer\nparams: {{seed: 0, marker: {tmp_path / 'killed.marker'}}}\n")
+    # the solver 'killer' kills its own worker process (SIGKILL) the first time it meets seed 1; Ray retries the task
+    write_killer_lab(tmp_path)
     args = ["-m", "hydra.searchpath=[file://conf]", "solver=killer", "solver.params.seed=0,1,2,3", "dataset.n_rows=10",
             "timing=quick", "results_dir=r", "hydra/launcher=ray_cluster"]
     # out of the box: the preset reads RAY_ADDRESS; no object_store_memory override is needed
     env = {**os.environ, **RAY_ENV, "RAY_ADDRESS": ray_head}
-    out = subprocess.run([sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=600, env=env)
+    out = nmfexp_run(*args, cwd=tmp_path, env=env)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-5000:]
     assert (tmp_path / "killed.marker").exists()  # a worker was killed; Ray ran its task again
@@ -108,7 +89,6 @@ def test_ray_cluster_runs_a_sweep_on_an_existing_head_and_survives_a_killed_work
     assert len(records) == 4 and all(read_record(p).attrs["status"] == "ok" for p in records)
     assert {read_record(p).groups["execution"]["launcher"] for p in records} == {
         "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"}
-    again = subprocess.run([sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=600, env=env)
+    again = nmfexp_run(*args, cwd=tmp_path, env=env)
     assert "4 already recorded, submitting 0" in again.stdout + again.stderr
 

@@ -6,44 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
+from _helpers import nmfexp_run, write_killer_lab
 from hydra import compose, initialize_config_dir
 
 from nmfexp.cli.plugins import register
 from nmfexp.experiment.config import config_dir
 from nmfexp.record import read_record
-
-# A solver that kills its own process (SIGKILL: no exception, no record, like the OOM killer or a
-# preemption) the first time it meets seed 1; a marker file makes it behave on the rerun.
-KILLER = textwrap.dedent("""
-    import os, signal
-    from pathlib import Path
-    import nmfexp
-
-    def killer(X, mask, *, rank, random_state, seed=0, marker=""):
-        if seed == 1 and not Path(marker).exists():
-            Path(marker).touch()
-            os.kill(os.getpid(), signal.SIGKILL)
-        return nmfexp.factorize(X, mask, solver="a1gm", rank=rank)
-""")
-
-
-def _project(root: Path) -> None:
-    (root / "lab").mkdir()
-    (root / "lab" / "__init__.py").write_text("")
-    (root / "lab" / "solvers.py").write_text(KILLER)
-    (root / "conf" / "solver").mkdir(parents=True)
-    (root / "conf" / "solver" / "killer.yaml").write_text(
-        f"name: killer\n_target_: lab.solvers.killer\nparams: {{seed: 0, marker: {root / 'killed.marker'}}}\n")
-
-
-def nmfexp_run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600, env=env)
-
 
 LAUNCHERS = {
     "local_parallel": ("hydra_plugins.hydra_submitit_launcher", ["hydra/launcher=local_parallel"]),
@@ -59,7 +29,7 @@ LAUNCHERS = {
 def test_a_killed_job_is_reported_and_completed_by_the_rerun(tmp_path, launcher):
     module, extra = LAUNCHERS[launcher]
     pytest.importorskip(module)
-    _project(tmp_path)
+    write_killer_lab(tmp_path)  # the solver 'killer' SIGKILLs its process at seed 1, the first time only
     args = ["-m", "hydra.searchpath=[file://conf]", "solver=killer", "solver.params.seed=0,1,2,3",
             "dataset.n_rows=10", "timing=quick", "results_dir=r", *extra]
     first = nmfexp_run(*args, cwd=tmp_path)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _helpers import nmfexp_cmd, write_lab
 
 from nmfexp.cli.progress import Progress, format_seconds
 from nmfexp.record import read_record
@@ -36,24 +37,16 @@ LAB = textwrap.dedent("""
 
 
 def _project(root: Path) -> None:
-    (root / "lab").mkdir()
-    (root / "lab" / "__init__.py").write_text("")
-    (root / "lab" / "solvers.py").write_text(LAB)
-    (root / "conf" / "solver").mkdir(parents=True)
-    (root / "conf" / "solver" / "noisy.yaml").write_text("name: noisy\n_target_: lab.solvers.noisy\nparams: {seed: 0}\n")
-    (root / "conf" / "solver" / "slow.yaml").write_text(
-        "name: slow\n_target_: lab.solvers.slow\nparams: {seconds: 1.0, seed: 0}\n")
-
-
-def _cmd(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from nmfexp.cli.run import main; main()", *args]
+    write_lab(root, LAB, {"noisy": "name: noisy\n_target_: lab.solvers.noisy\nparams: {seed: 0}\n",
+                          "slow": "name: slow\n_target_: lab.solvers.slow\nparams: {seconds: 1.0, seed: 0}\n"})
 
 
 @pytest.mark.slow
 def test_solver_warnings_go_into_the_records_and_are_summarised_once(tmp_path):
     _project(tmp_path)
-    out = subprocess.run(_cmd("-m", "hydra.searchpath=[file://conf]", "solver=noisy", "solver.params.seed=0,1,2,3",
-                              "dataset.n_rows=10", "timing.repeats=3", "timing.min_time=0", "results_dir=r"),
+    out = subprocess.run(nmfexp_cmd("-m", "hydra.searchpath=[file://conf]", "solver=noisy",
+                                    "solver.params.seed=0,1,2,3", "dataset.n_rows=10", "timing.repeats=3",
+                                    "timing.min_time=0", "results_dir=r"),
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log
@@ -72,8 +65,8 @@ def test_ctrl_c_ends_with_what_is_recorded_and_how_to_finish(tmp_path):
             "solver.params.seconds=1.5", "dataset.n_rows=10", "timing=quick", "results_dir=r"]
     # A process started in the background by a non-interactive shell (as CI may be) inherits SIGINT ignored,
     # and Python then installs no handler in its children: give the command the default a terminal gives it.
-    proc = subprocess.Popen(_cmd(*args), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(nmfexp_cmd(*args), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.monotonic()
     while not list((tmp_path / "r").glob("*.h5")) and time.monotonic() - t0 < 120:
         time.sleep(0.2)
@@ -84,7 +77,7 @@ def test_ctrl_c_ends_with_what_is_recorded_and_how_to_finish(tmp_path):
     assert f"interrupted: {done}/8 recorded; run the same command to finish" in log, log
     assert "Traceback" not in log and "KeyboardInterrupt" not in log
     assert not list((tmp_path / "r").glob("*.lock"))  # the interrupted job gave its claim back
-    again = subprocess.run(_cmd(*args), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(nmfexp_cmd(*args), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and f"{done} already recorded, submitting {8 - done}" in again.stdout + again.stderr
     assert len(list((tmp_path / "r").glob("*.h5"))) == 8
 
@@ -101,7 +94,7 @@ HOLDER = textwrap.dedent("""
 @pytest.mark.slow
 def test_a_job_computed_elsewhere_is_waited_for_and_never_counted_without_a_record(tmp_path):
     args = ["-m", "solver=a1gm", "seed=0,1", "dataset.n_rows=10", "timing=quick", "results_dir=r"]
-    first = subprocess.run(_cmd(*args), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    first = subprocess.run(nmfexp_cmd(*args), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stdout + first.stderr
     victim = sorted((tmp_path / "r").glob("*.h5"))[0]
     victim.unlink()
@@ -109,7 +102,7 @@ def test_a_job_computed_elsewhere_is_waited_for_and_never_counted_without_a_reco
     try:
         assert holder.stdout.readline().strip() == "held"
         t0 = time.monotonic()
-        out = subprocess.run(_cmd(*args), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        out = subprocess.run(nmfexp_cmd(*args), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     finally:
         holder.kill()
         holder.wait()
@@ -119,7 +112,7 @@ def test_a_job_computed_elsewhere_is_waited_for_and_never_counted_without_a_reco
     assert out.returncode == 1, log
     assert "waiting for 1 job(s) that another process is computing" in log
     assert "ended without a record" in log and "run the same command again" in log
-    rerun = subprocess.run(_cmd(*args), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(nmfexp_cmd(*args), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0 and victim.exists()
 
 
@@ -169,7 +162,7 @@ def test_reproduce_only_runs_and_draws_that_artifact_alone(tmp_path):
 
 @pytest.mark.slow
 def test_plan_json_is_marked_finished(tmp_path):
-    out = subprocess.run(_cmd("-m", "solver=a1gm", "dataset.n_rows=10", "timing=quick", "results_dir=r"),
+    out = subprocess.run(nmfexp_cmd("-m", "solver=a1gm", "dataset.n_rows=10", "timing=quick", "results_dir=r"),
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0
     plan = json.loads(next((tmp_path / "r").glob("logs/*/plan.json")).read_text())

@@ -4,11 +4,11 @@ recomputed here from the records by hand; the table's convergence and stop-reaso
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import capture_figures
 
 from nmfexp.figures import suboptimality, zoo
 from nmfexp.figures.style import solver_style
@@ -80,15 +80,7 @@ def caption_claims(text: str) -> dict:
 
 @pytest.fixture
 def captured(monkeypatch):
-    saved = {}
-
-    def capture(fig, plots_dir, stem):
-        saved[stem] = fig
-        return [Path(plots_dir) / f"{stem}.png"]
-
-    monkeypatch.setattr(zoo, "save_figure", capture)
-    monkeypatch.setattr(suboptimality, "save_figure", capture)
-    return saved
+    return capture_figures(monkeypatch, zoo, suboptimality)
 
 
 @pytest.mark.parametrize("shift", [None, {"als": 0.2}, {"column_mean": 0.3, "hals": 3.0}])
