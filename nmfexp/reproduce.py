@@ -46,17 +46,20 @@ from .figures.artifacts import ARTIFACTS, DEFAULT_ARTIFACTS
 __all__ = ["ARTIFACTS", "DEFAULT_ARTIFACTS", "data_overrides", "main", "run_preset"]
 
 
-def run_preset(preset: str, results_dir: Path, extra: list[str] | None = None, *, submit_only: bool = False) -> int:
+def run_preset(preset: str, results_dir: Path, extra: list[str] | None = None, *, submit_only: bool = False,
+               folder: Path | None = None) -> int:
     """Run one preset's sweep in a child process; return its exit status (130 after Ctrl-C).
 
     The child is ``python -m nmfexp.cli.run -m +experiment=<preset>
-    results_dir=<results_dir>/<artifact>``, exactly what a user would type.
-    ``submit_only``: on a scheduler, submit the jobs and return without
-    waiting (the same command run again waits for them).
+    results_dir=<results_dir>/<artifact>`` (or ``results_dir=<folder>``),
+    exactly what a user would type. ``submit_only``: on a scheduler, submit
+    the jobs and return without waiting (the same command run again waits
+    for them).
     """
     artifact = preset.removesuffix("_quick")
+    folder = results_dir / artifact if folder is None else folder
     cmd = [sys.executable, "-m", "nmfexp.cli.run", "-m", f"+experiment={preset}",
-           f"results_dir={(results_dir / artifact).resolve()}", *(extra or [])]
+           f"results_dir={folder.resolve()}", *(extra or [])]
     env = dict(os.environ)
     # Real data sets the user placed under ./data stay found whatever the child's folder is.
     env.setdefault("NMFEXP_DATA_DIR", str(Path("data").resolve()))
@@ -72,6 +75,16 @@ def run_preset(preset: str, results_dir: Path, extra: list[str] | None = None, *
             child.kill()
             child.wait()
         raise
+
+
+def _sweeps(artifact: str, quick: bool, results_dir: Path) -> list[tuple[str, Path]]:
+    """The presets an artifact runs and their folders: its reference runs first (``<artifact>/reference``),
+    then its own preset (``<artifact>``)."""
+    art = ARTIFACTS[artifact]
+    own = [(art.preset(quick=quick), results_dir / artifact)]
+    if not art.reference:
+        return own
+    return [(art.reference_preset(quick=quick), results_dir / artifact / "reference"), *own]
 
 
 def _on_scheduler(overrides: list[str]) -> bool:
@@ -161,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n=== submitting the jobs of {len(runnable)} artifacts to the scheduler first; then waiting "
                   "for each", flush=True)
             for artifact in runnable:
-                preset = ARTIFACTS[artifact].preset(quick=args.quick)
-                print(f"\n=== submit {preset} -> {results_dir / artifact}", flush=True)
-                run_preset(preset, results_dir, extra + data[artifact][0], submit_only=True)
+                for preset, folder in _sweeps(artifact, args.quick, results_dir):
+                    print(f"\n=== submit {preset} -> {folder}", flush=True)
+                    run_preset(preset, results_dir, extra + data[artifact][0], submit_only=True, folder=folder)
         for k, artifact in enumerate(artifacts, 1):
             preset = ARTIFACTS[artifact].preset(quick=args.quick)
             if artifact in not_installed:
@@ -171,14 +184,16 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if artifact not in runnable:
                 continue
-            print(f"\n=== [{k}/{len(artifacts)}] {preset} -> {results_dir / artifact}", flush=True)
-            t1 = time.perf_counter()
-            status = run_preset(preset, results_dir, extra + data[artifact][0])
-            outcome = {0: "done", 1: "some jobs failed or produced no record (see above)",
-                       2: "not run: invalid configuration (see above)"}.get(status, f"stopped with exit status {status}")
-            print(f"=== {preset}: {outcome} in {time.perf_counter() - t1:.0f} s", flush=True)
-            if status != 0:
-                failed.append(preset)
+            for preset, folder in _sweeps(artifact, args.quick, results_dir):
+                print(f"\n=== [{k}/{len(artifacts)}] {preset} -> {folder}", flush=True)
+                t1 = time.perf_counter()
+                status = run_preset(preset, results_dir, extra + data[artifact][0], folder=folder)
+                outcome = {0: "done", 1: "some jobs failed or produced no record (see above)",
+                           2: "not run: invalid configuration (see above)"}.get(status,
+                                                                                f"stopped with exit status {status}")
+                print(f"=== {preset}: {outcome} in {time.perf_counter() - t1:.0f} s", flush=True)
+                if status != 0:
+                    failed.append(preset)
     except KeyboardInterrupt:
         print(f"\nnmfexp-reproduce: interrupted; records that landed are kept: run the same command to finish "
               f"(nmfexp-results summary {results_dir} shows what is there).", file=sys.stderr)

@@ -979,6 +979,12 @@ def main(argv: list[str] | None = None) -> int:
                 df = load(args.path)
             for w in caught:
                 note(str(w.message))
+            from .figures.suboptimality import REFERENCE_TAGS, split_reference
+
+            df, reference = split_reference(df)
+            if len(reference):  # the reference runs repeat solvers on the same problems: not contestants
+                note(f"left out {len(reference)} reference run(s) (tags {', '.join(REFERENCE_TAGS)}); they solve "
+                     "the same problems again, for f*, and are not compared")
             by = [c.strip() for c in args.by.split(",") if c.strip()] if args.by else None
             tie = {} if args.tie is None else {"tie": args.tie}
             print(comparison_report(df, args.metric, args.baseline, fmt=args.format, by=by, effect=args.effect,

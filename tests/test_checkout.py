@@ -32,7 +32,7 @@ def _default_dirs(monkeypatch, tmp_path, *flags: str) -> tuple[Path, Path]:
     """The results and plots folders ``nmfexp-reproduce`` uses without --results-dir/--plots-dir (nothing runs)."""
     seen = {}
 
-    def fake_run_preset(preset, results_dir, extra=None, *, submit_only=False):
+    def fake_run_preset(preset, results_dir, extra=None, *, submit_only=False, folder=None):
         seen["results"] = Path(results_dir)
         (tmp_path / results_dir / "fig5_synthetic").mkdir(parents=True, exist_ok=True)
         return 0

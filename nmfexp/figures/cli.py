@@ -64,13 +64,19 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--suboptimality", action="store_true",
                    help="(f(t) - f*) / f* against the best-known optimum of each problem, on each solver's own loss "
                         "(KL and Frobenius in separate panels), median and 10-90%% bands over runs; --x time "
-                        "(default) or iteration; --hue (default solver) and --col split the runs")
+                        "(default) or iteration; --hue (default solver) and --col split the runs. Records tagged "
+                        "solver_reference(_quick) count towards f* and are not drawn")
+    g.add_argument("--reference", metavar="RESULTS",
+                   help="with --suboptimality: reference runs of the same problems (a folder, record or merged file, "
+                        "e.g. of nmfexp-run -m +experiment=solver_reference) whose values count towards f*")
     return p
 
 
 def _one_figure(args, parser) -> int:
+    import pandas as pd
+
     from .artifacts import read_results
-    from .suboptimality import X_AXES, write_suboptimality
+    from .suboptimality import X_AXES, split_reference, write_suboptimality
     from .sweep import write_convergence, write_sweep
 
     df, hist, _ = read_results(args.results)
@@ -88,10 +94,15 @@ def _one_figure(args, parser) -> int:
         parser.error(f"with --suboptimality, --x is one of {', '.join(X_AXES)} (got {args.x!r})")
     if args.suboptimality and (args.y or args.convergence):
         parser.error("--suboptimality draws its own y axis; leave out --y and --convergence")
+    if args.reference and not args.suboptimality:
+        parser.error("--reference is for --suboptimality (reference runs count towards f*)")
     try:
         if args.suboptimality:
+            df, reference = split_reference(df)
+            if args.reference:
+                reference = pd.concat([reference, read_results(args.reference)[0]], ignore_index=True)
             written = write_suboptimality(df, hist, args.plots_dir, x=args.x or "time", hue=args.hue or "solver",
-                                          col=args.col, stem=args.name)
+                                          col=args.col, stem=args.name, reference=reference)
         elif args.convergence:
             several = "solver" in df and df["solver"].nunique() > 1  # never pool two solvers into one band
             written = write_convergence(hist, args.plots_dir, hue=args.hue or ("solver" if several else None),

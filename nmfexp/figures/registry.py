@@ -41,6 +41,10 @@ class Artifact:
         What must be installed or placed first (empty: nothing).
     requires : tuple of str
         Modules that must be importable to run the preset (see :meth:`missing`).
+    reference : str
+        A preset run first, into the subfolder ``reference`` of the artifact's
+        results (``<reference>_quick`` with ``--quick``): records the figures
+        use but do not draw (the solver zoo's reference runs for f*).
     """
 
     name: str
@@ -52,6 +56,7 @@ class Artifact:
     quick: bool = True
     needs: str = ""
     requires: tuple[str, ...] = ()
+    reference: str = ""
 
     def missing(self) -> str:
         """What is missing to run the preset (``needs``), or ``""`` when every module of ``requires`` imports."""
@@ -64,6 +69,10 @@ class Artifact:
     def preset(self, quick: bool = False) -> str:
         """The preset to run (``<name>_quick`` when ``quick`` and the artifact has one)."""
         return f"{self.name}_quick" if quick and self.quick else self.name
+
+    def reference_preset(self, quick: bool = False) -> str:
+        """The preset of :attr:`reference` (``""`` when there is none)."""
+        return f"{self.reference}_quick" if self.reference and quick and self.quick else self.reference
 
 
 ARTIFACTS: dict[str, Artifact] = {a.name: a for a in [
@@ -95,7 +104,7 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in [
         "measure, and imputation accuracy on the held-out entries. The budget the runs were made under is read "
         "from the records (below).",
         zoo.make, ("zoo_objective_vs_time", "zoo_objective_vs_iteration", "zoo_heldout_error",
-                   "zoo_time_to_target", "zoo_table")),
+                   "zoo_time_to_target", "zoo_table", "zoo_reference_table"), reference="solver_reference"),
     Artifact(
         "real_data_paper", "The paper's real-data table on its 23 data sets",
         "As the real-data table, on the paper's 23 data sets; needs their files (docs/datasets.md). Data sets "
@@ -156,6 +165,10 @@ CAPTIONS: dict[str, str] = {
     "zoo_time_to_target": "Update time until each run is within 1% (filled) and 10% (hollow) of the best objective "
                           "any solver reached on the same problem, common measure; median over problems with "
                           "interquartile range, 'never' band for runs that do not get there.",
+    "zoo_reference_table": "The reference runs (preset solver_reference: HALS and WNMF-KL, best of 3 starts, "
+                           "stationarity 1e-7 or 10,000 iterations) per rank and loss: on how many problems they set "
+                           "f*, how much lower f* is with them than the best value of the zoo's own runs (median and "
+                           "largest), and how many of them met their tolerance.",
     "zoo_table": "Per solver and rank: objective on its own loss, suboptimality, held-out error, share converged, "
                  "stop reasons, iterations and update time.",
     "corpus_a1gm": "One point per corpus table: (a) A1GM's KL relative to WNMF's against the share of entries its "
@@ -176,5 +189,6 @@ DEFAULT_ARTIFACTS: tuple[str, ...] = tuple(a.name for a in ARTIFACTS.values() if
 
 
 def artifact_tags() -> set[str]:
-    """The tags of every artifact's records (``<name>`` and ``<name>_quick``)."""
-    return {t for a in ARTIFACTS for t in (a, f"{a}_quick")}
+    """The tags of every artifact's records (``<name>`` and ``<name>_quick``, and those of its reference runs)."""
+    names = [*ARTIFACTS, *(a.reference for a in ARTIFACTS.values() if a.reference)]
+    return {t for a in names for t in (a, f"{a}_quick")}

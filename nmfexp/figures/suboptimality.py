@@ -35,7 +35,7 @@ from .stats import jobs_note, ok, step_quantiles
 from .style import footer, level_style, save_figure, solver_order, solver_style, styled, subplots, write_table
 
 __all__ = ["INFEASIBLE", "FLOOR", "QUANTILES", "CONVERGED_REASONS", "X_AXES", "converged", "suboptimality_runs",
-           "suboptimality_bands", "plot_suboptimality", "write_suboptimality"]
+           "suboptimality_bands", "plot_suboptimality", "write_suboptimality", "REFERENCE_TAGS", "split_reference"]
 
 #: Solvers whose result is not a feasible point of rank-r NMF (an unconstrained low-rank imputation):
 #: they are scored against f* but never define it.
@@ -77,7 +77,8 @@ def _undeclared_note(undeclared: dict[str, int]) -> str:
     return f"Not drawn, no declared loss: {named}; {DECLARE_LOSS}."
 
 
-def suboptimality_runs(df: pd.DataFrame, hist: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def suboptimality_runs(df: pd.DataFrame, hist: pd.DataFrame | None,
+                       reference: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-iterate and per-job suboptimality of the records with status ok, on each job's own loss.
 
     Parameters
@@ -86,6 +87,9 @@ def suboptimality_runs(df: pd.DataFrame, hist: pd.DataFrame | None) -> tuple[pd.
         A table from :func:`nmfexp.results.load`.
     hist : pandas.DataFrame or None
         The matching :func:`nmfexp.results.load_history`.
+    reference : pandas.DataFrame, optional
+        Records of reference runs of the same problems (the ``solver_reference``
+        preset); their final values count towards f*, and they are not drawn.
 
     Returns
     -------
@@ -97,11 +101,16 @@ def suboptimality_runs(df: pd.DataFrame, hist: pd.DataFrame | None) -> tuple[pd.
         ``stop_reason`` (or None), ``has_curve``, and ``time`` and ``iteration`` of its end point
         (the last recorded iterate; without a history the job's median update time and ``n_iter``).
     """
+    return _runs(df, hist, reference)[:2]
+
+
+def _runs(df, hist, reference):
+    """:func:`suboptimality_runs` and the table of :func:`~nmfexp.analysis.best_known` it used."""
     good = ok(df)
     if good.empty:
-        return pd.DataFrame(), pd.DataFrame()
+        return pd.DataFrame(), pd.DataFrame(), pd.DataFrame(columns=["source"])
     h = hist if hist is not None and not hist.empty else None
-    fstar = best_known(good, h, exclude=INFEASIBLE)
+    fstar = best_known(good, h, exclude=INFEASIBLE, reference=None if reference is None else ok(reference))
     finals = suboptimality(good, fstar)
     curves = suboptimality(good, fstar, h) if h is not None else pd.DataFrame(
         columns=["job", "solver", "problem", "loss", "iteration", "time", "objective", "fstar", "suboptimality"])
@@ -114,7 +123,28 @@ def suboptimality_runs(df: pd.DataFrame, hist: pd.DataFrame | None) -> tuple[pd.
     n_iter = pd.to_numeric(good.get("n_iter", pd.Series(np.nan, index=good.index)), errors="coerce")
     ends["time"] = ends["job"].map(last["time"]).fillna(pd.Series(runtime.to_numpy(), index=ends.index))
     ends["iteration"] = ends["job"].map(last["iteration"]).fillna(pd.Series(n_iter.to_numpy(), index=ends.index))
-    return curves.reset_index(drop=True), ends.reset_index(drop=True)
+    return curves.reset_index(drop=True), ends.reset_index(drop=True), fstar
+
+
+#: Tags of reference runs (preset ``solver_reference``): records whose values count towards f*, never drawn.
+REFERENCE_TAGS = ("solver_reference", "solver_reference_quick")
+
+
+def split_reference(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(records to draw, reference runs)``: the records tagged one of :data:`REFERENCE_TAGS` go to the second."""
+    if df.empty or "tag" not in df.columns:
+        return df, df.iloc[0:0]
+    is_ref = df["tag"].isin(REFERENCE_TAGS).to_numpy()
+    return df[~is_ref], df[is_ref]
+
+
+def reference_note(fstar: pd.DataFrame, reference: pd.DataFrame | None) -> str:
+    """``", reference runs included (they set f* on k of n problems and losses)"``, or ``""`` without any."""
+    if reference is None or not len(ok(reference)):
+        return ""
+    k = int((fstar["source"] == "reference").sum()) if len(fstar) else 0
+    return (f", {len(ok(reference))} reference runs included (best of several long runs; they set f* on {k} of "
+            f"{len(fstar)} problems and losses)")
 
 
 def _grid(curves: list[tuple[np.ndarray, np.ndarray]], x: str) -> np.ndarray:
@@ -128,7 +158,8 @@ def _grid(curves: list[tuple[np.ndarray, np.ndarray]], x: str) -> np.ndarray:
 
 
 def suboptimality_bands(df: pd.DataFrame, hist: pd.DataFrame | None, *, x: str = "time", hue: str = "solver",
-                        col: str | None = None, quantiles=QUANTILES) -> pd.DataFrame:
+                        col: str | None = None, quantiles=QUANTILES,
+                        reference: pd.DataFrame | None = None) -> pd.DataFrame:
     """Quantiles over runs of the suboptimality curves, per loss, ``hue`` value and ``col`` value.
 
     Each run's curve is step-interpolated on a common grid of ``x`` (holding
@@ -146,6 +177,8 @@ def suboptimality_bands(df: pd.DataFrame, hist: pd.DataFrame | None, *, x: str =
         Columns of ``df`` that split the runs into groups.
     quantiles : sequence of float
         Percentiles to compute (default 10, 50, 90).
+    reference : pandas.DataFrame, optional
+        Reference runs whose final values count towards f* (see :func:`suboptimality_runs`).
 
     Returns
     -------
@@ -155,7 +188,7 @@ def suboptimality_bands(df: pd.DataFrame, hist: pd.DataFrame | None, *, x: str =
     _check_x(x)
     _check_column(df, hue, "hue")
     _check_column(df, col, "col")
-    curves, _ = suboptimality_runs(df, hist)
+    curves, _ = suboptimality_runs(df, hist, reference)
     cols = ["loss", "hue", "col", "x", *[f"q{q:g}" for q in quantiles], "runs"]
     if curves.empty:
         return pd.DataFrame(columns=cols)
@@ -200,7 +233,7 @@ def _order(values, hue: str | None) -> list:
 @styled
 def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: str | Path, *, x: str = "time",
                        hue: str | None = "solver", col: str | None = None, stem: str | None = None,
-                       title: str | None = None, note: str = "") -> list[Path]:
+                       title: str | None = None, note: str = "", reference: pd.DataFrame | None = None) -> list[Path]:
     """Draw ``(f(t) - f*) / f*`` against ``x``: one row of panels per loss, one column per ``col`` value.
 
     Parameters
@@ -219,6 +252,10 @@ def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: s
         File stem (default ``suboptimality_vs_<x>``).
     title, note : str, optional
         Figure title; a sentence added to the footer.
+    reference : pandas.DataFrame, optional
+        Records of reference runs of the same problems (``solver_reference``):
+        their final values count towards f*; the footer says on how many
+        problems they set it. Not drawn.
 
     Returns
     -------
@@ -229,14 +266,15 @@ def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: s
     _check_column(df, hue, "hue")
     _check_column(df, col, "col")
     good = ok(df)
-    curves, ends = suboptimality_runs(good, hist)
+    curves, ends, fstar = _runs(good, hist, reference)
     if ends.empty or ends["loss"].isna().all():
         return []
     meta = good.drop_duplicates("job").set_index("job")
     undeclared = _undeclared(ends, meta)
     ends = ends[ends["loss"].notna()].assign(hue=lambda e: e["job"].map(meta[hue]) if hue else "all",
                                              col=lambda e: e["job"].map(meta[col]) if col else "all")
-    bands = suboptimality_bands(good, hist, x=x, hue=hue, col=col) if not curves.empty else pd.DataFrame()
+    bands = (suboptimality_bands(good, hist, x=x, hue=hue, col=col, reference=reference) if not curves.empty
+             else pd.DataFrame())
     losses = [loss for loss in ("kl", "frobenius") if (ends["loss"] == loss).any()]
     losses += sorted(set(ends["loss"]) - set(losses))
     colv = _order(ends["col"], col) if col else ["all"]
@@ -291,7 +329,8 @@ def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: s
     n_capped = int((~ends["converged"] & ends["has_curve"]).sum())
     footer(fig, f"Line: median over runs; band: 10-90% quantiles (curves held at their last value once stopped). "
                 f"f*: lowest value of that loss any feasible record or iterate reached on the same problem "
-                f"({', '.join(INFEASIBLE)} not counted); values below {FLOOR:g} drawn at {FLOOR:g}. "
+                f"({', '.join(INFEASIBLE)} not counted){reference_note(fstar, reference)}; values below {FLOOR:g} "
+                f"drawn at {FLOOR:g}. "
                 f"{n_capped} of {int(ends['has_curve'].sum())} iterative runs stopped by a cap.{' ' + note if note else ''}"
                 f"{' ' + _undeclared_note(undeclared) if undeclared else ''}"
                 f"\n{jobs_note(df)}.")
@@ -299,7 +338,8 @@ def plot_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: s
 
 
 def write_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: str | Path, *, x: str = "time",
-                        hue: str | None = "solver", col: str | None = None, stem: str | None = None) -> list[Path]:
+                        hue: str | None = "solver", col: str | None = None, stem: str | None = None,
+                        reference: pd.DataFrame | None = None) -> list[Path]:
     """The figure of :func:`plot_suboptimality` and its data: the bands as ``<stem>.csv``.
 
     Raises
@@ -309,11 +349,11 @@ def write_suboptimality(df: pd.DataFrame, hist: pd.DataFrame | None, plots_dir: 
     """
     _check_x(x)
     stem = stem or f"suboptimality_vs_{x}"
-    written = plot_suboptimality(df, hist, plots_dir, x=x, hue=hue, col=col, stem=stem)
+    written = plot_suboptimality(df, hist, plots_dir, x=x, hue=hue, col=col, stem=stem, reference=reference)
     if not written:
         raise ValueError("no record with status ok has a value of its own loss (weighted_kl or weighted_frobenius) "
                          f"to compare with a best-known optimum; for a solver of your own, {DECLARE_LOSS}.")
-    bands = suboptimality_bands(df, hist, x=x, hue=hue, col=col)
+    bands = suboptimality_bands(df, hist, x=x, hue=hue, col=col, reference=reference)
     written += write_table(bands, Path(plots_dir), stem,
                            note="Quantiles over runs of (f - f*) / f* on each solver's own loss, per grid point.")
     return written

@@ -19,6 +19,12 @@ to target is an upper bound (its total update time) or "never".
 
 Which solver is best is stated in the captions only as computed from the
 records by :func:`zoo_claims` (a test recomputes each claim independently).
+
+f* counts the reference runs of the same problems when their records are
+there (preset ``solver_reference``, tag :data:`REFERENCE_TAG`): the same
+problems solved once, far past the zoo's budget and from several starts. Their
+table (``zoo_reference_table``, :func:`reference_table`) says per rank and
+loss how much lower f* is with them than with the zoo's own runs.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from ..analysis import best_known, own_loss
 from ..record import schema
 from .stats import (
     jobs_note,
@@ -41,12 +48,14 @@ from .stats import (
     time_to_target,
 )
 from .style import footer, save_figure, solver_order, solver_style, styled, subplots, write_table
-from .suboptimality import converged, plot_suboptimality, suboptimality_runs
+from .suboptimality import INFEASIBLE, converged, plot_suboptimality, suboptimality_runs
 
-__all__ = ["TAG", "MEASURE", "MEASURE_LABEL", "BASELINES", "CLAIM_RTOL", "CLAIM_SUBOPT_ATOL", "gap_curves", "time_to_target_table", "zoo_claims",
+__all__ = ["TAG", "REFERENCE_TAG", "reference_table", "MEASURE", "MEASURE_LABEL", "BASELINES", "CLAIM_RTOL", "CLAIM_SUBOPT_ATOL", "gap_curves", "time_to_target_table", "zoo_claims",
            "zoo_summary", "plot_solver_comparison", "make"]
 
 TAG = "solver_comparison"
+#: The tag of the reference runs whose values count towards f* (preset ``solver_reference``).
+REFERENCE_TAG = "solver_reference"
 MEASURE = "weighted_frobenius"
 MEASURE_LABEL = "||M * (X - AB)||_F on the entries the solver saw"
 #: Medians within this fraction of the lowest are a tie in the captions' claims.
@@ -99,7 +108,7 @@ def _median(values) -> float:
     return float(np.median(v)) if len(v) else np.nan
 
 
-def zoo_claims(sel: pd.DataFrame, hist: pd.DataFrame | None) -> pd.DataFrame:
+def zoo_claims(sel: pd.DataFrame, hist: pd.DataFrame | None, reference: pd.DataFrame | None = None) -> pd.DataFrame:
     """The claims the captions make about which solver is better, computed from the records.
 
     Per rank (over every missing rate and seed of it): the solver with the
@@ -116,6 +125,8 @@ def zoo_claims(sel: pd.DataFrame, hist: pd.DataFrame | None) -> pd.DataFrame:
         Records of the artifact (:func:`nmfexp.results.load`).
     hist : pandas.DataFrame or None
         Their histories (f* counts every recorded iterate).
+    reference : pandas.DataFrame, optional
+        Reference runs of the same problems (they count towards f*).
 
     Returns
     -------
@@ -128,7 +139,7 @@ def zoo_claims(sel: pd.DataFrame, hist: pd.DataFrame | None) -> pd.DataFrame:
     rows = []
     if good.empty:
         return pd.DataFrame(columns=["rank", "claim", "solver", "median"])
-    _, ends = suboptimality_runs(good, hist)
+    _, ends = suboptimality_runs(good, hist, reference)
     ends = ends.merge(good[["job", "rank"]].drop_duplicates("job"), on="job", how="left")
 
     def lowest(frame, column, claim, rank, atol=0.0):
@@ -166,13 +177,13 @@ def _claims_text(claims: pd.DataFrame, kinds: tuple[str, ...]) -> str:
 
 
 def _objective_figures(good: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path, rate: float,
-                       claims: pd.DataFrame) -> list[Path]:
+                       claims: pd.DataFrame, reference: pd.DataFrame | None) -> list[Path]:
     at = good[np.isclose(good["mask_rate"], rate)]
     note = _claims_text(claims, ("suboptimality",))
     written = []
     for x, stem in (("time", "zoo_objective_vs_time"), ("iteration", "zoo_objective_vs_iteration")):
         written += plot_suboptimality(
-            at, hist, plots_dir, x=x, hue="solver", col="rank", stem=stem, note=note,
+            at, hist, plots_dir, x=x, hue="solver", col="rank", stem=stem, note=note, reference=reference,
             title=f"Solver zoo at {rate:.0%} missing: suboptimality against the best-known optimum of each problem, "
                   "on each solver's own loss")
     return written
@@ -299,15 +310,16 @@ def plot_solver_comparison(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path
     good = ok(sel)
     if good.empty:
         return []
+    reference = ok(select(df, REFERENCE_TAG))
     plots_dir = Path(plots_dir)
     h = hist[hist["job"].isin(good["job"])] if hist is not None and not hist.empty else hist
     rate = _rate(good, rate)
-    claims = zoo_claims(good, h)
+    claims = zoo_claims(good, h, reference)
     written = []
-    written += _objective_figures(good, h, plots_dir, rate, claims)
+    written += _objective_figures(good, h, plots_dir, rate, claims, reference)
     written += _heldout(sel, plots_dir, claims)
     written += _time_figure(good[~good["solver"].isin(BASELINES)], h, plots_dir)
-    summary = zoo_summary(good, h)
+    summary = zoo_summary(good, h, reference)
     ttt = time_to_target_table(good, h)
     if not ttt.empty:
         wide = ttt.pivot_table(index=["solver", "rank"], columns="within", values="median time (s)", aggfunc="first")
@@ -326,10 +338,60 @@ def plot_solver_comparison(df: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path
             f"problems until the common measure {MEASURE_LABEL} is within x of the lowest final value any solver "
             "reached on that problem (inf: not reached by half or more; KL solvers: upper bounds from their end point).")
     written += write_table(summary, plots_dir, "zoo_table", note=note)
+    ref_table = reference_table(good, h, reference)
+    if not ref_table.empty:
+        written += write_table(ref_table, plots_dir, "zoo_reference_table", note=(
+            "Reference runs (preset solver_reference: the zoo's problems solved by HALS (Frobenius) and WNMF-KL "
+            "(KL), each the best of 3 starts run to a stationarity of 1e-7 or the iteration cap). Per rank and "
+            "loss: problems with an f*, on how many a reference run set it, how much lower f* is than the best "
+            "value the zoo's own runs and iterates reached ((f*_zoo - f*) / f*, median and largest), and how many "
+            "reference runs met their tolerance. Every suboptimality of the zoo's figures and tables is against "
+            "this f*."))
     return written
 
 
-def zoo_summary(good: pd.DataFrame, hist: pd.DataFrame | None) -> pd.DataFrame:
+def reference_table(good: pd.DataFrame, hist: pd.DataFrame | None, reference: pd.DataFrame) -> pd.DataFrame:
+    """What the reference runs add to f*, per rank and loss.
+
+    Parameters
+    ----------
+    good : pandas.DataFrame
+        The zoo's records with status ok.
+    hist : pandas.DataFrame or None
+        Their histories (every iterate counts towards f*).
+    reference : pandas.DataFrame
+        Records of the reference runs (preset ``solver_reference``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rank, loss, problems`` (with an f* of that loss), ``set by reference`` (problems whose f* is a
+        reference run's value), ``f* lower by (median)``, ``f* lower by (max)`` (``(f*_zoo - f*) / f*``,
+        f*_zoo the best value of the zoo's own runs and iterates), ``reference runs``, ``reference runs
+        converged`` (met their tolerance). Empty without reference records.
+    """
+    ref = ok(reference)
+    if ref.empty or good.empty:
+        return pd.DataFrame()
+    own = best_known(good, hist, exclude=INFEASIBLE)
+    both = best_known(good, hist, exclude=INFEASIBLE, reference=ref)
+    m = both.merge(own[["problem", "loss", "fstar"]], on=["problem", "loss"], suffixes=("", "_zoo"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m["gain"] = (m["fstar_zoo"] - m["fstar"]) / m["fstar"]
+    conv = converged(ref)
+    ref_loss = own_loss(ref)
+    rows = []
+    for (rank, loss), g in m.groupby(["rank", "loss"]):
+        mine = (pd.to_numeric(ref["rank"], errors="coerce") == rank).to_numpy() & (ref_loss == loss).to_numpy()
+        rows.append({"rank": int(rank), "loss": loss, "problems": len(g),
+                     "set by reference": int((g["source"] == "reference").sum()),
+                     "f* lower by (median)": float(np.median(g["gain"])), "f* lower by (max)": float(g["gain"].max()),
+                     "reference runs": int(mine.sum()),
+                     "reference runs converged": f"{int(conv[mine].sum())}/{int(mine.sum())}"})
+    return pd.DataFrame(rows)
+
+
+def zoo_summary(good: pd.DataFrame, hist: pd.DataFrame | None, reference: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per solver and rank: objective, suboptimality, held-out error, convergence, stop reasons, iterations, time.
 
     Parameters
@@ -338,13 +400,15 @@ def zoo_summary(good: pd.DataFrame, hist: pd.DataFrame | None) -> pd.DataFrame:
         Records with status ok (:func:`nmfexp.results.load`).
     hist : pandas.DataFrame or None
         Their histories (they count towards f*).
+    reference : pandas.DataFrame, optional
+        Reference runs of the same problems (they count towards f*).
 
     Returns
     -------
     pandas.DataFrame
         One row per solver and rank (see the note of ``zoo_table``).
     """
-    _, ends = suboptimality_runs(good, hist)
+    _, ends = suboptimality_runs(good, hist, reference)
     e = ends.set_index("job")
     conv = converged(good)
     rows = []
