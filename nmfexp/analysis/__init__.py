@@ -57,6 +57,7 @@ from .problems import (
     own_loss,
     problem_columns,
     problem_key,
+    reference_gain,
     suboptimality,
 )
 from .profiles import performance_profile, performance_ratios
@@ -68,6 +69,7 @@ __all__ = [
     "DEFAULT_TIE",
     "problem_columns",
     "problem_key",
+    "reference_gain",
     "own_loss",
     "best_known",
     "suboptimality",

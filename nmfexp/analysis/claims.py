@@ -26,6 +26,13 @@ sentence states, spelled as the claim spells it. Claim ids and values:
     rule (:func:`~nmfexp.analysis.problems.converged`: ``stop_reason`` tol
     or closed_form when recorded, else the record's ``converged``; records
     with status ok).
+``zoo-rank{r}-{loss}-reference``
+    ``"k/n, x%"``: on k of the n problems of rank r the reference runs
+    (preset ``solver_reference``, records tagged ``solver_reference``) reach
+    a value of the loss lower than every final value of the zoo's runs by
+    more than :data:`REFERENCE_TIE` (relative), and
+    the median over the n problems of ``(f*_zoo - f*) / f*`` is x% (two
+    significant digits; f*_zoo from the zoo's final values).
 ``corpus-{solver}-vs-{baseline}``
     ``"better"``, ``"worse"`` or ``"no clear difference"``: from the paired
     comparison over the corpus problems, one per table and seed (:func:`~nmfexp.analysis.compare_solvers`,
@@ -45,13 +52,17 @@ import numpy as np
 import pandas as pd
 
 from .paired import DEFAULT_TIE, compare_solvers
-from .problems import converged
+from .problems import converged, reference_gain
 
-__all__ = ["BASELINES", "CLAIM_COLUMNS", "MARKER", "check_claims", "compute_claims", "corpus_claims",
+__all__ = ["BASELINES", "CLAIM_COLUMNS", "MARKER", "REFERENCE_TIE", "check_claims", "compute_claims", "corpus_claims",
            "read_markers", "zoo_claims"]
 
 #: The baselines among the solvers (closed-form imputations and soft-impute).
 BASELINES = ("column_mean", "row_col_mean", "soft_impute")
+
+#: Reference runs count as improving on the zoo's f* only when lower by more than this (relative): below it,
+#: both found the same optimum up to rounding and the stopping tolerance.
+REFERENCE_TIE = 1e-6
 
 #: The columns of a claims table.
 CLAIM_COLUMNS = ["id", "value", "detail"]
@@ -125,6 +136,7 @@ def zoo_claims(df: pd.DataFrame, *, tag: str | None = "solver_comparison", tie: 
     rows = []
     if good.empty or "rank" not in good.columns:
         return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+    rows += _reference_claims(df, good, tag, ranks)
     for rank, g in good.groupby("rank"):
         rank = int(rank)
         if ranks is not None and rank not in ranks:
@@ -140,6 +152,30 @@ def zoo_claims(df: pd.DataFrame, *, tag: str | None = "solver_comparison", tie: 
                 rows.append((f"zoo-rank{rank}-converged-{solver}", f"{int(conv[s.index].sum())}/{len(s)}",
                              "runs with status ok that met their stopping rule (stop_reason tol or closed_form)"))
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def _reference_claims(df: pd.DataFrame, good: pd.DataFrame, tag: str | None, ranks) -> list[tuple]:
+    """The ``zoo-rank{r}-{loss}-reference`` claims (module docstring), from the reference runs of the zoo's
+    records: ``solver_reference``, or ``solver_reference_quick`` for the quick zoo."""
+    if tag is None or "tag" not in df.columns:
+        return []
+    quick = bool(len(good)) and str(good["tag"].iloc[0]).endswith("_quick")
+    reference = df[(df["tag"] == ("solver_reference_quick" if quick else "solver_reference"))
+                   & (df["status"] == "ok")]
+    if reference.empty:
+        return []
+    gain = reference_gain(good, reference, exclude=("soft_impute",))
+    rows = []
+    for (rank, loss), g in gain.groupby(["rank", "loss"]):
+        if ranks is not None and int(rank) not in ranks:
+            continue
+        lower = int((g["gain"] > REFERENCE_TIE).sum())
+        med = float(np.median(g["gain"]))
+        rows.append((f"zoo-rank{int(rank)}-{loss}-reference", f"{lower}/{len(g)}, {100 * med:.2g}%",
+                     f"problems where a reference run is lower than the zoo by more than {REFERENCE_TIE:g} / "
+                     "problems; median (f*_zoo - f*) / f* over them "
+                     f"(f*_zoo: the zoo's best final value), largest {100 * float(g['gain'].max()):.3g}%"))
+    return rows
 
 
 def corpus_claims(df: pd.DataFrame, *, tag: str | None = "real_data_corpus_zoo", baseline: str = "column_mean",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["PROBLEM_COLUMNS", "PROBLEM_PREFIXES", "LOSS_MEASURES", "problem_columns", "problem_key", "own_loss",
-           "best_known", "suboptimality", "CONVERGED_REASONS", "converged"]
+           "best_known", "reference_gain", "suboptimality", "CONVERGED_REASONS", "converged"]
 
 #: Short columns of :func:`nmfexp.results.load` that belong to the problem a job solves.
 PROBLEM_COLUMNS = ("dataset", "n_rows", "n_cols", "mask", "mask_rate", "holdout", "seed", "rank")
@@ -251,6 +251,32 @@ def best_known(df: pd.DataFrame, history: pd.DataFrame | None = None, *,
     described = pd.concat([keys[own], df.loc[own, cols]], axis=1).drop_duplicates("problem")
     best = best.merge(described, on="problem", how="left")
     return best[out_cols].sort_values(["problem", "loss"]).reset_index(drop=True)
+
+
+def reference_gain(df: pd.DataFrame, reference: pd.DataFrame, history: pd.DataFrame | None = None, *,
+                   exclude: Sequence[str] = ()) -> pd.DataFrame:
+    """How much lower f* is with the reference runs than with the records of ``df`` alone, per problem and loss.
+
+    Parameters
+    ----------
+    df, history, exclude
+        As for :func:`best_known` (the compared runs and their iterates).
+    reference : pandas.DataFrame
+        Records of reference runs of the same problems.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table of ``best_known(df, history, exclude=exclude, reference=reference)`` with ``fstar_own``
+        (f* from ``df`` and ``history`` alone) and ``gain``, ``(fstar_own - fstar) / fstar`` (0 where the
+        reference runs did not improve on it; where f* is 0: 0 if ``fstar_own`` is 0 too, else inf).
+    """
+    both = best_known(df, history, exclude=exclude, reference=reference)
+    own = best_known(df, history, exclude=exclude)
+    out = both.merge(own[["problem", "loss", "fstar"]].rename(columns={"fstar": "fstar_own"}),
+                     on=["problem", "loss"], how="left")
+    out["gain"] = _relative_gap(out["fstar_own"].to_numpy(), out["fstar"].to_numpy())
+    return out
 
 
 def _relative_gap(value: np.ndarray, fstar: np.ndarray) -> np.ndarray:

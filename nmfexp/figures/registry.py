@@ -166,8 +166,8 @@ CAPTIONS: dict[str, str] = {
                           "any solver reached on the same problem, common measure; median over problems with "
                           "interquartile range, 'never' band for runs that do not get there.",
     "zoo_reference_table": "The reference runs (preset solver_reference: HALS and WNMF-KL, best of 3 starts, "
-                           "stationarity 1e-7 or 10,000 iterations) per rank and loss: on how many problems they set "
-                           "f*, how much lower f* is with them than the best value of the zoo's own runs (median and "
+                           "stationarity 1e-7 or 10,000 iterations) per rank and loss: on how many problems they are "
+                           "lower than the zoo's best by more than 1e-6, how much lower f* is with them than the best value of the zoo's own runs (median and "
                            "largest), and how many of them met their tolerance.",
     "zoo_table": "Per solver and rank: objective on its own loss, suboptimality, held-out error, share converged, "
                  "stop reasons, iterations and update time.",
