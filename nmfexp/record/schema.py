@@ -335,8 +335,9 @@ FIELDS: tuple[Field, ...] = (
           unit="seconds", written="optional", column=None),
     Field("objective", "history", "float[]", _R, "the solver's own loss on the entries it saw, initial value "
           "first; every built-in solver records it", written="optional", column=None),
-    Field("stationarity", "history", "float[]", _R, "norm of the projected gradient of the solver's loss "
-          "relative to its start value, beside each objective value (iterative built-in solvers)",
+    Field("stationarity", "history", "float[]", _R, "projected gradient of the solver's loss relative to the "
+          "data's part of it, worst component (docs/solvers.md; before nmfexp 0.3: relative to its start "
+          "value), beside each objective value (iterative built-in solvers)",
           written="optional", column=None),
     Field("A", "factors", "float[]", _R, "left factor, n x rank (X ≈ A @ B)", written="optional", column=None),
     Field("B", "factors", "float[]", _R, "right factor, rank x m", written="optional", column=None),
