@@ -264,19 +264,20 @@ class DenseOps(Ops):
         for rows in row_blocks(n, m):
             E = A[rows] @ B
             if loss == "frobenius":
-                D = self.WX[rows]
+                D = self.WX[rows]  # a view: the data part needs no block of its own
+                DA[rows] = D @ B.T
+                DB += A[rows].T @ D
                 self.W.apply_rows(E, rows)
                 np.subtract(E, D, out=E)
             else:
                 np.divide(self.WX[rows], E, out=E)  # (W*X) / (A B): 0 at missing entries (needs A B > 0)
-                D = E.copy()
+                DA[rows] = E @ B.T  # the data part, before E becomes the gradient's block in place
+                DB += A[rows].T @ E
                 # W - E as (1 - E) * W, in place: the same bits (0 - 0 and (1 - 0) * 0 are both +0 at missing
                 # entries) without a second block of ones
                 np.subtract(1.0, E, out=E)
                 self.W.apply_rows(E, rows)
             GA[rows] = E @ B.T
             GB += A[rows].T @ E
-            DA[rows] = D @ B.T
-            DB += A[rows].T @ D
-            del E, D  # freed before the next block's product is made, so that one block is alive at a time
+            del E  # freed before the next block's product is made, so that one block is alive at a time
         return GA, GB, DA, DB
