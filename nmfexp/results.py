@@ -862,7 +862,8 @@ def _closing_tables(path: Path, ranks: str, name: str | None) -> str:
     out.append(f"## Synthetic zoo, ranks {', '.join(map(str, wanted))} (budget: {zoo.attrs.get('budget', '-')})\n")
     out.append((zoo.to_markdown(index=False) if len(zoo) else "(no solver_comparison records at these ranks)")
                + "\n\nmedian [q25, q75] over the runs of the rank (seeds and missing rates); objective on the "
-               "solver's own loss; f* the best-known optimum of each problem.\n")
+               "solver's own loss; f* the best-known optimum of each problem (the reference runs of "
+               "solver_reference included when recorded).\n")
     head = closing.corpus_headline_tables(df)
     for label in ("other", "grid-like"):
         if label in head:

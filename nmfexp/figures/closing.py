@@ -91,7 +91,7 @@ def zoo_closing_table(df: pd.DataFrame, hist: pd.DataFrame | None, ranks: Sequen
     if good.empty:
         return pd.DataFrame()
     h = hist[hist["job"].isin(good["job"])] if hist is not None and len(hist) else None
-    _, ends = suboptimality_runs(good, h)
+    _, ends = suboptimality_runs(good, h, ok(select(df, zoo.REFERENCE_TAG)))  # f* counts the reference runs
     e = ends.set_index("job")
     conv = converged(good)
     rows = []
