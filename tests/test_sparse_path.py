@@ -268,4 +268,6 @@ def test_compiled_line_solvers_agree_with_the_numpy_fallback(name, monkeypatch):
     a, b = runs["numba"], runs["numpy"]
     assert a.n_iter == b.n_iter and a.stop_reason == b.stop_reason
     assert close(b.A, a.A, 1e-10) and close(b.B, a.B, 1e-10)
-    np.testing.assert_allclose(a.history["stationarity"], b.history["stationarity"], rtol=1e-8, atol=1e-12)
+    # the measure is recorded when it is the stopping rule (not for GD-CLS here): the objectives otherwise
+    key = "objective" if name == "gdcls" else "stationarity"
+    np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-8, atol=1e-12)
