@@ -142,7 +142,7 @@ def stationarity(GA: np.ndarray, GB: np.ndarray, DA: np.ndarray, DB: np.ndarray,
     the largest ``||P[G]_v|| / ||D_v||`` over the columns ``v`` of ``A`` and the rows ``v`` of ``B``."""
     worst = 0.0
     for G, D, F, axis in ((GA, DA, A, 0), (GB, DB, B, 1)):
-        P = np.where(F > at_bound, G, np.minimum(G, 0.0))
+        P = _projected(G, F, at_bound)
         for p, d in zip(np.sqrt(np.sum(P * P, axis=axis)), np.sqrt(np.sum(D * D, axis=axis)), strict=True):
             worst = max(worst, relative(float(p), float(d)))
     return worst
@@ -157,9 +157,14 @@ def projected_gradient_norm(GA: np.ndarray, GB: np.ndarray, A: np.ndarray, B: np
     """
     total = 0.0
     for G, F in ((GA, A), (GB, B)):
-        P = np.where(F > at_bound, G, np.minimum(G, 0.0))
+        P = _projected(G, F, at_bound)
         total += float(np.vdot(P, P))
     return float(np.sqrt(total))
+
+
+def _projected(G: np.ndarray, F: np.ndarray, at_bound: float) -> np.ndarray:
+    """Lin's projection of the gradient ``G`` at the factor ``F`` (module docstring)."""
+    return np.where(F > at_bound, G, np.minimum(G, 0.0))
 
 
 class Run(NamedTuple):

@@ -260,9 +260,14 @@ def _fully_observed(P0, Q, out) -> FactorizationResult | None:
     # P0 and Q are the pass's own arrays; c is 1.0 (SZ = 0), and P0 * 1.0 is P0 to the bit
     u = P0 if c == 1.0 else np.multiply(P0, c, out=P0)
     v = np.divide(Q, d, out=Q)
+    return _result(u, v, dict(_NOTHING_MISSING))
+
+
+def _result(u: np.ndarray, v: np.ndarray, info: dict) -> FactorizationResult:
+    """A1GM's result: factors ``u[:, None]`` and ``v[None, :]``, no iterations, an empty history."""
     return FactorizationResult(A=u[:, None], B=v[None, :], n_iter=0, stop_reason="closed_form",
                                history={"objective": np.empty(0), "time": np.empty(0)},
-                               info=dict(_NOTHING_MISSING), solver="a1gm", converged=True)
+                               info=info, solver="a1gm", converged=True)
 
 
 def _kernel(backend: str) -> str | None:
@@ -317,10 +322,7 @@ def _from_sums(sums, X, mask, backend, threads, rescale: bool = False) -> Factor
         u, v = v, u
         step1["n_rows_with_missing"], step1["n_cols_with_missing"] = (
             step1["n_cols_with_missing"], step1["n_rows_with_missing"])
-    info = dict(step1, grid_like=step1["n_missing_added"] == 0)
-    return FactorizationResult(A=u[:, None], B=v[None, :], n_iter=0, stop_reason="closed_form",
-                               history={"objective": np.empty(0), "time": np.empty(0)},
-                               info=info, solver="a1gm", converged=True)
+    return _result(u, v, dict(step1, grid_like=step1["n_missing_added"] == 0))
 
 
 def _closed_form(sums) -> tuple[np.ndarray, np.ndarray]:
@@ -581,10 +583,7 @@ def _sparse_a1gm(S, mask, rank, backend: str) -> FactorizationResult:
     u, v = (None, None) if trouble else _closed_form(sums)
     if trouble or _underflowed(u, v, sums):
         u, v = _sparse_spread(rows, cols, data, rc, cc)
-    info = dict(step1, grid_like=step1["n_missing_added"] == 0)
-    return FactorizationResult(A=u[:, None], B=v[None, :], n_iter=0, stop_reason="closed_form",
-                               history={"objective": np.empty(0), "time": np.empty(0)},
-                               info=info, solver="a1gm", converged=True)
+    return _result(u, v, dict(step1, grid_like=step1["n_missing_added"] == 0))
 
 
 class _SparseSums:
