@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from .paired import DEFAULT_TIE, compare_solvers
-from .problems import converged, reference_gain
+from .problems import INFEASIBLE, REFERENCE_TAG, converged, reference_gain
 
 __all__ = ["BASELINES", "CLAIM_COLUMNS", "MARKER", "REFERENCE_TIE", "check_claims", "compute_claims", "corpus_claims",
            "read_markers", "zoo_claims"]
@@ -160,11 +160,10 @@ def _reference_claims(df: pd.DataFrame, good: pd.DataFrame, tag: str | None, ran
     if tag is None or "tag" not in df.columns:
         return []
     quick = bool(len(good)) and str(good["tag"].iloc[0]).endswith("_quick")
-    reference = df[(df["tag"] == ("solver_reference_quick" if quick else "solver_reference"))
-                   & (df["status"] == "ok")]
+    reference = df[(df["tag"] == (f"{REFERENCE_TAG}_quick" if quick else REFERENCE_TAG)) & (df["status"] == "ok")]
     if reference.empty:
         return []
-    gain = reference_gain(good, reference, exclude=("soft_impute",))
+    gain = reference_gain(good, reference, exclude=INFEASIBLE)
     rows = []
     for (rank, loss), g in gain.groupby(["rank", "loss"]):
         if ranks is not None and int(rank) not in ranks:

@@ -14,12 +14,18 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["PROBLEM_COLUMNS", "PROBLEM_PREFIXES", "LOSS_MEASURES", "problem_columns", "problem_key", "own_loss",
-           "best_known", "reference_gain", "suboptimality", "CONVERGED_REASONS", "converged"]
+           "INFEASIBLE", "REFERENCE_TAG", "best_known", "reference_gain", "suboptimality", "CONVERGED_REASONS", "converged"]
 
 #: Short columns of :func:`nmfexp.results.load` that belong to the problem a job solves.
 PROBLEM_COLUMNS = ("dataset", "n_rows", "n_cols", "mask", "mask_rate", "holdout", "seed", "rank")
 #: Config columns with these prefixes belong to the problem too (every data-set and mask option).
 PROBLEM_PREFIXES = ("dataset.", "mask.")
+#: Solvers whose result is not a feasible point of rank-r NMF (an unconstrained low-rank imputation):
+#: they are scored against f* but never define it (``best_known(..., exclude=INFEASIBLE)``).
+INFEASIBLE = ("soft_impute",)
+#: The tag of the reference runs (preset ``solver_reference``; ``<tag>_quick`` for its quick run): records
+#: whose values count towards f* of the solver zoo's problems and that are never compared or drawn.
+REFERENCE_TAG = "solver_reference"
 #: The metric column that measures each solver loss on the training entries.
 LOSS_MEASURES = {"kl": "weighted_kl", "frobenius": "weighted_frobenius"}
 

@@ -27,7 +27,7 @@ import pandas as pd
 from ..analysis import best_known, suboptimality
 from . import corpus, zoo
 from .stats import ok, select
-from .suboptimality import converged, suboptimality_runs
+from .suboptimality import INFEASIBLE, converged, suboptimality_runs
 
 __all__ = ["budget_of", "corpus_headline_tables", "table_rows", "zoo_closing_table"]
 
@@ -180,7 +180,7 @@ def table_rows(df: pd.DataFrame, hist: pd.DataFrame | None, name: str) -> dict[s
     solvers = pd.DataFrame()
     if len(zoo_sel):
         h = hist[hist["job"].isin(zoo_sel["job"])] if hist is not None and len(hist) else None
-        fstar = best_known(zoo_sel, h, exclude=("soft_impute",))
+        fstar = best_known(zoo_sel, h, exclude=INFEASIBLE)
         sub = suboptimality(zoo_sel, fstar)
         solvers = sub[["solver", "loss", "value", "fstar", "suboptimality"]].copy()
         extra = zoo_sel.drop_duplicates("job").set_index("job").reindex(sub["job"])

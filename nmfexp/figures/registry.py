@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..analysis.problems import REFERENCE_TAG
 from . import corpus, fig5, patterns, real_data, zoo
 
 __all__ = ["Artifact", "ARTIFACTS", "CAPTIONS", "DEFAULT_ARTIFACTS", "artifact_tags"]
@@ -104,7 +105,7 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in [
         "measure, and imputation accuracy on the held-out entries. The budget the runs were made under is read "
         "from the records (below).",
         zoo.make, ("zoo_objective_vs_time", "zoo_objective_vs_iteration", "zoo_heldout_error",
-                   "zoo_time_to_target", "zoo_table", "zoo_reference_table"), reference="solver_reference"),
+                   "zoo_time_to_target", "zoo_table", "zoo_reference_table"), reference=REFERENCE_TAG),
     Artifact(
         "real_data_paper", "The paper's real-data table on its 23 data sets",
         "As the real-data table, on the paper's 23 data sets; needs their files (docs/datasets.md). Data sets "

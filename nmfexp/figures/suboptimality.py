@@ -30,16 +30,13 @@ from matplotlib.markers import MarkerStyle
 from matplotlib.ticker import NullFormatter
 
 from ..analysis import best_known, suboptimality
-from ..analysis.problems import CONVERGED_REASONS, converged
+from ..analysis.problems import CONVERGED_REASONS, INFEASIBLE, REFERENCE_TAG, converged
 from .stats import jobs_note, ok, step_quantiles
 from .style import footer, level_style, save_figure, solver_order, solver_style, styled, subplots, write_table
 
 __all__ = ["INFEASIBLE", "FLOOR", "QUANTILES", "CONVERGED_REASONS", "X_AXES", "converged", "suboptimality_runs",
            "suboptimality_bands", "plot_suboptimality", "write_suboptimality", "REFERENCE_TAGS", "split_reference"]
 
-#: Solvers whose result is not a feasible point of rank-r NMF (an unconstrained low-rank imputation):
-#: they are scored against f* but never define it.
-INFEASIBLE = ("soft_impute",)
 #: Suboptimality below this is drawn at it (log axis).
 FLOOR = 1e-9
 #: The band and the line: 10th, 50th and 90th percentile over runs.
@@ -127,7 +124,7 @@ def _runs(df, hist, reference):
 
 
 #: Tags of reference runs (preset ``solver_reference``): records whose values count towards f*, never drawn.
-REFERENCE_TAGS = ("solver_reference", "solver_reference_quick")
+REFERENCE_TAGS = (REFERENCE_TAG, f"{REFERENCE_TAG}_quick")
 
 
 def split_reference(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

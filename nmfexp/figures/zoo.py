@@ -38,6 +38,7 @@ from matplotlib.lines import Line2D
 
 from ..analysis import own_loss, reference_gain
 from ..analysis.claims import REFERENCE_TIE
+from ..analysis.problems import REFERENCE_TAG
 from ..record import schema
 from .stats import (
     jobs_note,
@@ -55,8 +56,6 @@ __all__ = ["TAG", "REFERENCE_TAG", "reference_table", "MEASURE", "MEASURE_LABEL"
            "zoo_summary", "plot_solver_comparison", "make"]
 
 TAG = "solver_comparison"
-#: The tag of the reference runs whose values count towards f* (preset ``solver_reference``).
-REFERENCE_TAG = "solver_reference"
 MEASURE = "weighted_frobenius"
 MEASURE_LABEL = "||M * (X - AB)||_F on the entries the solver saw"
 #: Medians within this fraction of the lowest are a tie in the captions' claims.
