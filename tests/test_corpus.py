@@ -161,6 +161,8 @@ def test_presets_sweep_exactly_the_stored_list():
         ("real_data_corpus_quick", quick),
         ("real_data_corpus_zoo", list(C.corpus_tables(max_cells=C.ZOO_MAX_CELLS)["table"])),
         ("real_data_corpus_zoo_quick", quick),
+        ("real_data_corpus_reference", list(C.corpus_tables(max_cells=C.ZOO_MAX_CELLS)["table"])),
+        ("real_data_corpus_reference_quick", quick),
     ]:
         cfg = OmegaConf.load(ROOT / "experiments" / f"{preset}.yaml")
         assert str(cfg.hydra.sweeper.params["dataset.table"]).split(",") == tables, preset
@@ -567,3 +569,18 @@ def test_a_table_is_named_in_the_logs_however_it_is_spelled():
         job = Job.from_config({"dataset": {**base, **spelling}, "mask": {"kind": "given"},
                                "solver": {"name": "a1gm"}, "timing": {"repeats": 1}}, "unused")
         assert job.describe().startswith("a1gm on datasets/airquality, mask given"), job.describe()
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_corpus_reference_runs_solve_the_zoos_problems(quick):
+    """The reference runs define f* of the corpus zoo's problems only if they solve the same ones."""
+    suffix = "_quick" if quick else ""
+    zoo = OmegaConf.load(ROOT / "experiments" / f"real_data_corpus_zoo{suffix}.yaml")
+    ref = OmegaConf.load(ROOT / "experiments" / f"real_data_corpus_reference{suffix}.yaml")
+    for key in ("rank", "holdout"):
+        assert ref[key] == zoo[key], key
+    assert ref.defaults[:2] == zoo.defaults[:2]  # data set and mask
+    for key in ("dataset.table", "seed"):
+        assert ref.hydra.sweeper.params[key] == zoo.hydra.sweeper.params[key], key
+    assert ref.results_dir == f"{zoo.results_dir}/reference"
+    assert ref.budget.max_time is None and ref.solver.n_restarts >= 3

