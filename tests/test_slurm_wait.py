@@ -34,7 +34,7 @@ def _wait(submitted, queue: dict, monkeypatch, **kw):
     monkeypatch.setattr(backends, "slurm_states", lambda ids, **_: dict(queue))
     ended = {}
     backends.wait_slurm(submitted, lambda task, summaries, exc: ended.setdefault(task, (summaries, exc)),
-                        lambda: None, poll=0.0, **kw)
+                        lambda waiting=None: None, poll=0.0, **kw)
     return ended
 
 
@@ -56,7 +56,8 @@ def test_a_task_still_in_the_queue_is_waited_for(tmp_path, monkeypatch):
     job = FakeJob("7_5", tmp_path)
     calls = []
 
-    def tick():
+    def tick(waiting=None):
+        assert waiting is None  # queued: the sweep's own estimate stands
         calls.append(1)
         if len(calls) == 3:
             raise StopIteration  # still waiting after three rounds: the wait did not give up on it
@@ -65,3 +66,32 @@ def test_a_task_still_in_the_queue_is_waited_for(tmp_path, monkeypatch):
     with pytest.raises(StopIteration):
         backends.wait_slurm([(job, "task", 1.0)], lambda *a: pytest.fail("ended"), tick, poll=0.0, grace=0.0,
                             squeue_every=0.0)
+
+
+def test_while_a_task_is_in_its_grace_the_progress_says_so_instead_of_an_eta(tmp_path, monkeypatch):
+    """The rate of jobs says nothing about a wait of a fixed grace time: the line names the wait."""
+    from nmfexp.cli.progress import Progress
+
+    job = FakeJob("7_6", tmp_path)
+    monkeypatch.setattr(backends, "slurm_states", lambda ids, **_: {})
+    progress = Progress(3, "sweep", interval=1e9, bar=False)
+    for key in ("a", "b"):
+        progress.update(key, "ok")  # two quick jobs: the rate alone would promise the third in seconds
+    lines = []
+    monkeypatch.setattr("nmfexp.cli.progress.log.info", lambda fmt, line: lines.append(line))
+    rounds = []
+
+    def tick(waiting=None):
+        progress.tick(waiting=waiting)
+        rounds.append(waiting)
+        if len(rounds) == 2:
+            raise StopIteration
+
+    with pytest.raises(StopIteration):
+        backends.wait_slurm([(job, "task", 1.0)], lambda *a: pytest.fail("ended"), tick, poll=0.0, grace=60.0,
+                            squeue_every=0.0)
+    assert rounds[0] is not None and "7_6 left the queue" in rounds[0] and "waiting up to 1 min" in rounds[0]
+    assert len(lines) == 1 and "7_6 left the queue" in lines[0] and "left;" not in lines[0]
+    assert "about" not in progress.line().split("7_6")[0]  # no rate-based estimate before the note
+    progress.tick(waiting=None)
+    assert "about" in progress.line() and "7_6" not in progress.line()

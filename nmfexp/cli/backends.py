@@ -40,6 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..experiment.config import usable_cores
 from ..plans import read_plan, submitted_here
 from .launch import MAX_JOBS_PER_TASK, jobs_per_task
+from .progress import format_seconds
 from .tasks import TaskSpec, add_import_path, job_payload, run_task, worker_init
 
 __all__ = ["launcher_kind", "job_resources", "make_tasks", "run_backend", "array_name", "signal_delay_s",
@@ -382,14 +383,18 @@ GONE_GRACE_S = 60.0
 SQUEUE_EVERY_S = 15.0
 
 
-def wait_slurm(submitted, on_done: OnDone, tick: Callable[[], None], poll: float = 2.0, *,
+def wait_slurm(submitted, on_done: OnDone, tick: Callable[..., None], poll: float = 2.0, *,
                grace: float = GONE_GRACE_S, squeue_every: float = SQUEUE_EVERY_S) -> None:
     """Wait for the submitted tasks; each ends with its summaries, or with the reason it left none.
 
     submitit asks ``sacct`` whether a task is done. A task that never ran (cancelled while pending) may
     have no accounting line at all, and submitit would then wait for it forever; so ``squeue`` is asked
     too, and a task it has stopped listing for ``grace`` seconds while sacct still says nothing ends the
-    wait for it: with its result when its result file exists, else as lost, with the reason."""
+    wait for it: with its result when its result file exists, else as lost, with the reason.
+
+    ``tick(waiting=...)`` is called after each round: ``waiting`` is None while a task is still queued or
+    running, and otherwise says which tasks left the queue and how long the wait for them may still last
+    (the sweep's estimate from its rate of jobs would mean nothing then)."""
     waiting = list(submitted)
     gone_since: dict[str, float] = {}
     asked = -math.inf
@@ -423,9 +428,20 @@ def wait_slurm(submitted, on_done: OnDone, tick: Callable[[], None], poll: float
                     f"its Slurm task {jid} left the queue without a result and Slurm's accounting has no state "
                     f"for it (cancelled before it started?) (log: {job.paths.stderr}, {job.paths.stdout})"))
         waiting = still
-        tick()
+        tick(waiting=_grace_note(waiting, gone_since, now, grace))
         if waiting:
             time.sleep(poll)
+
+
+def _grace_note(waiting, gone_since: dict[str, float], now: float, grace: float) -> str | None:
+    """What the wait is for when every task still waited for has left the queue (else None)."""
+    ids = [str(job.job_id) for job, _, _ in waiting]
+    if not ids or not all(jid in gone_since for jid in ids):
+        return None
+    left = max(0.0, max(grace - (now - gone_since[jid]) for jid in ids))
+    shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+    return (f"Slurm task(s) {shown} left the queue; waiting up to {format_seconds(left)} more for Slurm's "
+            "accounting to report them")
 
 
 def _pickled_result(job):

@@ -54,6 +54,7 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.counts: Counter[str] = Counter()
         self.seen: set[str] = set()
+        self.waiting: str | None = None  # see tick()
         self.t0 = time.monotonic()
         self._last_line = -float("inf")
         self._shown_first = self._shown_last = False
@@ -89,12 +90,19 @@ class Progress:
                 self._maybe_line()
             return True
 
-    def tick(self) -> None:
-        """A plain line if ``interval`` has passed (called periodically while waiting)."""
+    def tick(self, waiting: str | None = None) -> None:
+        """A plain line if ``interval`` has passed (called periodically while waiting).
+
+        ``waiting``: what the sweep waits for when the jobs' rate says nothing about it (Slurm tasks
+        that left the queue, waited for a fixed grace time); shown instead of the time left, and at
+        once when it changes."""
         with self._lock:
+            changed = waiting != self.waiting
+            self.waiting = waiting
             if self._bar is None:
-                self._maybe_line()
+                self._maybe_line(force=changed and waiting is not None)
             else:
+                self._bar.set_postfix_str(self._counts() + (f"; {waiting}" if waiting else ""), refresh=False)
                 self._bar.refresh()
 
     def _counts(self) -> str:
@@ -112,17 +120,17 @@ class Progress:
     def line(self) -> str:
         pct = 100.0 * self.done / self.total if self.total else 100.0
         eta = self.eta()
-        left = "" if self.done >= self.total else (
+        left = "" if self.done >= self.total else f"; {self.waiting}" if self.waiting else (
             f"; about {format_seconds(eta)} left" if eta is not None else "")
         return (f"{self.label}: {self.done}/{self.total} ({pct:.0f}%): {self._counts()}; "
                 f"{format_seconds(time.monotonic() - self.t0)} elapsed{left}")
 
-    def _maybe_line(self) -> None:
-        if not self.done or (self.done >= self.total and self._shown_last):
+    def _maybe_line(self, force: bool = False) -> None:
+        if not (self.done or force) or (self.done >= self.total and self._shown_last):
             return
         now = time.monotonic()
         first = not self._shown_first
-        if first or self.done >= self.total or now - self._last_line >= self.interval:
+        if force or first or self.done >= self.total or now - self._last_line >= self.interval:
             self._shown_first = True
             self._shown_last = self.done >= self.total
             self._last_line = now
