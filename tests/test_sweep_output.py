@@ -98,7 +98,9 @@ def test_a_job_computed_elsewhere_is_waited_for_and_never_counted_without_a_reco
     assert first.returncode == 0, first.stdout + first.stderr
     victim = sorted((tmp_path / "r").glob("*.h5"))[0]
     victim.unlink()
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(victim), "4"], stdout=subprocess.PIPE, text=True)
+    # the holder keeps its claim for 8 s: long enough that the sweep has started and found it even on a loaded
+    # machine (with 4 s, a sweep slow to start found the claim already released and computed the job itself)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(victim), "8"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         t0 = time.monotonic()
