@@ -9,6 +9,7 @@ import pytest
 from _helpers import capture_figures, corpus_records
 
 from nmfexp.figures import corpus
+from nmfexp.figures.stats import ok
 
 
 def a1gm_rows(certificate: dict | None):
@@ -112,3 +113,28 @@ def test_time_profile_scores_each_solver_on_its_own_loss():
     r = corpus.zoo_ratios(df, hist)["time to 1% of f*"]
     assert "soft_impute" not in r.columns
     assert r.loc["T/a"].to_dict() == {"hals": 2.0, "als": np.inf, "wnmf_kl": 2.0, "column_mean": 1.0}
+
+
+def test_reference_runs_lower_the_corpus_f_star_and_are_never_scored(tmp_path):
+    """The corpus zoo's 'within 1% of f*' is measured against the reference runs when they are loaded:
+    a HALS reference run 2% below the zoo's best Frobenius value on T/a leaves no solver within 1% there."""
+    from nmfexp.analysis.problems import CORPUS_REFERENCE_TAG
+
+    df, hist = zoo_rows()
+    ref = df[(df["dataset"] == "T/a") & (df["solver"] == "hals")].assign(
+        tag=CORPUS_REFERENCE_TAG, job="ref-T/a-hals", weighted_frobenius=0.98, stop_reason="tol")
+    t = corpus.zoo_ratios(df, hist)["time to 1% of f*"]
+    assert t.loc["T/a", "hals"] == 2.0  # without the reference: hals's own 1.0 is f*
+    both = pd.concat([df, ref], ignore_index=True)
+    t = corpus.zoo_ratios(df, hist, ok(ref))["time to 1% of f*"]
+    # 1.0 and 1.005 are > 1% above 0.98: no Frobenius solver reaches the target; KL's f* is unchanged
+    assert np.isinf(t.loc["T/a", ["hals", "als", "column_mean"]]).all() and t.loc["T/a", "wnmf_kl"] == 1.0
+    assert t.loc["T/exact", "hals"] == 2.0  # the other table has no reference run: unchanged
+    written = corpus.make_corpus_zoo(both, hist, tmp_path)
+    assert "corpus_zoo_reference_table.csv" in {p.name for p in written}
+    ref_table = pd.read_csv(tmp_path / "corpus_zoo_reference_table.csv").set_index("loss")
+    assert ref_table.loc["frobenius", "lower by > 1e-6"] == 1
+    assert ref_table.loc["frobenius", "f* lower by (max)"] == pytest.approx(1.0 / 0.98 - 1)
+    assert ref_table.loc["frobenius", "reference runs converged"] == "1/1"
+    zoo_table = pd.read_csv(tmp_path / "corpus_zoo_table.csv")
+    assert len(zoo_table) == df["solver"].nunique()  # the reference run is not a row
