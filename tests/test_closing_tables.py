@@ -108,3 +108,20 @@ def test_one_table_by_name_scores_its_solvers_against_the_tables_best(tmp_path):
             value = one.loc[one["solver"] == solver, measure].iloc[0]
             assert row["value"] == value and row["fstar"] == fstar
             assert row["suboptimality"] == pytest.approx((value - fstar) / fstar)
+
+
+def test_one_table_counts_its_reference_runs_towards_f_star():
+    from nmfexp.analysis.problems import CORPUS_REFERENCE_TAG
+    from nmfexp.figures.closing import table_rows
+
+    df, _ = zoo_records()
+    one = df[(df["rank"] == 1) & (df["mask_rate"] == 0.1) & (df["seed"] == 0)].assign(
+        tag="real_data_corpus_zoo", dataset="pkg/t")
+    best = one[one["solver"] == "hals"].iloc[[0]]
+    ref = best.assign(tag=CORPUS_REFERENCE_TAG, job="ref-hals", weighted_frobenius=best["weighted_frobenius"] * 0.5)
+    solvers = table_rows(pd.concat([one, ref], ignore_index=True), None, "pkg/t")["solvers"]
+    fro = solvers[solvers["loss"] == "frobenius"]
+    assert (fro["fstar"] == ref["weighted_frobenius"].iloc[0]).all()
+    assert (fro["suboptimality"] > 0.9).all()  # every zoo run is at least twice the reference's value
+    assert "ref-hals" not in set(solvers.get("job", []))  # the reference run is not one of the table's solvers
+    assert len(solvers) == len(table_rows(one, None, "pkg/t")["solvers"])

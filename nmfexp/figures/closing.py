@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import best_known, suboptimality
+from ..analysis.problems import CORPUS_REFERENCE_TAG
 from . import corpus, zoo
 from .stats import ok, select
 from .suboptimality import INFEASIBLE, converged, suboptimality_runs
@@ -161,7 +162,7 @@ def table_rows(df: pd.DataFrame, hist: pd.DataFrame | None, name: str) -> dict[s
         identifiers, codes, dates or constants), empty when the table is not
         in the corpus; ``"corpus"``: its row of the corpus table (A1GM vs WNMF, grid-like,
         certificate), ``"solvers"``: per corpus-zoo solver and seed its own
-        loss, value, f*, suboptimality, held-out error, iterations and stop
+        loss, value, f* (reference runs of the table included), suboptimality, held-out error, iterations and stop
         reason. Both empty when no record names the table.
     """
     from ..data.corpus import corpus_tables
@@ -180,7 +181,8 @@ def table_rows(df: pd.DataFrame, hist: pd.DataFrame | None, name: str) -> dict[s
     solvers = pd.DataFrame()
     if len(zoo_sel):
         h = hist[hist["job"].isin(zoo_sel["job"])] if hist is not None and len(hist) else None
-        fstar = best_known(zoo_sel, h, exclude=INFEASIBLE)
+        reference = ok(select(mine, CORPUS_REFERENCE_TAG))  # the table's reference runs count towards f*
+        fstar = best_known(zoo_sel, h, exclude=INFEASIBLE, reference=reference)
         sub = suboptimality(zoo_sel, fstar)
         solvers = sub[["solver", "loss", "value", "fstar", "suboptimality"]].copy()
         extra = zoo_sel.drop_duplicates("job").set_index("job").reindex(sub["job"])
