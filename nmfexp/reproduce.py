@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="nmfexp-reproduce",
         description="Run every paper experiment (resumable) and regenerate all figures and tables.")
     parser.add_argument("--quick", action="store_true",
-                        help="the same pipeline on small sizes, as a smoke check (about a minute)")
+                        help="the same pipeline on small sizes, as a smoke check (a few minutes: the README "
+                             "gives the measured time)")
     parser.add_argument("--results-dir", default=None,
                         help="where the HDF5 records go (default: results, or results/quick with --quick)")
     parser.add_argument("--plots-dir", default=None,

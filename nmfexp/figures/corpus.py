@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from ..analysis.problems import CORPUS_REFERENCE_TAG
 from .patterns import FLOOR
 from .real_data import REAL_DATA_NOTE, real_data_table
 from .stats import (
@@ -57,7 +58,6 @@ from .stats import (
     select,
 )
 from .style import footer, save_figure, solver_order, solver_style, styled, subplots, write_table
-from ..analysis.problems import CORPUS_REFERENCE_TAG
 from .suboptimality import INFEASIBLE, suboptimality_runs
 from .zoo import reference_table
 
