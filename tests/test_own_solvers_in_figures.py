@@ -205,3 +205,32 @@ def test_the_convergence_figure_splits_solvers_unless_told_otherwise(tmp_path):
     assert plotting.main([str(root), "--plots-dir", str(tmp_path / "p"), "--convergence"]) == 0
     assert (tmp_path / "p" / "convergence_time_by_solver.png").is_file()  # not one band pooling both
     assert not (tmp_path / "p" / "convergence_time.png").exists()
+
+
+def _colliding_names() -> tuple[str, str]:
+    """Two names that :func:`solver_style` without a position would give one style."""
+    seen = {}
+    for k in range(1000):
+        name = f"mine{k}"
+        key = _key(solver_style(name))
+        if key in seen:
+            return seen[key], name
+        seen[key] = name
+    raise AssertionError("no two names share a style")
+
+
+def test_corpus_profiles_give_two_own_solvers_two_styles(monkeypatch, tmp_path):
+    """Two own solvers whose names hash to one style still differ in the corpus zoo's profiles."""
+    import pandas as pd
+    from _helpers import capture_figures
+
+    from nmfexp.figures import corpus
+
+    a, b = _colliding_names()
+    figures = capture_figures(monkeypatch, corpus)
+    r = pd.DataFrame({"hals": [1.0, 2.0], a: [1.5, 1.0], b: [3.0, 1.2]}, index=["T/a", "T/b"])
+    sel = pd.DataFrame({"solver": ["hals", a, b], "status": "ok", "tag": "real_data_corpus_zoo"})
+    corpus.plot_corpus_zoo({"held-out error": r}, sel, tmp_path)
+    handles = figures["corpus_zoo_profiles"].legends[0].legend_handles
+    colours = {h.get_label(): to_rgba(h.get_color()) for h in handles}
+    assert colours[a] != colours[b] and len(set(colours.values())) == 3

@@ -57,7 +57,7 @@ from .stats import (
     quartiles,
     select,
 )
-from .style import footer, save_figure, solver_order, solver_style, styled, subplots, write_table
+from .style import footer, save_figure, solver_order, solver_styles, styled, subplots, write_table
 from .suboptimality import INFEASIBLE, suboptimality_runs
 from .zoo import reference_table
 
@@ -376,6 +376,7 @@ def plot_corpus_zoo(ratios: dict[str, pd.DataFrame], sel: pd.DataFrame, plots_di
     fig, axes = subplots(1, len(ratios), figsize=(4.0 * len(ratios) + 1.6, 3.2), squeeze=False, sharey=True,
                          layout="constrained")
     solvers = solver_order(sel["solver"])
+    styles = solver_styles(solvers)
     titles = {"held-out error": "held-out relative error",
               "time to 1% of f*": "update time to within 1% of f*\n(each solver on its own loss)"}
     for ax, (name, r) in zip(axes[0], ratios.items(), strict=True):
@@ -391,13 +392,13 @@ def plot_corpus_zoo(ratios: dict[str, pd.DataFrame], sel: pd.DataFrame, plots_di
             p = prof[prof["solver"] == solver]
             if p.empty:
                 continue
-            st = solver_style(solver)
+            st = styles[solver]
             ax.step(p["tau"], p["fraction"], where="post", color=st["color"], linestyle=st["linestyle"],
                     linewidth=1.4)
         ax.set(xscale="log", xlim=(1, right), ylim=(-0.02, 1.02), xlabel="tau (ratio to the best solver)",
                title=f"{titles.get(name, name)}, {len(r)} tables")
     axes[0][0].set_ylabel("fraction of tables within tau of the best")
-    handles = [Line2D([], [], **{k: v for k, v in solver_style(s).items() if k != "marker"}) for s in solvers]
+    handles = [Line2D([], [], **{k: v for k, v in styles[s].items() if k != "marker"}) for s in solvers]
     fig.legend(handles=handles, loc="outside right center", fontsize=7)
     footer(fig, f"{jobs_note(sel)}. Ratios per seed (same table, seed and held-out entries), median over seeds per "
                 "table; failed, skipped or never reaching the target: ratio infinite. Held-out errors below "

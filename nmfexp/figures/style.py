@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["RC", "SOLVER_STYLE", "OUTSIDE_STYLES", "PATTERN_STYLE", "styled", "subplots", "solver_style", "solver_order",
+__all__ = ["RC", "SOLVER_STYLE", "OUTSIDE_STYLES", "PATTERN_STYLE", "styled", "subplots", "solver_style", "solver_styles", "solver_order",
            "save_figure", "write_table", "footer", "percent_axis", "FIGURE_FORMATS", "TABLE_FORMATS"]
 
 # The paper's visual language: A1GM dotted with triangles, WNMF dashed with circles.
@@ -111,6 +111,14 @@ def solver_style(solver: str, k: int | None = None) -> dict:
     if k is None:
         k = zlib.crc32(str(solver).encode())
     return {**OUTSIDE_STYLES[k % len(OUTSIDE_STYLES)], "label": str(solver)}
+
+
+def solver_styles(solvers: Iterable[str]) -> dict[str, dict]:
+    """:func:`solver_style` of each of ``solvers``, the solvers from outside the package numbered among
+    themselves (:func:`outside_index`), so that no two solvers of one figure share a style."""
+    solvers = list(solvers)
+    index = outside_index(solvers)
+    return {s: solver_style(s, index.get(s)) for s in solvers}
 
 
 def outside_index(solvers: Iterable[str]) -> dict[str, int]:

@@ -49,7 +49,7 @@ from .stats import (
     summarize,
     time_to_target,
 )
-from .style import footer, save_figure, solver_order, solver_style, styled, subplots, write_table
+from .style import footer, save_figure, solver_order, solver_style, solver_styles, styled, subplots, write_table
 from .suboptimality import INFEASIBLE, converged, plot_suboptimality, suboptimality_runs
 
 __all__ = ["TAG", "REFERENCE_TAG", "reference_table", "MEASURE", "MEASURE_LABEL", "BASELINES", "CLAIM_RTOL", "CLAIM_SUBOPT_ATOL", "gap_curves", "time_to_target_table", "zoo_claims",
@@ -218,10 +218,11 @@ def _time_figure(sel: pd.DataFrame, hist: pd.DataFrame, plots_dir: Path) -> list
     never = right * 3.5  # "never reached" is drawn in a band on the right
     fig, axes = subplots(1, len(ranks), figsize=(2.7 * len(ranks) + 1.4, 0.42 * len(solvers) + 1.5), squeeze=False,
                          sharey=True, sharex=True, layout="constrained")
+    styles = solver_styles(solvers)
     for ax, rank in zip(axes[0], ranks, strict=True):
         ax.axvspan(right * 1.6, right * 12, color="0.93", zorder=0)
         for k, solver in enumerate(solvers):
-            st = solver_style(solver)
+            st = styles[solver]
             for rtol, dy, filled in ((0.01, -0.14, True), (0.1, 0.14, False)):
                 g = t[(t["solver"] == solver) & (t["rank"] == rank) & (t["rtol"] == rtol)]
                 if g.empty:
@@ -263,13 +264,14 @@ def _heldout(sel: pd.DataFrame, plots_dir: Path, claims: pd.DataFrame) -> list[P
     fig, axes = subplots(1, len(ranks), figsize=(2.9 * len(ranks) + 1.6, 3.0), squeeze=False, sharey=True,
                          layout="constrained")
     good = ok(sel)
+    styles = solver_styles(solvers)
     for ax, rank in zip(axes[0], ranks, strict=True):
         for k, solver in enumerate(solvers):
             g = good[(good["solver"] == solver) & (good["rank"] == rank)]
             if g.empty:
                 continue
             s = summarize(g, ["mask_rate"], col)
-            st = solver_style(solver)
+            st = styles[solver]
             x = s["mask_rate"].to_numpy(float) * (1 + 0.035 * (k - (len(solvers) - 1) / 2))
             ax.errorbar(x, s["median"], yerr=[s["median"] - s["q25"], s["q75"] - s["median"]], capsize=2,
                         markersize=4, linewidth=1, **{**st, "label": None})
@@ -287,7 +289,7 @@ def _heldout(sel: pd.DataFrame, plots_dir: Path, claims: pd.DataFrame) -> list[P
         ax.set_xticks(rates, [f"{r:.0%}" for r in rates])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     axes[0][0].set_ylabel("held-out relative error\n(dotted: 5%)")
-    handles = [Line2D([], [], **solver_style(s)) for s in solvers]
+    handles = [Line2D([], [], **styles[s]) for s in solvers]
     have_base = good["solver"].isin(BASELINES).any()
     if have_base:
         handles.append(Line2D([], [], color="black", linewidth=1.6, linestyle=(0, (4, 2)), marker="_",
