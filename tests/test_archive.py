@@ -374,3 +374,32 @@ def test_a_tar_member_declaring_a_huge_size_is_refused_before_it_is_read(tmp_pat
     bad.write_bytes(gzip.compress(info.tobuf(format=tarfile.PAX_FORMAT)))
     with pytest.raises(ValueError, match="'huge.h5' is 322122547200 bytes, over the limit"):
         verify_archive(bad)
+
+
+def test_each_footer_names_the_commits_of_its_own_records(sweep, tmp_path, monkeypatch):
+    """Records of another sweep, made on another commit and loaded beside them, do not enter a figure's footer."""
+    import shutil
+
+    from nmfexp.figures import sweep as sweep_figs
+    from nmfexp.figures.artifacts import plot_all
+    from nmfexp.record import read_record, write_record
+
+    root = tmp_path / "two"
+    shutil.copytree(sweep, root)
+    for path in [p for p in sorted(root.glob("*.h5")) if read_record(p).attrs.get("solver") == "wnmf_kl"]:
+        rec = read_record(path)
+        rec.groups["environment"]["git_commit"] = "e" * 40
+        rec.attrs["tag"] = "elsewhere"
+        path.unlink()
+        write_record(path, rec)
+    saved = {}
+
+    def capture(fig, plots_dir, stem):
+        saved.setdefault(stem, []).append(" ".join(fig.get_supxlabel().split()))
+        return [Path(plots_dir) / f"{stem}.png"]
+
+    monkeypatch.setattr(sweep_figs, "save_figure", capture)
+    with pytest.warns(results_mod.RecordsWarning, match="2 different git commits"):
+        plot_all(root, tmp_path / "plots", verbose=False)
+    feet = saved["sweep_elsewhere_convergence"]  # the sweep tagged 'elsewhere': its two wnmf_kl records
+    assert feet and all("Records: commit eeeeeeeeee" in f and "commits:" not in f for f in feet), feet

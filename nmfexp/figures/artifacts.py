@@ -97,17 +97,26 @@ def plot_all(results, plots_dir, *, verbose: bool = True, statistic: str = "medi
             written[name] = []
             print(f"nmfexp-plot: {name} could not be made:\n{failures[name]}", file=sys.stderr)
 
-    token = FOOTER_PROVENANCE.set(provenance_note(df))  # every footer names the records' commit(s)
+    tags = df["tag"].fillna("").astype(str) if "tag" in df.columns else pd.Series("", index=df.index)
+
+    def provenance(*names: str) -> str:
+        """The commit(s) of the records tagged one of ``names`` (or their quick runs): each footer names
+        those of its own records, not those of every record loaded beside them."""
+        return provenance_note(df[tags.isin({t for n in names if n for t in (n, f"{n}_quick")})])
+
+    token = FOOTER_PROVENANCE.set(provenance_note(df))
     try:
         for name, art in ARTIFACTS.items():
             if only is not None and name not in only:
                 continue
             options = {"x_axis": x_axis} if name == "fig5_synthetic" else {}
+            FOOTER_PROVENANCE.set(provenance(name, art.reference))
             attempt(name, lambda art=art, options=options: art.make(df, hist, plots_dir, statistic=statistic,
                                                                     **options))
         if only is None:
-            others = sorted(set(df["tag"].fillna("").astype(str)) - artifact_tags()) if not df.empty else []
+            others = sorted(set(tags) - artifact_tags()) if not df.empty else []
             for tag in others:
+                FOOTER_PROVENANCE.set(provenance_note(df[tags == tag]))
                 attempt(f"sweep:{tag or '(untagged)'}",
                         lambda tag=tag: sweep.auto_sweep(df, hist, plots_dir, tag=tag))
     finally:
