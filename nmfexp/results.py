@@ -51,7 +51,7 @@ from .record import (
     schema,
 )
 
-__all__ = ["load", "load_history", "load_all", "scan", "Scan", "record_row", "main", "COLUMNS", "ENV_COLUMNS",
+__all__ = ["load", "load_history", "history_of", "load_all", "scan", "Scan", "record_row", "main", "COLUMNS", "ENV_COLUMNS",
            "EXECUTION_COLUMNS", "KEY_COLUMNS", "RecordsWarning", "compare", "compare_summary", "COMPARE_METRICS",
            "tables", "archive"]
 
@@ -470,6 +470,23 @@ def load_history(path: str | Path, *, duplicates: str = "drop") -> pd.DataFrame:
     return _history(_scan_and_warn(path, duplicates, "load_history").records)
 
 
+def history_of(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`load_history` of just the records of ``df`` (a table of :func:`load`), read by their ``path``.
+
+    Each file is read once (a merged file once for all of its records in ``df``), so a few records of a
+    large results folder cost a few files, not the whole folder. A record that can no longer be read is
+    left out, as :func:`load_history` leaves it out.
+    """
+    if df.empty or schema.PATH_COLUMN not in df.columns:
+        return _history([])
+    wanted: dict[str, set[str]] = {}
+    for location in df[schema.PATH_COLUMN].dropna().astype(str).unique():
+        wanted.setdefault(location.split("::", 1)[0], set()).add(location)
+    records = [rec for file, locations in wanted.items() for rec in iter_records(file, errors=[])
+               if rec.location in locations]
+    return _history(records)
+
+
 def _history(records: list[Record], rows: list[dict] | None = None) -> pd.DataFrame:
     frames = []
     for i, rec in enumerate(records):
@@ -825,7 +842,7 @@ def _readable(path: str | Path):
 def _closing_tables(path: Path, ranks: str, name: str | None) -> str:
     """The text of ``nmfexp-results tables``."""
     from .analysis import comparison_report
-    from .figures import closing
+    from .figures import closing, zoo
 
     try:
         wanted = [int(r) for r in ranks.split(",") if r.strip()]
@@ -833,9 +850,14 @@ def _closing_tables(path: Path, ranks: str, name: str | None) -> str:
         raise ValueError(f"--ranks takes comma-separated integers, got {ranks!r}.") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RecordsWarning)
-        df, hist = load_all(path)
-    if df.empty:
-        raise ValueError(f"no records under {path}: nothing to tabulate.")
+        df = load(path)  # from the folder's catalogue; the histories only of the records the tables use
+        if df.empty:
+            raise ValueError(f"no records under {path}: nothing to tabulate.")
+        if name is not None:
+            hist = history_of(df[df["dataset"].astype(str) == name])
+        else:
+            zoo_tags = {t for tag in (zoo.TAG, zoo.REFERENCE_TAG) for t in (tag, f"{tag}_quick")}
+            hist = history_of(df[df["tag"].astype(str).isin(zoo_tags)])
     out = []
     if name is not None:
         found = closing.table_rows(df, hist, name)

@@ -125,3 +125,53 @@ def test_one_table_counts_its_reference_runs_towards_f_star():
     assert (fro["suboptimality"] > 0.9).all()  # every zoo run is at least twice the reference's value
     assert "ref-hals" not in set(solvers.get("job", []))  # the reference run is not one of the table's solvers
     assert len(solvers) == len(table_rows(one, None, "pkg/t")["solvers"])
+
+
+QUICK = {"warmup": 0, "repeats": 1, "min_time": 0.0, "max_repeats": 1, "max_time": 60.0, "blas_threads": 1}
+
+
+@pytest.fixture(scope="module")
+def on_disk(tmp_path_factory):
+    """Records in a folder: the corpus zoo on two data sets, and a small synthetic zoo at rank 2."""
+    from nmfexp.experiment import run
+
+    root = tmp_path_factory.mktemp("closing") / "results"
+    for tag, kinds in (("real_data_corpus_zoo", ("uniform", "lowrank")), ("solver_comparison", ("lowrank",))):
+        for kind in kinds:
+            for solver in ("hals", "wnmf_kl", "column_mean"):
+                params = {} if solver == "column_mean" else {"max_iter": 5}
+                data = {"kind": kind, "n_rows": 12, **({"true_rank": 2} if kind == "lowrank" else {})}
+                run({"dataset": data, "mask": {"kind": "random", "rate": 0.1},
+                     "solver": {"name": solver, "params": params}, "rank": 2, "holdout": 0.1, "timing": dict(QUICK),
+                     "seed": 0, "tag": tag}, root / tag)
+    return root
+
+
+def test_tables_of_one_data_set_read_only_its_records(on_disk, monkeypatch, capsys):
+    """`tables --table NAME` reads the histories of NAME's records alone, not every record of the folder."""
+    import nmfexp.results as results_mod
+
+    results_mod.load(on_disk)  # the catalogue, as a first `load` or `summary` leaves it
+    read = []
+    real = results_mod.iter_records
+    monkeypatch.setattr(results_mod, "iter_records", lambda path, **kw: (read.append(str(path)), real(path, **kw))[1])
+    assert main(["tables", str(on_disk), "--table", "uniform"]) == 0
+    out = capsys.readouterr().out
+    assert "Corpus zoo: each solver on its own loss" in out and "wnmf_kl" in out
+    table = results_mod.load(on_disk)
+    mine = set(table.loc[table["dataset"] == "uniform", "path"])
+    assert read and set(read) <= mine, read  # no folder, and no file of another data set
+
+
+def test_tables_give_what_the_full_histories_give(on_disk, capsys):
+    from nmfexp.figures.closing import table_rows
+    from nmfexp.results import load_all
+
+    assert main(["tables", str(on_disk), "--ranks", "2"]) == 0
+    out = capsys.readouterr().out
+    df, hist = load_all(on_disk)
+    expected = zoo_closing_table(df, hist, [2])
+    assert len(expected) and expected.to_markdown(index=False) in out
+    assert main(["tables", str(on_disk), "--table", "lowrank"]) == 0
+    out = capsys.readouterr().out
+    assert table_rows(df, hist, "lowrank")["solvers"].to_markdown(index=False, floatfmt=".6g") in out
